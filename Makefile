@@ -1,0 +1,24 @@
+# Two commands do all the set-up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: install run test clean-warehouse
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# torch==2.13.0 is pinned in pyproject.toml: pip takes the CPU build from this machine's disk.
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(BIN)/.installed
+
+run: install
+	$(BIN)/newsdag run
+
+test: install
+	$(BIN)/python -m pytest
+
+clean-warehouse:
+	rm -f data/warehouse/newsdag.duckdb data/warehouse/newsdag.duckdb.wal data/warehouse/newsdag.duckdb.lock

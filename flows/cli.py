@@ -1,0 +1,139 @@
+"""`newsdag` command line: run the flow, query the warehouse, inspect the cleaner."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="newsdag: a batch pipeline for news text.")
+
+
+def prefect_environment() -> None:
+    """Defaults that make Prefect work offline on these machines; set before Prefect is imported."""
+    os.environ.setdefault("PREFECT_HOME", str(Path(".prefect").resolve()))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+RawDir = Annotated[Optional[Path], typer.Option("--raw-dir", help="Folder of raw article files [NEWSDAG_RAW_DIR].")]
+Warehouse = Annotated[Optional[Path], typer.Option("--warehouse", help="DuckDB file [NEWSDAG_WAREHOUSE].")]
+
+
+@app.command()
+def run(raw_dir: RawDir = None, warehouse: Warehouse = None) -> None:
+    """Run the ingest flow over the raw folder into the warehouse and print a summary."""
+    prefect_environment()
+    from flows.ingest import ingest_flow
+
+    state = ingest_flow(
+        raw_dir=str(raw_dir) if raw_dir else None,
+        warehouse_path=str(warehouse) if warehouse else None,
+        return_state=True,
+    )
+    if not state.is_completed():
+        raise RuntimeError(f"run {state.name.lower()}: {state.message or 'see the log above'}")
+    print_summary(state.result())
+
+
+def print_summary(summary: dict[str, object]) -> None:
+    lines = [
+        "newsdag run {run_id}".format(**summary),
+        "  files     seen {files_seen} | new {new} | changed {changed} | unchanged {unchanged} | "
+        "duplicate {duplicate} | failed {failed} | deleted {deleted}".format(**summary),
+        "  warehouse articles {articles} | paragraphs {paragraphs} | entities {entities} | "
+        "mentions {entity_mentions} | similarity links {paragraph_similarity}".format(**summary),
+        "  seconds   " + " | ".join(f"{k} {v:.2f}" for k, v in summary["seconds_per_step"].items())  # type: ignore[union-attr]
+        + f" | total {summary['wall_seconds']:.2f}",
+    ]
+    for source_path, error in summary["failures"]:  # type: ignore[union-attr]
+        lines.append(f"  failed    {source_path}: {error}")
+    typer.echo("\n".join(lines))
+
+
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="A SQL query, or the path of a .sql file.")],
+    warehouse: Warehouse = None,
+    max_rows: Annotated[int, typer.Option(help="Rows to print.")] = 50,
+) -> None:
+    """Run a read-only SQL query against the warehouse and print the result as a table."""
+    import polars as pl
+
+    from tasks import warehouse as wh
+    from tasks.settings import get_settings
+
+    settings = get_settings(warehouse=warehouse)
+    text = Path(query).read_text() if query.endswith(".sql") and Path(query).is_file() else query
+    with wh.connect(settings.warehouse, read_only=True) as con:
+        frame = con.execute(text).pl()
+    with pl.Config(tbl_rows=max_rows, tbl_cols=-1, fmt_str_lengths=80, tbl_width_chars=200, tbl_hide_dataframe_shape=False):
+        typer.echo(frame)
+
+
+@app.command()
+def clean(
+    file: Annotated[Path, typer.Argument(help="A raw article file.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Show the cleaned article, its metadata, and every removed span with its reason."""
+    from tasks.clean import clean_text
+    from tasks.ingest import decode_bytes
+
+    text, encoding = decode_bytes(file.read_bytes())
+    article = clean_text(text)
+    metadata = {
+        "title": article.title, "subtitle": article.subtitle, "authors": article.authors,
+        "contributors": article.contributors, "published": article.published and article.published.isoformat(),
+        "updated_note": article.updated_note, "url": article.url, "publisher": article.publisher,
+        "dateline": article.dateline, "wire_source": article.wire_source,
+        "section_headings": article.section_headings, "encoding": encoding,
+    }
+    removed = [{"start": s.start, "end": s.end, "reason": s.reason, "text": s.text} for s in article.removed]
+    if as_json:
+        typer.echo(json.dumps({"metadata": metadata, "paragraphs": article.paragraphs, "removed": removed},
+                              ensure_ascii=False, indent=2))
+        return
+    typer.secho("metadata", bold=True)
+    for key, value in metadata.items():
+        if value not in (None, [], ""):
+            typer.echo(f"  {key}: {value}")
+    typer.secho(f"\nremoved ({len(removed)} spans)", bold=True)
+    for span in removed:
+        typer.echo(f"  - [{span['reason']}] {span['text'].strip()!r}")
+    typer.secho(f"\nbody ({len(article.paragraphs)} paragraphs)", bold=True)
+    for number, paragraph in enumerate(article.paragraphs, start=1):
+        typer.echo(f"  [{number}] {paragraph}\n")
+
+
+def main() -> None:
+    """Entry point: errors are one clear line and a non-zero exit, not a traceback."""
+    try:
+        app(standalone_mode=False)
+    except typer.Exit as exit_:
+        sys.exit(exit_.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo("newsdag: interrupted", err=True)
+        sys.exit(130)
+    except Exception as error:  # noqa: BLE001 - the CLI's contract is one line per error
+        import click
+
+        if isinstance(error, click.ClickException):
+            error.show()
+            sys.exit(error.exit_code)
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        typer.echo(f"newsdag: error: {message}", err=True)
+        if os.environ.get("NEWSDAG_DEBUG"):
+            raise
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

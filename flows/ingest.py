@@ -1,0 +1,300 @@
+"""The ingest flow: raw files -> cleaned, embedded, linked articles in DuckDB.
+
+This module only composes the plain functions in `tasks/` into Prefect tasks (one per pipeline step,
+each over a batch of articles) and adds retries, logging, timing and artifacts.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+
+from tasks import clean, embed, entities, ingest, paragraphs, similarity, warehouse
+from tasks.settings import Settings, get_settings
+
+# Frames are passed in-process; nothing here is worth persisting or caching by Prefect (the
+# embedding cache lives in the warehouse, keyed by text hash, and survives runs).
+step = task(cache_policy=NO_CACHE, persist_result=False)
+
+
+@step(name="discover-files", retries=2, retry_delay_seconds=1)
+def discover_files(settings: Settings) -> pl.DataFrame:
+    """List and hash every file in the raw folder."""
+    return ingest.discover_files(settings.raw_dir, settings.max_file_bytes)
+
+
+@step(name="plan-ingest")
+def plan_ingest(settings: Settings, files: pl.DataFrame) -> pl.DataFrame:
+    """Compare files with the warehouse: new, changed, unchanged, duplicate or failed."""
+    with warehouse.connect(settings.warehouse) as con:
+        warehouse.apply_schema(con, settings.sql_dir, settings.embedding_dim, settings.embedding_model)
+        return ingest.plan_ingest(files, warehouse.known_files(con))
+
+
+@step(name="read-documents", retries=2, retry_delay_seconds=1)
+def read_documents(settings: Settings, files: pl.DataFrame) -> pl.DataFrame:
+    """Read and decode a batch of files (UTF-8, BOM, cp1252, Latin-1; mojibake repaired)."""
+    return ingest.read_documents(files, settings.raw_dir)
+
+
+@step(name="clean-articles")
+def clean_articles(documents: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Remove boilerplate, record what was removed and why, and extract metadata."""
+    return clean.clean_articles(documents)
+
+
+@step(name="split-paragraphs")
+def split_paragraphs(articles: pl.DataFrame) -> pl.DataFrame:
+    """Split cleaned bodies into paragraphs."""
+    return paragraphs.split_paragraphs(articles)
+
+
+@step(name="embed-paragraphs")
+def embed_paragraphs(settings: Settings, paras: pl.DataFrame) -> pl.DataFrame:
+    """Embed each distinct paragraph text once; cached embeddings are reused."""
+    with warehouse.connect(settings.warehouse) as con:
+        cache = warehouse.cached_embeddings(con, paras["text_sha256"].unique().to_list(), settings.embedding_model)
+    return embed.embed_paragraphs(
+        paras, cache, settings.embedding_model, settings.embedding_dim, settings.embedding_device,
+        settings.embedding_batch_size,
+    )
+
+
+@step(name="extract-entities")
+def extract_entities(settings: Settings, paras: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Find named entities and resolve them to canonical entities."""
+    mentions = entities.extract_mentions(paras, settings.spacy_model, settings.ner_batch_size)
+    with warehouse.connect(settings.warehouse) as con:
+        known = warehouse.known_entities(con)
+    return entities.canonicalise_entities(mentions, known)
+
+
+@step(name="link-paragraphs")
+def link_paragraphs(settings: Settings, embedded: pl.DataFrame) -> pl.DataFrame:
+    """Link each new paragraph to its most similar paragraphs in other articles."""
+    with warehouse.connect(settings.warehouse) as con:
+        existing = warehouse.paragraph_embeddings(con, embedded["article_id"].unique().to_list())
+    return similarity.link_similar_paragraphs(
+        embedded, existing, settings.similarity_threshold, settings.similarity_top_k
+    )
+
+
+@step(name="load-warehouse", retries=1, retry_delay_seconds=2)
+def load_warehouse(settings: Settings, batch: warehouse.ArticleBatch) -> int:
+    """Write the batch's articles whole, in one transaction."""
+    with warehouse.connect(settings.warehouse) as con:
+        warehouse.load_batch(con, batch, settings.embedding_model)
+    return batch.articles.height
+
+
+@step(name="record-files")
+def record_files(settings: Settings, outcomes: pl.DataFrame, run_id: str) -> int:
+    """Record every file's outcome; drop articles of files that became duplicates; mark deleted files."""
+    with warehouse.connect(settings.warehouse) as con:
+        became_duplicates = outcomes.filter(pl.col("status") == "duplicate")["source_path"].to_list()
+        con.execute("begin transaction")
+        warehouse.delete_articles(con, [ingest.article_id_for(p) for p in became_duplicates])
+        con.execute("commit")
+        warehouse.record_files(con, outcomes, run_id)
+        return warehouse.mark_deleted(con, outcomes["source_path"].to_list(), run_id)
+
+
+@step(name="check-warehouse")
+def check_warehouse(settings: Settings) -> dict[str, int]:
+    """Data checks (unique ids, no orphans, embeddings present, links across articles only)."""
+    with warehouse.connect(settings.warehouse) as con:
+        problems = warehouse.run_checks(con, settings.sql_dir)
+        if problems.height:
+            raise warehouse.WarehouseCheckFailed(
+                f"{problems.height} warehouse check failures, e.g. {problems.head(5).rows()}"
+            )
+        return warehouse.table_counts(con)
+
+
+def _batches(frame: pl.DataFrame, size: int) -> Iterator[pl.DataFrame]:
+    for offset in range(0, frame.height, size):
+        yield frame.slice(offset, size)
+
+
+@contextmanager
+def _timed(timings: dict[str, float], name: str) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[name] += time.perf_counter() - started
+
+
+def _outcomes(plan: pl.DataFrame, processed: list[pl.DataFrame]) -> pl.DataFrame:
+    """One row per discovered file: its final status, encoding and error."""
+    read_results = (
+        pl.concat(processed) if processed
+        else pl.DataFrame(schema={"source_path": pl.String, "encoding": pl.String, "read_error": pl.String})
+    )
+    # A copy of a file that could not be read fails for the same reason.
+    owner_errors = read_results.select(pl.col("source_path").alias("duplicate_of"), pl.col("read_error").alias("owner_error"))
+    return (
+        plan.join(read_results, on="source_path", how="left")
+        .join(owner_errors, on="duplicate_of", how="left")
+        .with_columns(
+            read_error=pl.coalesce(
+                "read_error",
+                pl.when(pl.col("owner_error").is_not_null())
+                .then(pl.format("copy of {}, which failed: {}", "duplicate_of", "owner_error")),
+            )
+        )
+        .with_columns(
+            error=pl.coalesce("error", "read_error"),
+            status=pl.when(pl.col("action") == "skip").then(pl.lit("unchanged"))
+            .when((pl.col("action") == "fail") | pl.col("read_error").is_not_null()).then(pl.lit("failed"))
+            .when(pl.col("action") == "duplicate").then(pl.lit("duplicate"))
+            .otherwise(pl.lit("loaded")),
+            article_id=pl.col("source_path").map_elements(ingest.article_id_for, return_dtype=pl.String),
+        )
+        .drop("owner_error")
+    )
+
+
+@flow(name="newsdag-ingest", log_prints=True)
+def ingest_flow(raw_dir: str | None = None, warehouse_path: str | None = None) -> dict[str, Any]:
+    """Ingest every new or changed file in the raw folder into the DuckDB warehouse."""
+    settings = get_settings(raw_dir=raw_dir, warehouse=warehouse_path)
+    return run_ingest(settings)
+
+
+def run_ingest(settings: Settings) -> dict[str, Any]:
+    logger = get_run_logger()
+    run_id = str(flow_run.get_id() or uuid.uuid4())
+    timings: dict[str, float] = defaultdict(float)
+    started = time.perf_counter()
+
+    with warehouse.writer_lock(settings.warehouse):
+        with _timed(timings, "discover"):
+            files = discover_files(settings)
+        with _timed(timings, "plan"):
+            plan = plan_ingest(settings, files)
+        with warehouse.connect(settings.warehouse) as con:
+            warehouse.start_run(con, run_id, str(settings.raw_dir))
+        to_process = plan.filter(pl.col("action") == "process")
+        logger.info(
+            "%d files: %d to process, %d unchanged, %d duplicate, %d unreadable",
+            plan.height, to_process.height, (plan["action"] == "skip").sum(),
+            (plan["action"] == "duplicate").sum(), (plan["action"] == "fail").sum(),
+        )
+
+        read_results: list[pl.DataFrame] = []
+        loaded = 0
+        n_batches = (to_process.height + settings.batch_size - 1) // settings.batch_size
+        for number, batch_files in enumerate(_batches(to_process, settings.batch_size), start=1):
+            loaded += _process_batch(settings, batch_files, run_id, timings, read_results)
+            elapsed = time.perf_counter() - started
+            logger.info("batch %d/%d done: %d articles loaded (%.1f articles/s)", number, n_batches, loaded,
+                        loaded / elapsed if elapsed else 0.0)
+
+        with _timed(timings, "record"):
+            outcomes = _outcomes(plan, read_results)
+            deleted = record_files(settings, outcomes, run_id)
+        with _timed(timings, "check"):
+            counts = check_warehouse(settings)
+
+        summary = _summary(outcomes, counts, timings, deleted, time.perf_counter() - started, run_id)
+        with warehouse.connect(settings.warehouse) as con:
+            warehouse.finish_run(con, run_id, "completed", summary)
+    _publish_artifacts(outcomes, summary)
+    return summary
+
+
+def _process_batch(
+    settings: Settings,
+    batch_files: pl.DataFrame,
+    run_id: str,
+    timings: dict[str, float],
+    read_results: list[pl.DataFrame],
+) -> int:
+    with _timed(timings, "read"):
+        documents = read_documents(settings, batch_files)
+    read_results.append(documents.select("source_path", "encoding", pl.col("error").alias("read_error")))
+    good = documents.filter(pl.col("error").is_null())
+    if good.height == 0:
+        return 0
+    with _timed(timings, "clean"):
+        cleaned, removed = clean_articles(good)
+    with _timed(timings, "split"):
+        paras = split_paragraphs(cleaned)
+    with _timed(timings, "embed"):
+        embedded = embed_paragraphs(settings, paras)
+    with _timed(timings, "entities"):
+        entity_frame, mentions = extract_entities(settings, paras)
+    with _timed(timings, "link"):
+        links = link_paragraphs(settings, embedded)
+    now = warehouse.utc_now()
+    articles = good.select("article_id", "source_path", "content_sha256").join(cleaned, on="article_id").with_columns(
+        ingested_at=pl.lit(now), run_id=pl.lit(run_id)
+    )
+    batch = warehouse.ArticleBatch(
+        articles=articles,
+        sources=good.select("article_id", "encoding", pl.col("text").alias("raw_text")),
+        removed_spans=removed,
+        paragraphs=embedded.select(
+            "paragraph_id", "article_id", "position", "text", "text_sha256", "n_words", "embedding", "model"
+        ),
+        entities=entity_frame,
+        mentions=mentions.select(
+            "entity_id", "article_id", "paragraph_id", "start_char", "end_char", "surface", "label"
+        ),
+        links=links,
+    )
+    with _timed(timings, "load"):
+        return load_warehouse(settings, batch)
+
+
+def _summary(
+    outcomes: pl.DataFrame, counts: dict[str, int], timings: dict[str, float], deleted: int, wall: float, run_id: str
+) -> dict[str, Any]:
+    def count(expr: pl.Expr) -> int:
+        return int(outcomes.filter(expr).height)
+
+    return {
+        "run_id": run_id,
+        "files_seen": outcomes.height,
+        "new": count((pl.col("change") == "new") & (pl.col("status") == "loaded")),
+        "changed": count((pl.col("change") == "changed") & (pl.col("status") == "loaded")),
+        "unchanged": count(pl.col("status") == "unchanged"),
+        "duplicate": count(pl.col("status") == "duplicate"),
+        "failed": count(pl.col("status") == "failed"),
+        "deleted": deleted,
+        "failures": outcomes.filter(pl.col("status") == "failed").select("source_path", "error").rows(),
+        **counts,
+        "seconds_per_step": {name: round(seconds, 3) for name, seconds in timings.items()},
+        "wall_seconds": round(wall, 3),
+    }
+
+
+def _publish_artifacts(outcomes: pl.DataFrame, summary: dict[str, Any]) -> None:
+    table = outcomes.select("source_path", "status", "change", "duplicate_of", "error").with_columns(
+        pl.all().fill_null("")
+    )
+    create_table_artifact(key="ingest-files", table=table.to_dicts(), description="Files seen by this run")
+    steps = "\n".join(f"| {name} | {seconds:.2f} |" for name, seconds in summary["seconds_per_step"].items())
+    create_markdown_artifact(
+        key="ingest-summary",
+        markdown=(
+            f"## newsdag ingest\n\nfiles {summary['files_seen']}: new {summary['new']}, changed {summary['changed']}, "
+            f"unchanged {summary['unchanged']}, duplicate {summary['duplicate']}, failed {summary['failed']}\n\n"
+            f"articles {summary['articles']}, paragraphs {summary['paragraphs']}, entities {summary['entities']}, "
+            f"similarity links {summary['paragraph_similarity']}\n\n| step | seconds |\n|---|---|\n{steps}\n"
+        ),
+        description="Counts and timings of this run",
+    )
+

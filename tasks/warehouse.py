@@ -1,0 +1,273 @@
+"""The only module that talks to DuckDB: schema, reads of warehouse state, and transactional loads."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO
+
+import duckdb
+import polars as pl
+
+
+class WarehouseBusy(RuntimeError):
+    """Another newsdag run is writing to this warehouse."""
+
+
+class WarehouseCheckFailed(RuntimeError):
+    """A data check found problems in the warehouse."""
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+@contextmanager
+def writer_lock(warehouse: Path, wait: bool = False) -> Iterator[None]:
+    """One writing run per warehouse: an advisory lock on `<warehouse>.lock`, released on exit or crash."""
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    handle: IO[str] = open(warehouse.with_suffix(warehouse.suffix + ".lock"), "w")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            raise WarehouseBusy(f"another newsdag run is writing to {warehouse}; try again when it has finished") from None
+        yield
+    finally:
+        handle.close()
+
+
+@contextmanager
+def connect(warehouse: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    if not read_only:
+        warehouse.parent.mkdir(parents=True, exist_ok=True)
+    elif not warehouse.exists():
+        raise FileNotFoundError(f"warehouse not found: {warehouse} (run `newsdag run` first)")
+    con = duckdb.connect(str(warehouse), read_only=read_only)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def _sql_files(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.sql")) if folder.is_dir() else []
+
+
+def apply_schema(con: duckdb.DuckDBPyConnection, sql_dir: Path, embedding_dim: int, model: str) -> None:
+    """Create tables and views (idempotent) and refuse a warehouse built for another embedding size."""
+    con.execute(sql_dir.joinpath("schema.sql").read_text().replace("{embedding_dim}", str(int(embedding_dim))))
+    for view in _sql_files(sql_dir / "views"):
+        con.execute(view.read_text())
+    row = con.execute("select value from warehouse_meta where key = 'embedding_dim'").fetchone()
+    if row is None:
+        con.execute("insert into warehouse_meta values ('embedding_dim', ?), ('created_with_model', ?)",
+                    [str(embedding_dim), model])
+    elif int(row[0]) != embedding_dim:
+        raise ValueError(
+            f"this warehouse stores {row[0]}-dimensional embeddings; model {model!r} is configured for "
+            f"{embedding_dim}. Use a new warehouse file (--warehouse) for another model."
+        )
+
+
+def read_frame(con: duckdb.DuckDBPyConnection, query: str, params: list[object] | None = None) -> pl.DataFrame:
+    return con.execute(query, params or []).pl()
+
+
+def known_files(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    return read_frame(con, "select source_path, content_sha256, status from ingest_files")
+
+
+def cached_embeddings(con: duckdb.DuckDBPyConnection, text_hashes: list[str], model: str) -> pl.DataFrame:
+    """Embeddings already computed for these texts with this model."""
+    wanted = pl.DataFrame({"text_sha256": text_hashes}, schema={"text_sha256": pl.String})
+    con.register("wanted_hashes", wanted)
+    try:
+        return read_frame(
+            con,
+            "select c.text_sha256, c.embedding from embedding_cache c "
+            "join wanted_hashes w using (text_sha256) where c.model = ?",
+            [model],
+        )
+    finally:
+        con.unregister("wanted_hashes")
+
+
+def paragraph_embeddings(con: duckdb.DuckDBPyConnection, excluding_articles: list[str]) -> pl.DataFrame:
+    """Every stored paragraph's embedding, except those of articles about to be replaced."""
+    excluded = pl.DataFrame({"article_id": excluding_articles}, schema={"article_id": pl.String})
+    con.register("excluded_articles", excluded)
+    try:
+        return read_frame(
+            con,
+            "select paragraph_id, article_id, embedding from paragraphs anti join excluded_articles using (article_id)",
+        )
+    finally:
+        con.unregister("excluded_articles")
+
+
+def known_entities(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    return read_frame(con, "select entity_id, canonical_name, label, aliases from entities")
+
+
+@dataclass
+class ArticleBatch:
+    """Everything loaded for a batch of articles, written in one transaction."""
+
+    articles: pl.DataFrame
+    sources: pl.DataFrame
+    removed_spans: pl.DataFrame
+    paragraphs: pl.DataFrame
+    entities: pl.DataFrame
+    mentions: pl.DataFrame
+    links: pl.DataFrame
+    extra: dict[str, pl.DataFrame] = field(default_factory=dict)
+
+
+# Child tables keyed by article; deleted before an article is (re)loaded.
+_ARTICLE_TABLES = ("entity_mentions", "removed_spans", "paragraphs", "article_sources", "articles")
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
+    if frame.height == 0:
+        return
+    con.register("incoming", frame)
+    try:
+        columns = ", ".join(frame.columns)
+        con.execute(f"insert into {table} ({columns}) select {columns} from incoming")  # names come from our frames
+    finally:
+        con.unregister("incoming")
+
+
+def delete_articles(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> None:
+    """Remove articles and every row that hangs off them (inside the caller's transaction)."""
+    if not article_ids:
+        return
+    ids = pl.DataFrame({"article_id": article_ids}, schema={"article_id": pl.String})
+    con.register("doomed", ids)
+    try:
+        con.execute(
+            "delete from paragraph_similarity where article_id_a in (select article_id from doomed) "
+            "or article_id_b in (select article_id from doomed)"
+        )
+        for table in _ARTICLE_TABLES:
+            con.execute(f"delete from {table} where article_id in (select article_id from doomed)")
+    finally:
+        con.unregister("doomed")
+    con.execute("delete from entities where entity_id not in (select entity_id from entity_mentions)")
+
+
+def load_batch(con: duckdb.DuckDBPyConnection, batch: ArticleBatch, model: str) -> None:
+    """Replace the batch's articles whole: delete by key, insert, in one transaction."""
+    article_ids = batch.articles["article_id"].to_list()
+    con.execute("begin transaction")
+    try:
+        delete_articles(con, article_ids)
+        _insert(con, "articles", batch.articles)
+        _insert(con, "article_sources", batch.sources)
+        _insert(con, "removed_spans", batch.removed_spans)
+        _insert(con, "paragraphs", batch.paragraphs)
+        if batch.entities.height:
+            con.register("incoming_entities", batch.entities)
+            con.execute("delete from entities where entity_id in (select entity_id from incoming_entities)")
+            con.unregister("incoming_entities")
+            _insert(con, "entities", batch.entities)
+        _insert(con, "entity_mentions", batch.mentions)
+        _insert(con, "paragraph_similarity", batch.links)
+        for table, frame in batch.extra.items():
+            _insert(con, table, frame)
+        cache = (
+            batch.paragraphs.select("text_sha256", "embedding").unique("text_sha256").with_columns(model=pl.lit(model))
+        )
+        con.register("incoming_cache", cache)
+        con.execute(
+            "insert into embedding_cache select text_sha256, model, embedding from incoming_cache "
+            "anti join embedding_cache using (text_sha256, model)"
+        )
+        con.unregister("incoming_cache")
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
+def record_files(con: duckdb.DuckDBPyConnection, files: pl.DataFrame, run_id: str) -> None:
+    """Upsert the outcome for every file seen in this run."""
+    now = utc_now()
+    frame = files.select(
+        "source_path", "content_sha256", "size_bytes", "status", "change", "duplicate_of", "encoding", "error",
+        "article_id",
+    ).with_columns(seen_at=pl.lit(now), run_id=pl.lit(run_id))
+    con.register("incoming_files", frame)
+    try:
+        con.execute("begin transaction")
+        con.execute(
+            """
+            insert into ingest_files
+            select source_path, content_sha256, size_bytes, status, change, duplicate_of, encoding, error,
+                   article_id, seen_at, seen_at, run_id
+            from incoming_files
+            on conflict (source_path) do update set
+                content_sha256 = excluded.content_sha256, size_bytes = excluded.size_bytes,
+                status = excluded.status, change = excluded.change, duplicate_of = excluded.duplicate_of,
+                encoding = coalesce(excluded.encoding, ingest_files.encoding), error = excluded.error, article_id = excluded.article_id,
+                last_seen_at = excluded.last_seen_at, run_id = excluded.run_id
+            """
+        )
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    finally:
+        con.unregister("incoming_files")
+
+
+def mark_deleted(con: duckdb.DuckDBPyConnection, present_paths: list[str], run_id: str) -> int:
+    """Files that were in the raw folder before and are gone now: their articles stay in the warehouse,
+    their ingest_files row says `deleted` (use `newsdag prune` to remove them)."""
+    present = pl.DataFrame({"source_path": present_paths}, schema={"source_path": pl.String})
+    con.register("present_files", present)
+    try:
+        gone = con.execute(
+            "update ingest_files set status = 'deleted', last_seen_at = ?, run_id = ? "
+            "where status <> 'deleted' and source_path not in (select source_path from present_files) returning 1",
+            [utc_now(), run_id],
+        ).fetchall()
+    finally:
+        con.unregister("present_files")
+    return len(gone)
+
+
+def start_run(con: duckdb.DuckDBPyConnection, run_id: str, raw_dir: str) -> None:
+    con.execute(
+        "insert or replace into runs (run_id, started_at, status, raw_dir) values (?, ?, 'running', ?)",
+        [run_id, utc_now(), raw_dir],
+    )
+
+
+def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, status: str, summary: dict[str, object]) -> None:
+    con.execute(
+        "update runs set finished_at = ?, status = ?, summary = ? where run_id = ?",
+        [utc_now(), status, json.dumps(summary, default=str), run_id],
+    )
+
+
+def run_checks(con: duckdb.DuckDBPyConnection, sql_dir: Path) -> pl.DataFrame:
+    """Run every data check in `sql/checks/`; returns the problems found (empty when all pass)."""
+    problems = [
+        read_frame(con, path.read_text()).with_columns(check=pl.lit(path.stem)).select("check", "problem", "detail")
+        for path in _sql_files(sql_dir / "checks")
+    ]
+    if not problems:
+        return pl.DataFrame(schema={"check": pl.String, "problem": pl.String, "detail": pl.String})
+    return pl.concat(problems)
+
+
+def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    tables = ("articles", "paragraphs", "entities", "entity_mentions", "paragraph_similarity", "removed_spans")
+    return {table: int(con.execute(f"select count(*) from {table}").fetchone()[0]) for table in tables}  # type: ignore[index]

@@ -1,0 +1,58 @@
+"""The `newsdag` command as a user runs it (a real subprocess)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import SEEDS_DIR
+
+
+def newsdag(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "flows", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_sql_prints_a_table(seed_run) -> None:
+    _, warehouse, _ = seed_run
+    result = newsdag("sql", "select count(*) as n_articles from articles", "--warehouse", str(warehouse))
+    assert result.returncode == 0, result.stderr
+    assert "n_articles" in result.stdout and "5" in result.stdout
+
+
+def test_sql_runs_the_example_queries(seed_run) -> None:
+    _, warehouse, _ = seed_run
+    queries = sorted((Path(__file__).resolve().parent.parent / "sql" / "queries").glob("*.sql"))
+    assert queries
+    for query in queries:
+        result = newsdag("sql", str(query), "--warehouse", str(warehouse))
+        assert result.returncode == 0, (query.name, result.stderr)
+
+
+def test_sql_error_is_one_line(seed_run) -> None:
+    _, warehouse, _ = seed_run
+    result = newsdag("sql", "select * from no_such_table", "--warehouse", str(warehouse))
+    assert result.returncode != 0
+    assert result.stderr.strip().startswith("newsdag: error:") and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_missing_warehouse_is_a_clear_error(tmp_path: Path) -> None:
+    result = newsdag("sql", "select 1", "--warehouse", str(tmp_path / "none.duckdb"))
+    assert result.returncode == 1 and "warehouse not found" in result.stderr
+
+
+def test_clean_shows_removed_spans_with_reasons() -> None:
+    seed = sorted(SEEDS_DIR.glob("*.txt"))[4]
+    result = newsdag("clean", str(seed))
+    assert result.returncode == 0, result.stderr
+    assert "[social_prompt]" in result.stdout and "[credit]" in result.stdout
+    data = json.loads(newsdag("clean", "--json", str(seed)).stdout)
+    assert data["metadata"]["wire_source"] == "AP"
+    assert all({"start", "end", "reason", "text"} <= set(span) for span in data["removed"])
+
+
+def test_clean_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    result = newsdag("clean", str(tmp_path / "nope.txt"))
+    assert result.returncode != 0 and "Traceback" not in result.stderr
