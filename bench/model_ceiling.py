@@ -1,0 +1,62 @@
+"""The model-only ceiling: the paragraphs a run embedded and tagged, through the same models in a bare loop.
+
+Usage: python bench/model_ceiling.py --warehouse FILE  (prints JSON)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import duckdb  # noqa: E402
+
+from tasks.embed import encode_texts, load_model  # noqa: E402
+from tasks.entities import load_nlp  # noqa: E402
+from tasks.settings import get_settings  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--warehouse", type=Path, required=True)
+    args = parser.parse_args()
+    settings = get_settings()
+    with duckdb.connect(str(args.warehouse), read_only=True) as con:
+        texts = [row[0] for row in con.execute("select text from paragraphs order by paragraph_id").fetchall()]
+    distinct = list(dict.fromkeys(texts))  # the pipeline embeds each distinct text once
+
+    started = time.perf_counter()
+    load_model(settings.embedding_model, settings.embedding_device)
+    nlp = load_nlp(settings.spacy_model)
+    load_seconds = time.perf_counter() - started
+
+    started = time.perf_counter()
+    encode_texts(distinct, settings.embedding_model, settings.embedding_device, settings.embedding_batch_size)
+    embed_seconds = time.perf_counter() - started
+
+    started = time.perf_counter()
+    for _ in nlp.pipe(texts, batch_size=settings.ner_batch_size):
+        pass
+    ner_seconds = time.perf_counter() - started
+
+    print(json.dumps({
+        "paragraphs": len(texts),
+        "distinct_paragraphs": len(distinct),
+        "model_load_seconds": round(load_seconds, 2),
+        "embed_seconds": round(embed_seconds, 2),
+        "ner_seconds": round(ner_seconds, 2),
+        "ceiling_seconds": round(load_seconds + embed_seconds + ner_seconds, 2),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""End-to-end performance benchmark of the real flow on a corpus (default: ../shared/corpora/bbc).
+
+Runs, each in a fresh process, timed with /usr/bin/time:
+  1. the full flow into a fresh warehouse (wall time, per-step seconds, peak memory);
+  2. the model-only ceiling: the same paragraphs through the same models in a bare loop;
+  3. a re-run with no new files;
+  4. a re-run after adding one new article.
+Prints a table and writes bench/out/pipeline/results.json.
+
+Usage: python bench/pipeline.py [--corpus DIR] [--fraction 0.25] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NEWSDAG = [sys.executable, "-m", "flows"]
+
+
+def timed(command: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """(wall seconds, peak RSS in MB, stdout) of one command in its own process."""
+    rss_file = Path(env["BENCH_OUT"]) / "rss.txt"
+    started = time.perf_counter()
+    result = subprocess.run(
+        ["/usr/bin/time", "-f", "%M", "-o", str(rss_file), *command],
+        cwd=ROOT, env=env, capture_output=True, text=True,
+    )
+    wall = time.perf_counter() - started
+    if result.returncode != 0:
+        raise SystemExit(f"command failed: {' '.join(command)}\n{result.stderr[-3000:]}")
+    return wall, int(rss_file.read_text().split()[-1]) / 1024, result.stdout
+
+
+def copy_corpus(corpus: Path, raw: Path, fraction: float) -> int:
+    """Copy a deterministic fraction of the corpus (every n-th file) into a fresh raw folder."""
+    shutil.rmtree(raw, ignore_errors=True)
+    files = sorted(p for p in corpus.rglob("*.txt") if p.is_file())
+    step = max(1, round(1 / fraction)) if fraction < 1 else 1
+    chosen = files[::step]
+    for path in chosen:
+        target = raw / path.relative_to(corpus)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, target)
+    return len(chosen)
+
+
+def last_run_summary(warehouse: Path) -> dict:
+    import duckdb
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        row = con.execute("select summary from runs where status = 'completed' order by finished_at desc limit 1").fetchone()
+    return json.loads(row[0])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpora" / "bbc")
+    parser.add_argument("--fraction", type=float, default=1.0, help="share of the corpus files to use")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "pipeline")
+    args = parser.parse_args()
+
+    out = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    raw, warehouse = out / "raw", out / "bench.duckdb"
+    for stale in out.glob("bench.duckdb*"):
+        stale.unlink()
+    n_files = copy_corpus(args.corpus, raw, args.fraction)
+    env = {**os.environ, "BENCH_OUT": str(out), "NEWSDAG_RAW_DIR": str(raw), "NEWSDAG_WAREHOUSE": str(warehouse)}
+
+    results: dict[str, object] = {"corpus": str(args.corpus), "files": n_files, "fraction": args.fraction}
+    wall, rss, _ = timed([*NEWSDAG, "run"], env)
+    summary = last_run_summary(warehouse)
+    results["full_run"] = {"wall_seconds": round(wall, 1), "peak_rss_mb": round(rss), "flow_seconds": summary["wall_seconds"],
+                           "seconds_per_step": summary["seconds_per_step"], "articles": summary["articles"],
+                           "paragraphs": summary["paragraphs"]}
+
+    wall, rss, stdout = timed([sys.executable, "bench/model_ceiling.py", "--warehouse", str(warehouse)], env)
+    ceiling = json.loads(stdout)
+    results["model_ceiling"] = {**ceiling, "wall_seconds": round(wall, 1)}
+
+    wall, rss, _ = timed([*NEWSDAG, "run"], env)
+    results["rerun_no_new_files"] = {"wall_seconds": round(wall, 1), "peak_rss_mb": round(rss),
+                                     "flow_seconds": last_run_summary(warehouse)["wall_seconds"]}
+
+    new_article = sorted((ROOT / "data" / "raw").glob("*.txt"))[0]
+    shutil.copy(new_article, raw / "bench-new-article.txt")
+    wall, rss, _ = timed([*NEWSDAG, "run"], env)
+    results["rerun_one_new_article"] = {"wall_seconds": round(wall, 1), "peak_rss_mb": round(rss),
+                                        "flow_seconds": last_run_summary(warehouse)["wall_seconds"]}
+
+    full, ceil = results["full_run"], results["model_ceiling"]
+    results["full_run_over_ceiling"] = round(full["wall_seconds"] / ceil["wall_seconds"], 3)  # type: ignore[index]
+    results["articles_per_second"] = round(full["articles"] / full["wall_seconds"], 1)  # type: ignore[index]
+    results["paragraphs_per_second"] = round(full["paragraphs"] / full["wall_seconds"], 1)  # type: ignore[index]
+    (out / "results.json").write_text(json.dumps(results, indent=2))
+
+    print(f"corpus {args.corpus} ({n_files} files, fraction {args.fraction})")
+    print(f"full run        {full['wall_seconds']:>7.1f} s wall, peak {full['peak_rss_mb']} MB, "  # type: ignore[index]
+          f"{results['articles_per_second']} articles/s, {results['paragraphs_per_second']} paragraphs/s")
+    print("  steps         " + ", ".join(f"{k} {v:.1f}" for k, v in full["seconds_per_step"].items()))  # type: ignore[index]
+    print(f"model ceiling   {ceil['wall_seconds']:>7.1f} s wall (load {ceil['model_load_seconds']}, embed "  # type: ignore[index]
+          f"{ceil['embed_seconds']}, ner {ceil['ner_seconds']}), peak {ceil['peak_rss_mb']} MB")  # type: ignore[index]
+    print(f"full / ceiling  {results['full_run_over_ceiling']:>7.3f}")
+    print(f"re-run, no new  {results['rerun_no_new_files']['wall_seconds']:>7.1f} s wall")  # type: ignore[index]
+    print(f"re-run, +1 new  {results['rerun_one_new_article']['wall_seconds']:>7.1f} s wall")  # type: ignore[index]
+
+
+if __name__ == "__main__":
+    main()
