@@ -27,10 +27,29 @@ RawDir = Annotated[Optional[Path], typer.Option("--raw-dir", help="Folder of raw
 Warehouse = Annotated[Optional[Path], typer.Option("--warehouse", help="DuckDB file [NEWSDAG_WAREHOUSE].")]
 
 
+Ephemeral = Annotated[
+    bool,
+    typer.Option("--ephemeral", help="Use Prefect's temporary per-run server instead of the local background server "
+                 "[NEWSDAG_PREFECT_MODE=ephemeral]."),
+]
+
+
+def connect_prefect(ephemeral: bool) -> str | None:
+    """Use the local Prefect server (started in the background on first use) unless asked otherwise."""
+    from flows.server import use_server
+
+    mode = "ephemeral" if ephemeral else os.environ.get("NEWSDAG_PREFECT_MODE", "auto")
+    api_url = use_server(mode)
+    if api_url:
+        typer.echo(f"Prefect API {api_url} (UI: {api_url.removesuffix('/api')})", err=True)
+    return api_url
+
+
 @app.command()
-def run(raw_dir: RawDir = None, warehouse: Warehouse = None) -> None:
+def run(raw_dir: RawDir = None, warehouse: Warehouse = None, ephemeral: Ephemeral = False) -> None:
     """Run the ingest flow over the raw folder into the warehouse and print a summary."""
     prefect_environment()
+    connect_prefect(ephemeral)
     from flows.ingest import ingest_flow
 
     state = ingest_flow(
@@ -41,6 +60,50 @@ def run(raw_dir: RawDir = None, warehouse: Warehouse = None) -> None:
     if not state.is_completed():
         raise RuntimeError(f"run {state.name.lower()}: {state.message or 'see the log above'}")
     print_summary(state.result())
+
+
+@app.command()
+def ui(stop: Annotated[bool, typer.Option("--stop", help="Stop the background server.")] = False) -> None:
+    """Start (or reuse) the local Prefect server on 127.0.0.1 and print the UI's URL."""
+    prefect_environment()
+    from flows.server import start_server, stop_server
+
+    if stop:
+        typer.echo("Prefect server stopped" if stop_server() else "no newsdag Prefect server was running")
+        return
+    api_url = start_server()
+    typer.echo(f"Prefect UI: {api_url.removesuffix('/api')}  (stop it with `newsdag ui --stop`)")
+
+
+@app.command()
+def serve(
+    raw_dir: RawDir = None,
+    warehouse: Warehouse = None,
+    interval: Annotated[Optional[int], typer.Option(help="Seconds between runs (default 600 unless --cron).")] = None,
+    cron: Annotated[Optional[str], typer.Option(help="Cron schedule, e.g. '*/15 * * * *'.")] = None,
+    name: Annotated[str, typer.Option(help="Deployment name.")] = "scheduled",
+) -> None:
+    """Register the ingest flow as a scheduled Prefect deployment and run it until interrupted."""
+    prefect_environment()
+    connect_prefect(ephemeral=False)
+    from flows.ingest import ingest_flow
+
+    parameters = {"raw_dir": str(raw_dir) if raw_dir else None, "warehouse_path": str(warehouse) if warehouse else None}
+    schedule = {"cron": cron} if cron else {"interval": interval or 600}
+    typer.echo(f"serving newsdag-ingest/{name} with schedule {schedule}; Ctrl-C stops it", err=True)
+    ingest_flow.serve(name=name, parameters={k: v for k, v in parameters.items() if v}, **schedule)
+
+
+@app.command()
+def prune(warehouse: Warehouse = None) -> None:
+    """Remove the articles of files deleted from the raw folder (kept, marked `deleted`, until pruned)."""
+    from tasks import warehouse as wh
+    from tasks.settings import get_settings
+
+    settings = get_settings(warehouse=warehouse)
+    with wh.writer_lock(settings.warehouse), wh.connect(settings.warehouse) as con:
+        removed = wh.prune_deleted(con)
+    typer.echo(f"pruned {removed} article(s) of deleted files")
 
 
 def print_summary(summary: dict[str, object]) -> None:

@@ -110,6 +110,13 @@ def record_files(settings: Settings, outcomes: pl.DataFrame, run_id: str) -> int
         return warehouse.mark_deleted(con, outcomes["source_path"].to_list(), run_id)
 
 
+@step(name="report-run")
+def report_run(settings: Settings, run_id: str) -> dict[str, Any]:
+    """Share of text removed as boilerplate, missing-date and missing-author rates, top statements."""
+    with warehouse.connect(settings.warehouse) as con:
+        return warehouse.run_report(con, settings.sql_dir, run_id)
+
+
 @step(name="check-warehouse")
 def check_warehouse(settings: Settings) -> dict[str, int]:
     """Data checks (unique ids, no orphans, embeddings present, links across articles only)."""
@@ -207,11 +214,14 @@ def run_ingest(settings: Settings) -> dict[str, Any]:
             deleted = record_files(settings, outcomes, run_id)
         with _timed(timings, "check"):
             counts = check_warehouse(settings)
+        with _timed(timings, "report"):
+            report = report_run(settings, run_id)
 
         summary = _summary(outcomes, counts, timings, deleted, time.perf_counter() - started, run_id)
+        summary["quality"] = {k: v for k, v in report.items() if k != "top_statements"}
         with warehouse.connect(settings.warehouse) as con:
             warehouse.finish_run(con, run_id, "completed", summary)
-    _publish_artifacts(outcomes, summary)
+    _publish_artifacts(outcomes, summary, report["top_statements"])
     return summary
 
 
@@ -281,11 +291,17 @@ def _summary(
     }
 
 
-def _publish_artifacts(outcomes: pl.DataFrame, summary: dict[str, Any]) -> None:
+def _publish_artifacts(outcomes: pl.DataFrame, summary: dict[str, Any], top_statements: list[dict[str, Any]]) -> None:
     table = outcomes.select("source_path", "status", "change", "duplicate_of", "error").with_columns(
         pl.all().fill_null("")
     )
     create_table_artifact(key="ingest-files", table=table.to_dicts(), description="Files seen by this run")
+    if top_statements:
+        create_table_artifact(
+            key="top-statements", table=top_statements,
+            description="Paragraphs linked to the most other articles (statements carried by several outlets)",
+        )
+    quality = summary["quality"]
     steps = "\n".join(f"| {name} | {seconds:.2f} |" for name, seconds in summary["seconds_per_step"].items())
     create_markdown_artifact(
         key="ingest-summary",
@@ -293,7 +309,10 @@ def _publish_artifacts(outcomes: pl.DataFrame, summary: dict[str, Any]) -> None:
             f"## newsdag ingest\n\nfiles {summary['files_seen']}: new {summary['new']}, changed {summary['changed']}, "
             f"unchanged {summary['unchanged']}, duplicate {summary['duplicate']}, failed {summary['failed']}\n\n"
             f"articles {summary['articles']}, paragraphs {summary['paragraphs']}, entities {summary['entities']}, "
-            f"similarity links {summary['paragraph_similarity']}\n\n| step | seconds |\n|---|---|\n{steps}\n"
+            f"similarity links {summary['paragraph_similarity']}\n\n"
+            f"this run's articles: {quality['articles']}; text removed as boilerplate {quality['removed_share']:.1%}; "
+            f"missing date {quality['missing_date_rate']:.1%}; missing author {quality['missing_author_rate']:.1%}\n\n"
+            f"| step | seconds |\n|---|---|\n{steps}\n"
         ),
         description="Counts and timings of this run",
     )

@@ -243,6 +243,23 @@ def mark_deleted(con: duckdb.DuckDBPyConnection, present_paths: list[str], run_i
     return len(gone)
 
 
+def prune_deleted(con: duckdb.DuckDBPyConnection) -> int:
+    """Delete the articles of files marked `deleted`, and their ingest_files rows, in one transaction."""
+    paths = [row[0] for row in con.execute("select source_path from ingest_files where status = 'deleted'").fetchall()]
+    ids = [row[0] for row in con.execute(
+        "select article_id from articles where source_path in (select source_path from ingest_files where status = 'deleted')"
+    ).fetchall()]
+    con.execute("begin transaction")
+    try:
+        delete_articles(con, ids)
+        con.execute("delete from ingest_files where status = 'deleted'")
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return len(paths)
+
+
 def start_run(con: duckdb.DuckDBPyConnection, run_id: str, raw_dir: str) -> None:
     con.execute(
         "insert or replace into runs (run_id, started_at, status, raw_dir) values (?, ?, 'running', ?)",
@@ -266,6 +283,13 @@ def run_checks(con: duckdb.DuckDBPyConnection, sql_dir: Path) -> pl.DataFrame:
     if not problems:
         return pl.DataFrame(schema={"check": pl.String, "problem": pl.String, "detail": pl.String})
     return pl.concat(problems)
+
+
+def run_report(con: duckdb.DuckDBPyConnection, sql_dir: Path, run_id: str) -> dict[str, object]:
+    """Quality figures for one run's articles and the most-linked cross-outlet statements."""
+    quality = read_frame(con, (sql_dir / "reports" / "run_quality.sql").read_text(), [run_id]).to_dicts()[0]
+    statements = read_frame(con, (sql_dir / "reports" / "top_statements.sql").read_text())
+    return {**quality, "top_statements": statements.to_dicts()}
 
 
 def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:

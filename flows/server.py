@@ -1,0 +1,96 @@
+"""A local Prefect server for newsdag: started in the background on first use, then reused.
+
+Why: Prefect's ephemeral mode starts a temporary server for every run (~15 s here) and can exit
+before it has recorded all task runs. A long-lived server on 127.0.0.1 makes `newsdag run` fast
+after the first time, and every run, task run and log shows in the UI.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 4200
+
+
+def server_url(host: str = DEFAULT_HOST, port: int | None = None) -> str:
+    port = port or int(os.environ.get("NEWSDAG_PREFECT_PORT", DEFAULT_PORT))
+    return f"http://{host}:{port}"
+
+
+def is_healthy(api_url: str, timeout_s: float = 1.0) -> bool:
+    try:
+        with urllib.request.urlopen(f"{api_url.rstrip('/')}/health", timeout=timeout_s) as response:  # noqa: S310 - loopback URL
+            return response.status == 200
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def _prefect_home() -> Path:
+    return Path(os.environ.get("PREFECT_HOME", ".prefect")).resolve()
+
+
+def pid_file() -> Path:
+    return _prefect_home() / "newsdag-server.pid"
+
+
+def start_server(host: str = DEFAULT_HOST, port: int | None = None, wait_s: float = 120.0) -> str:
+    """Start `prefect server start` detached (logs in $PREFECT_HOME/server.log); returns the API URL
+    once healthy. Binds to loopback unless the caller passes another host."""
+    url = server_url(host, port)
+    api_url = f"{url}/api"
+    if is_healthy(api_url):
+        return api_url
+    home = _prefect_home()
+    home.mkdir(parents=True, exist_ok=True)
+    log = open(home / "server.log", "ab")  # noqa: SIM115 - handed to the child process
+    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    env.pop("PREFECT_API_URL", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", url.rsplit(":", 1)[1],
+         "--analytics-off"],
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True,
+    )
+    pid_file().write_text(str(process.pid))
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        if is_healthy(api_url):
+            return api_url
+        if process.poll() is not None:
+            raise RuntimeError(f"the Prefect server exited (code {process.returncode}); see {home / 'server.log'}")
+        time.sleep(0.5)
+    raise RuntimeError(f"the Prefect server did not become healthy within {wait_s:.0f} s; see {home / 'server.log'}")
+
+
+def stop_server() -> bool:
+    """Stop the server started by `start_server`; False when none was running."""
+    path = pid_file()
+    if not path.exists():
+        return False
+    pid = int(path.read_text())
+    path.unlink()
+    try:
+        os.killpg(pid, 15)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def use_server(mode: str) -> str | None:
+    """Point Prefect at a server according to `mode` (NEWSDAG_PREFECT_MODE):
+    - `auto` (default): an explicit PREFECT_API_URL, else the local server (started if needed);
+    - `ephemeral`: Prefect's temporary per-run server (nothing left running).
+    Returns the API URL in use, or None for ephemeral mode."""
+    if os.environ.get("PREFECT_API_URL"):
+        return os.environ["PREFECT_API_URL"]
+    if mode == "ephemeral":
+        return None
+    api_url = start_server()
+    os.environ["PREFECT_API_URL"] = api_url
+    return api_url
