@@ -257,7 +257,8 @@ def _process_batch(
         sources=good.select("article_id", "encoding", pl.col("text").alias("raw_text")),
         removed_spans=removed,
         paragraphs=embedded.select(
-            "paragraph_id", "article_id", "position", "text", "text_sha256", "n_words", "embedding", "model"
+            "paragraph_id", "article_id", "position", "text", "section_heading", "text_sha256", "n_words", "embedding",
+            "model",
         ),
         entities=entity_frame,
         mentions=mentions.select(

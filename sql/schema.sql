@@ -68,6 +68,7 @@ create table if not exists paragraphs (
     article_id   varchar not null,
     position     integer not null,           -- 0-based order in the body
     text         varchar not null,
+    section_heading varchar,                 -- the heading above this paragraph, if any
     text_sha256  varchar not null,
     n_words      integer not null,
     embedding    float[{embedding_dim}],
@@ -113,3 +114,6 @@ create table if not exists warehouse_meta (
     key   varchar primary key,
     value varchar not null
 );
+
+-- Upgrades of warehouses created by earlier versions (idempotent).
+alter table paragraphs add column if not exists section_heading varchar;

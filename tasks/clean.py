@@ -152,6 +152,7 @@ class CleanedArticle:
     """What the cleaner keeps, what it removes, and the metadata found in the remnants."""
 
     paragraphs: list[str] = field(default_factory=list)
+    paragraph_headings: list[str | None] = field(default_factory=list)  # the section heading before each paragraph
     removed: list[RemovedSpan] = field(default_factory=list)
     title: str | None = None
     subtitle: str | None = None
@@ -167,7 +168,9 @@ class CleanedArticle:
 
     @property
     def body(self) -> str:
-        return "\n\n".join(self.paragraphs)
+        """Paragraphs separated by a blank line; a section heading sits on the line above its paragraph."""
+        headings = self.paragraph_headings or [None] * len(self.paragraphs)
+        return "\n\n".join(f"{h}\n{p}" if h else p for h, p in zip(headings, self.paragraphs))
 
 
 @dataclass
@@ -176,6 +179,7 @@ class _Line:
     end: int
     text: str  # the raw line, without its newline
     reason: str | None = None  # set when the whole line is removed
+    heading: bool = False  # a section heading: kept in the body, attached to the next paragraph
     cuts: list[tuple[int, int, str]] = field(default_factory=list)  # (start, end, reason) in line coordinates
 
     @property
@@ -288,7 +292,7 @@ def _split_lines(text: str) -> list[_Line]:
 # ---------------------------------------------------------------------------------------------
 
 
-def _classify_line(line: str, article: CleanedArticle) -> str | None:
+def _classify_line(line: str, article: CleanedArticle, in_tail: bool = True) -> str | None:
     """The remnant family of a whole line (and the metadata it carries), or None for article text."""
     words = _word_count(line)
     folded = _fold(line)
@@ -300,7 +304,8 @@ def _classify_line(line: str, article: CleanedArticle) -> str | None:
         if match.group("url") and not article.url:
             article.url = match.group("url").strip("<>")
         return "url_footer"
-    if match := BARE_URL.match(line):
+    if in_tail and (match := BARE_URL.match(line)):
+        # A bare URL after the last paragraph is a footer; inside the article it may be content.
         article.url = article.url or match.group("url")
         return "url_footer"
     if match := SOURCE_LINE.match(line):
@@ -382,7 +387,7 @@ def _cut_inline(line: _Line, article: CleanedArticle, first_body_line: bool) -> 
                 article.dateline = place
                 if agency:
                     article.wire_source = article.wire_source or normalise_agency(agency)
-                line.cuts.append((offset, offset + match.end(), "dateline"))
+                # The dateline stays in the text (it is part of the story's first sentence).
 
 
 def _kept_text(line: _Line) -> str:
@@ -407,15 +412,29 @@ def _paragraph_mode(blocks: list[list[_Line]]) -> str:
     return "blank" if wrapped >= 0.8 else "line"
 
 
-def _repair(paragraphs: list[str]) -> list[str]:
-    """Rejoin a paragraph split mid-sentence (by a removed caption, an ad, or a stray blank line)."""
-    repaired: list[str] = []
-    for paragraph in paragraphs:
-        if repaired and not _ends_sentence(repaired[-1]) and paragraph[:1].islower():
-            repaired[-1] = f"{repaired[-1]} {paragraph}"
-        else:
-            repaired.append(paragraph)
-    return repaired
+def _attach_headings(items: list[tuple[bool, str]]) -> tuple[list[str], list[str | None]]:
+    """Attach each section heading to the paragraph after it, and rejoin a paragraph split
+    mid-sentence (by a removed caption, an ad, or a stray blank line) — never across a heading."""
+    paragraphs: list[str] = []
+    headings: list[str | None] = []
+    pending: str | None = None
+    for is_heading, text in items:
+        if is_heading:
+            if pending:  # two headings in a row: the first stands as a paragraph of its own
+                paragraphs.append(pending)
+                headings.append(None)
+            pending = text
+            continue
+        if paragraphs and pending is None and not _ends_sentence(paragraphs[-1]) and text[:1].islower():
+            paragraphs[-1] = f"{paragraphs[-1]} {text}"
+            continue
+        paragraphs.append(text)
+        headings.append(pending)
+        pending = None
+    if pending:
+        paragraphs.append(pending)
+        headings.append(None)
+    return paragraphs, headings
 
 
 def clean_text(text: str) -> CleanedArticle:
@@ -439,19 +458,30 @@ def clean_text(text: str) -> CleanedArticle:
         article.title = first.stripped
         first.reason = "title"
 
+    # body_after[i]: some line after line i reads like article text (so line i is not in the tail).
+    body_after = [False] * len(lines)
+    for index in range(len(lines) - 2, -1, -1):
+        body_after[index] = body_after[index + 1] or _looks_like_body(lines[index + 1].stripped)
+
     in_head = True
     previous_kept: _Line | None = None
+    previous_reason: str | None = None
     for index, line in enumerate(lines):
         if line.blank or line.reason:
             continue
         stripped = line.stripped
-        # Markdown headings after the title are section headings.
+        # Markdown headings after the title are section headings; the '#' marker is markup.
         if heading_match := MARKDOWN_HEADING.match(stripped):
-            line.reason = "section_heading"
+            line.heading = True
+            marker_end = line.text.index(heading_match.group("text"))
+            line.cuts.append((0, marker_end, "markup"))
             article.section_headings.append(heading_match.group("text"))
+            previous_kept = line
             continue
         line_text = normalise_space(MARKDOWN_LINK.sub(r"\1", stripped)) if "](" in stripped else stripped
-        reason = _classify_line(line_text, article)
+        in_tail = not body_after[index] or previous_reason == "url_footer"
+        reason = _classify_line(line_text, article, in_tail)
+        previous_reason = reason
         if reason is None and in_head:
             reason = _head_rules(line_text, article)
             # Subtitle: the line right after the title that does not end as a sentence.
@@ -476,24 +506,29 @@ def clean_text(text: str) -> CleanedArticle:
 
     _mark_section_headings(lines, article)
 
-    # Paragraphs: blocks of kept lines; a removed line also ends a block.
+    # Paragraphs: blocks of kept lines; a removed line or a heading also ends a block.
     blocks: list[list[_Line]] = [[]]
     for line in lines:
-        if line.blank or line.reason:
+        if line.blank or line.reason or line.heading:
             if blocks[-1]:
+                blocks.append([])
+            if line.heading:
+                blocks[-1].append(line)
                 blocks.append([])
             continue
         blocks[-1].append(line)
     blocks = [block for block in blocks if block]
-    mode = _paragraph_mode(blocks)
-    paragraphs: list[str] = []
+    mode = _paragraph_mode([block for block in blocks if not block[0].heading])
+    items: list[tuple[bool, str]] = []  # (is_heading, text)
     for block in blocks:
         texts = [_kept_text(line) for line in block]
-        if mode == "blank":
-            paragraphs.append(normalise_space(" ".join(texts)))
+        if block[0].heading:
+            items.append((True, texts[0]))
+        elif mode == "blank":
+            items.append((False, normalise_space(" ".join(texts))))
         else:
-            paragraphs.extend(texts)
-    article.paragraphs = _repair([p for p in paragraphs if p])
+            items.extend((False, text) for text in texts)
+    article.paragraphs, article.paragraph_headings = _attach_headings([item for item in items if item[1]])
 
     for line in lines:
         if line.reason and not line.blank:
@@ -520,9 +555,8 @@ def _mark_section_headings(lines: list[_Line], article: CleanedArticle) -> None:
             and _ends_sentence(_kept_text(before))
             and _looks_like_body(_kept_text(after))
         ):
-            line.reason = "section_heading"
+            line.heading = True
             article.section_headings.append(text)
-            line.cuts = []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -553,6 +587,11 @@ REMOVED_SCHEMA = {
     "text": pl.String,
     "reason": pl.String,
 }
+
+
+def clean_texts(texts: dict[str, str]) -> dict[str, CleanedArticle]:
+    """Clean a batch of decoded texts keyed by name."""
+    return {name: clean_text(text) for name, text in texts.items()}
 
 
 def clean_articles(documents: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -33,15 +33,18 @@ ENTITY_SCHEMA = {
     "aliases": pl.List(pl.String),
 }
 
-# Honorifics and offices that precede a name ("Secretary of State John Kerry", "Sec. Kerry").
-TITLE_WORDS = re.compile(
-    r"^(?:(?:U\.S\.|US|Russian|British|French|German|Ukrainian|Chinese|former|then|acting|interim|deputy|vice|"
-    r"Secretary(?: of State| General)?|Sec\.|President|Prime Minister|PM|Foreign Minister|Foreign Secretary|"
-    r"Minister|Chancellor|Senator|Sen\.|Representative|Rep\.|Governor|Gov\.|General|Gen\.|Mr\.?|Mrs\.?|Ms\.?|"
-    r"Dr\.?|Prof\.?|Sir|Dame|Lord|Lady|King|Queen|Prince|Princess|Pope|Judge|Justice|Mayor|Ambassador|"
-    r"Chairman|Chairwoman|Director|Spokesman|Spokeswoman|press secretary)\s+)+",
-    re.I,
+# Honorifics and offices that precede a name ("Secretary of State John Kerry", "Sec. Kerry"). A
+# nationality counts only in front of an office ("Russian Foreign Minister"), so that "Russian
+# Federation" keeps its first word.
+_OFFICES = (
+    r"(?:former|then|acting|interim|deputy|vice|assistant|"
+    r"Secretary(?: of State| General|-General)?|Sec\.|President|Prime Minister|PM|Foreign Minister|"
+    r"Foreign Secretary|Minister|Chancellor|Senator|Sen\.|Representative|Rep\.|Governor|Gov\.|General|Gen\.|"
+    r"Mr\.?|Mrs\.?|Ms\.?|Dr\.?|Prof\.?|Sir|Dame|Lord|Lady|King|Queen|Prince|Princess|Pope|Judge|Justice|Mayor|"
+    r"Ambassador|Chairman|Chairwoman|Director|Spokesman|Spokeswoman|press secretary)"
 )
+_NATIONALITY = r"(?:U\.S\.|US|U\.K\.|UK|American|Russian|British|French|German|Ukrainian|Chinese|EU)"
+TITLE_WORDS = re.compile(rf"^(?:{_NATIONALITY}\s+(?={_OFFICES}\s))?(?:{_OFFICES}\s+)+", re.I)
 POSSESSIVE = re.compile(r"(?:'s|’s|'|’)$")
 # Common short forms of places and organisations that no string-similarity rule can join.
 KNOWN_ALIASES = {
@@ -49,8 +52,14 @@ KNOWN_ALIASES = {
     "united states of america": "United States", "america": "United States",
     "u.k.": "United Kingdom", "uk": "United Kingdom", "britain": "United Kingdom", "great britain": "United Kingdom",
     "eu": "European Union", "e.u.": "European Union", "u.n.": "United Nations", "un": "United Nations",
-    "uae": "United Arab Emirates", "u.a.e.": "United Arab Emirates",
+    "uae": "United Arab Emirates", "u.a.e.": "United Arab Emirates", "russian federation": "Russia",
 }
+# "Secretary of State": spaCy often tags the last word of an office as an ORG or GPE of its own.
+OFFICE_OF = re.compile(r"\b(?:Secretary|Minister|Ministers|Secretary-General|Commissioner)\s+(?:of\s+|for\s+)(?:the\s+)?$")
+# Words that mark the name after them as a place: "in Crimea", "across Ukraine".
+PLACE_PREPOSITIONS = {"in", "into", "across", "throughout", "near", "from", "to", "inside", "outside", "around"}
+# Suffixes that turn a place into its people or adjective: Crimea -> Crimean, Ukraine -> Ukrainian.
+DEMONYM_SUFFIXES = ("n", "an", "ian", "ean", "ese", "i", "ish")
 
 
 @lru_cache(maxsize=2)
@@ -62,15 +71,31 @@ def load_nlp(model: str) -> "Language":
     return nlp
 
 
+def is_title_only(surface: str) -> bool:
+    """"Sec", "Secretary", "President": an office without a name is not an entity."""
+    text = " ".join(surface.split())
+    return any(TITLE_WORDS.fullmatch(text + tail) for tail in (" ", ". "))
+
+
+def is_office_fragment(text: str, start: int, end: int) -> bool:
+    """The last word of an office ("State" in "Secretary of State John Kerry"), not an organisation."""
+    return " " not in text[start:end].strip() and bool(OFFICE_OF.search(text[:start]))
+
+
 def extract_mentions(paragraphs: pl.DataFrame, model: str, batch_size: int = 64) -> pl.DataFrame:
-    """Every named-entity mention in the paragraphs, with offsets into `paragraphs.text`."""
+    """Every named-entity mention in the paragraphs, with offsets into `paragraphs.text`, and the word
+    before each mention (`word_before`, evidence for its label; not stored)."""
     nlp = load_nlp(model)
     rows: list[dict[str, object]] = []
     keys = paragraphs.select("article_id", "paragraph_id").rows()
-    for (article_id, paragraph_id), doc in zip(keys, nlp.pipe(paragraphs["text"].to_list(), batch_size=batch_size)):
+    texts = paragraphs["text"].to_list()
+    for (article_id, paragraph_id), text, doc in zip(keys, texts, nlp.pipe(texts, batch_size=batch_size)):
         for ent in doc.ents:
             if ent.label_ not in KEPT_LABELS:
                 continue
+            if is_title_only(ent.text) or is_office_fragment(text, ent.start_char, ent.end_char):
+                continue
+            before = text[: ent.start_char].split()
             rows.append(
                 {
                     "article_id": article_id,
@@ -79,9 +104,10 @@ def extract_mentions(paragraphs: pl.DataFrame, model: str, batch_size: int = 64)
                     "end_char": ent.end_char,
                     "surface": ent.text,
                     "label": ent.label_,
+                    "word_before": before[-1].casefold() if before else "",
                 }
             )
-    return pl.DataFrame(rows, schema=MENTION_SCHEMA)
+    return pl.DataFrame(rows, schema={**MENTION_SCHEMA, "word_before": pl.String})
 
 
 def normalise_surface(surface: str) -> str:
@@ -96,11 +122,15 @@ def normalise_surface(surface: str) -> str:
 
 
 def entity_id_for(canonical_name: str, label: str) -> str:
-    return hashlib.sha256(f"{label}\x1f{canonical_name}".encode("utf-8")).hexdigest()[:16]
+    return hashlib.sha256(f"{_label_family(label)}\x1f{canonical_name}".encode("utf-8")).hexdigest()[:16]
 
 
 def _label_family(label: str) -> str:
     return "PLACE" if label in PLACE_LABELS else label
+
+
+def _surname(name: str) -> str:
+    return name.split()[-1].casefold()
 
 
 def _same_person(a: str, b: str) -> bool:
@@ -112,97 +142,230 @@ def _same_person(a: str, b: str) -> bool:
     return fuzz.ratio(ta[-1], tb[-1]) >= 85 and fuzz.ratio(ta[0], tb[0]) >= 70 and fuzz.ratio(a, b) >= 85
 
 
+def _demonym_of(name: str, demonyms: set[str]) -> bool:
+    """"Crimea" when "Crimean" is used as a people/adjective (NORP): evidence that a name is a place."""
+    stems = {name, name[:-1]} if len(name) > 3 else {name}
+    return any(stem + suffix in demonyms for stem in stems for suffix in DEMONYM_SUFFIXES)
+
+
+def decide_families(
+    names: list[str], labels: list[str], words_before: list[str], known: pl.DataFrame
+) -> tuple[dict[str, str], dict[str, Counter[str]]]:
+    """One label family per name (folded) across the corpus, from spaCy's votes plus evidence that
+    fixes the small model's usual mistakes:
+    - a lone word that is the surname of a full PERSON name is that person ("Lavrov" tagged ORG),
+      unless it is mostly tagged as a place ("Washington");
+    - a name whose demonym is used ("Crimean") or that follows "in"/"across" is a place, not an ORG.
+    Returns (family per folded name, raw label counts per folded name)."""
+    votes: dict[str, Counter[str]] = defaultdict(Counter)
+    raw_labels: dict[str, Counter[str]] = defaultdict(Counter)
+    for name, label, before in zip(names, labels, words_before):
+        key = name.casefold()
+        votes[key][_label_family(label)] += 1
+        raw_labels[key][label] += 1
+        if before in PLACE_PREPOSITIONS:
+            votes[key]["PLACE"] += 1
+    for row in known.iter_rows(named=True):
+        # Stored entities outvote one batch's noise, so a name keeps its label across runs.
+        for alias in {row["canonical_name"], *(row["aliases"] or [])}:
+            votes[alias.casefold()][_label_family(row["label"])] += 3
+            raw_labels[alias.casefold()][row["label"]] += 1
+
+    family = {key: counts.most_common(1)[0][0] for key, counts in votes.items()}
+    surnames = {
+        key.split()[-1] for key, fam in family.items() if fam == "PERSON" and len(key.split()) > 1
+    }
+    demonyms = {key for key, counts in votes.items() if counts["NORP"]}
+    for key, counts in votes.items():
+        total = sum(counts.values())
+        mostly_place = counts["PLACE"] * 2 >= total
+        if " " not in key and key in surnames and not mostly_place:
+            family[key] = "PERSON"
+        elif family[key] in {"ORG", "NORP", "PRODUCT", "FAC"} and key not in demonyms and _demonym_of(key, demonyms):
+            family[key] = "PLACE"
+    return family, raw_labels
+
+
+def _label_in_family(raw: Counter[str], fam: str) -> str:
+    """The most used spaCy label within the chosen family (GPE vs LOC); the family itself otherwise."""
+    inside = [(count, label) for label, count in raw.items() if _label_family(label) == fam]
+    return max(inside)[1] if inside else ("GPE" if fam == "PLACE" else fam)
+
+
+def split_person_place_runs(mentions: pl.DataFrame, family: dict[str, str]) -> pl.DataFrame:
+    """"Lavrov assured Kerry Russia would not invade": spaCy runs a person and a place together.
+    A PERSON mention whose last word is a known place and whose other words are a known person
+    becomes two mentions."""
+    rows: list[dict[str, object]] = []
+    changed = False
+    for row in mentions.iter_rows(named=True):
+        surface = row["surface"]
+        head, _, last = surface.rpartition(" ")
+        if (
+            row["label"] == "PERSON" and head and family.get(last.casefold()) == "PLACE"
+            and family.get(normalise_surface(head).casefold()) == "PERSON"
+        ):
+            place_start = row["start_char"] + len(head) + 1
+            rows.append({**row, "end_char": row["start_char"] + len(head), "surface": head})
+            rows.append({**row, "start_char": place_start, "surface": last, "label": "GPE", "word_before": ""})
+            changed = True
+        else:
+            rows.append(row)
+    return pl.DataFrame(rows, schema=mentions.schema) if changed else mentions
+
+
+def _initials(name: str) -> str:
+    return "".join(word[0] for word in name.split() if word[0].isupper())
+
+
 def canonicalise_entities(mentions: pl.DataFrame, known: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Resolve mentions to canonical entities.
 
     `known`: entities already in the warehouse (`entity_id`, `canonical_name`, `label`, `aliases`);
-    a new mention joins one of them when it names the same thing, so canonical names never move.
+    a new mention joins one of them when it names the same thing. Known entities keep their
+    `entity_id`; one may be renamed (a lone surname "Obama" becomes "Barack Obama" when the full name
+    appears), which moves no row since every row points to the id.
     Returns (entities touched by these mentions, mentions with `entity_id`).
     """
+    out_columns = [*MENTION_SCHEMA, "entity_id"]
     if mentions.height == 0:
-        return pl.DataFrame(schema=ENTITY_SCHEMA), mentions.with_columns(entity_id=pl.lit(None, dtype=pl.String))
+        return pl.DataFrame(schema=ENTITY_SCHEMA), mentions.with_columns(
+            entity_id=pl.lit(None, dtype=pl.String)
+        ).select(out_columns)
+    if "word_before" not in mentions.columns:
+        mentions = mentions.with_columns(word_before=pl.lit(""))
 
     names = [normalise_surface(s) for s in mentions["surface"].to_list()]
-    labels = mentions["label"].to_list()
+    family, _ = decide_families(names, mentions["label"].to_list(), mentions["word_before"].to_list(), known)
+    mentions = split_person_place_runs(mentions, family)
+    names = [normalise_surface(s) for s in mentions["surface"].to_list()]
     articles = mentions["article_id"].to_list()
+    family, raw_labels = decide_families(
+        names, mentions["label"].to_list(), mentions["word_before"].to_list(), known
+    )
 
-    # Majority label per name: spaCy tags the same name differently in different sentences.
-    label_votes: dict[str, Counter[str]] = defaultdict(Counter)
-    for name, label in zip(names, labels):
-        label_votes[name.casefold()][label] += 1
-    for row in known.iter_rows(named=True):
-        label_votes[row["canonical_name"].casefold()][row["label"]] += 3
-    family = {name: _label_family(votes.most_common(1)[0][0]) for name, votes in label_votes.items()}
-
-    # Canonical forms: known entities first, then the most frequent full forms in this batch.
-    canonical: dict[tuple[str, str], tuple[str, str]] = {}  # (family, folded alias) -> (name, label)
+    # Targets: every entity a mention can resolve to, known ones first.
+    targets: dict[str, dict[str, object]] = {}
+    alias_index: dict[tuple[str, str], str] = {}  # (family, folded alias) -> entity_id
     for row in known.iter_rows(named=True):
         fam = _label_family(row["label"])
+        targets[row["entity_id"]] = {
+            "entity_id": row["entity_id"], "canonical_name": row["canonical_name"], "label": row["label"],
+            "aliases": set(row["aliases"] or []), "touched": False,
+        }
         for alias in [row["canonical_name"], *(row["aliases"] or [])]:
-            canonical[(fam, alias.casefold())] = (row["canonical_name"], row["label"])
-    counts = Counter(zip((family[n.casefold()] for n in names), names))
+            alias_index.setdefault((fam, alias.casefold()), row["entity_id"])
+
+    def new_target(name: str, fam: str) -> str:
+        label = _label_in_family(raw_labels[name.casefold()], fam)
+        entity_id = entity_id_for(name, label)
+        targets.setdefault(
+            entity_id, {"entity_id": entity_id, "canonical_name": name, "label": label, "aliases": set(), "touched": True}
+        )
+        return entity_id
+
+    def persons(full: bool) -> list[dict[str, object]]:
+        return [
+            t for t in targets.values()
+            if t["label"] == "PERSON" and (len(str(t["canonical_name"]).split()) > 1) == full
+        ]
+
+    # Full names and other multi-word or non-person names, most frequent first so that the usual
+    # spelling becomes the canonical one.
+    counts = Counter((family[n.casefold()], n) for n in names if len(n) >= 2)
     for (fam, name), _ in counts.most_common():
         key = (fam, name.casefold())
-        if key in canonical or not name:
+        if key in alias_index:
             continue
-        target = None
+        if fam == "PERSON" and len(name.split()) == 1:
+            continue  # lone surnames are resolved per mention, below
+        target: str | None = None
         if fam == "PERSON":
-            target = next((v for (f, alias), v in canonical.items() if f == fam and _same_person(name, v[0])), None)
-        elif fam == "ORG" and name.isupper() and 2 <= len(name) <= 6:
-            # An acronym joins the full name whose initials it spells ("EU" -> "European Union").
             target = next(
-                (v for (f, alias), v in canonical.items()
-                 if f in {"ORG", "PLACE"} and "".join(w[0] for w in v[0].split() if w[0].isupper()) == name),
+                (str(t["entity_id"]) for t in persons(full=True) if _same_person(name, str(t["canonical_name"]))), None
+            )
+            if target is None:
+                # A lone-surname entity from earlier ("Obama") takes the full name when it is the only one.
+                lone = [t for t in persons(full=False) if str(t["canonical_name"]).casefold() == _surname(name)]
+                rivals = [t for t in persons(full=True) if _surname(str(t["canonical_name"])) == _surname(name)]
+                if len(lone) == 1 and not rivals:
+                    lone[0]["canonical_name"] = name
+                    lone[0]["touched"] = True
+                    target = str(lone[0]["entity_id"])
+        elif fam in {"ORG", "PLACE"} and name.isupper() and 2 <= len(name) <= 6:
+            # An acronym joins the full name whose initials it spells ("NATO").
+            target = next(
+                (str(t["entity_id"]) for t in targets.values()
+                 if _label_family(str(t["label"])) in {"ORG", "PLACE"} and " " in str(t["canonical_name"])
+                 and _initials(str(t["canonical_name"])) == name),
                 None,
             )
-        if target is None and fam == "PERSON" and len(name.split()) == 1:
-            continue  # lone surnames are resolved below, per article
-        label = label_votes[name.casefold()].most_common(1)[0][0]
-        canonical[key] = target or (name, label)
+        alias_index[key] = target or new_target(name, fam)
 
     # A lone surname joins the full name seen in the same article, else the only one in the corpus.
-    full_by_article: dict[tuple[str, str], set[str]] = defaultdict(set)
-    full_by_surname: dict[str, set[str]] = defaultdict(set)
-    for (fam, alias), (name, _) in canonical.items():
-        if fam == "PERSON" and len(name.split()) > 1:
-            full_by_surname[name.split()[-1].casefold()].add(name)
+    full_in_article: dict[tuple[str, str], set[str]] = defaultdict(set)
     for name, article in zip(names, articles):
-        if family[name.casefold()] == "PERSON" and len(name.split()) > 1:
-            resolved = canonical.get(("PERSON", name.casefold()), (name, "PERSON"))[0]
-            full_by_article[(article, resolved.split()[-1].casefold())].add(resolved)
+        if family.get(name.casefold()) == "PERSON" and len(name.split()) > 1:
+            full_in_article[(article, _surname(name))].add(alias_index[("PERSON", name.casefold())])
 
     entity_ids: list[str | None] = []
-    entities: dict[str, dict[str, object]] = {}
     for name, article in zip(names, articles):
-        fam = family.get(name.casefold(), "")
-        if not name or len(name) < 2:
+        if len(name) < 2:
             entity_ids.append(None)
             continue
-        resolved = canonical.get((fam, name.casefold()))
-        if resolved is None and fam == "PERSON":
-            in_article = full_by_article.get((article, name.casefold()), set())
-            in_corpus = full_by_surname.get(name.casefold(), set())
-            choice = in_article if len(in_article) == 1 else in_corpus if len(in_corpus) == 1 else set()
-            resolved = (next(iter(choice)), "PERSON") if choice else (name, "PERSON")
-        if resolved is None:
-            resolved = (name, label_votes[name.casefold()].most_common(1)[0][0])
-        canonical_name, label = resolved
-        entity_id = entity_id_for(canonical_name, _label_family(label) if _label_family(label) == "PLACE" else label)
-        entity = entities.setdefault(
-            entity_id, {"entity_id": entity_id, "canonical_name": canonical_name, "label": label, "aliases": set()}
-        )
-        entity["aliases"].add(name)  # type: ignore[union-attr]
+        fam = family[name.casefold()]
+        entity_id = alias_index.get((fam, name.casefold()))
+        if fam == "PERSON" and len(name.split()) == 1:
+            in_article = full_in_article.get((article, name.casefold()), set())
+            in_corpus = {str(t["entity_id"]) for t in persons(full=True) if _surname(str(t["canonical_name"])) == name.casefold()}
+            if len(in_article) == 1:
+                entity_id = next(iter(in_article))
+            elif not in_article and len(in_corpus) == 1:
+                entity_id = next(iter(in_corpus))
+            elif entity_id is None or entity_id in in_corpus:
+                # Unknown or ambiguous ("Kerry" beside two Kerrys): an entity of its own.
+                entity_id = next((str(t["entity_id"]) for t in persons(full=False)
+                                  if str(t["canonical_name"]).casefold() == name.casefold()), None) or new_target(name, fam)
+        if entity_id is None:
+            entity_id = new_target(name, fam)
+        target = targets[entity_id]
+        target["aliases"].add(name)  # type: ignore[union-attr]
+        target["touched"] = True
         entity_ids.append(entity_id)
 
-    for row in known.iter_rows(named=True):
-        if row["entity_id"] in entities:
-            entities[row["entity_id"]]["aliases"].update(row["aliases"] or [])  # type: ignore[union-attr]
-            entities[row["entity_id"]]["label"] = row["label"]
     entity_frame = pl.DataFrame(
-        [{**e, "aliases": sorted(e["aliases"])} for e in entities.values()],  # type: ignore[arg-type]
+        [
+            {"entity_id": t["entity_id"], "canonical_name": t["canonical_name"], "label": t["label"],
+             "aliases": sorted(t["aliases"] | {t["canonical_name"]})}  # type: ignore[operator]
+            for t in targets.values() if t["touched"]
+        ],
         schema=ENTITY_SCHEMA,
     )
-    resolved_mentions = mentions.with_columns(entity_id=pl.Series(entity_ids, dtype=pl.String)).filter(
-        pl.col("entity_id").is_not_null()
+    resolved_mentions = (
+        mentions.with_columns(entity_id=pl.Series(entity_ids, dtype=pl.String))
+        .filter(pl.col("entity_id").is_not_null())
+        .select(out_columns)
     )
     return entity_frame, resolved_mentions
+
+
+def find_entity(entities: pl.DataFrame, name: str) -> str | None:
+    """The entity a name refers to, as a reader would look it up: the same alias (after titles and
+    possessives are stripped), else the one person whose full name or surname it matches."""
+    wanted = normalise_surface(name).casefold()
+    exact = {
+        row["entity_id"] for row in entities.iter_rows(named=True)
+        if wanted in {a.casefold() for a in [row["canonical_name"], *(row["aliases"] or [])]}
+    }
+    if len(exact) == 1:
+        return exact.pop()
+    if exact:
+        return None
+    people = entities.filter(pl.col("label") == "PERSON")
+    matches = {
+        row["entity_id"] for row in people.iter_rows(named=True)
+        if _same_person(wanted, row["canonical_name"].casefold())
+        or (len(wanted.split()) > 1 and row["canonical_name"].casefold() == _surname(wanted))
+        or (" " not in wanted and _surname(row["canonical_name"]) == wanted)
+    }
+    return matches.pop() if len(matches) == 1 else None

@@ -11,6 +11,7 @@ PARAGRAPH_SCHEMA = {
     "article_id": pl.String,
     "position": pl.Int32,
     "text": pl.String,
+    "section_heading": pl.String,
     "text_sha256": pl.String,
     "n_words": pl.Int32,
 }
@@ -25,17 +26,21 @@ def text_hash(text: str) -> str:
 
 
 def split_paragraphs(articles: pl.DataFrame) -> pl.DataFrame:
-    """One row per paragraph of each article's `body` (paragraphs are separated by a blank line)."""
-    rows = [
-        {
-            "paragraph_id": paragraph_id_for(article_id, position),
-            "article_id": article_id,
-            "position": position,
-            "text": text,
-            "text_sha256": text_hash(text),
-            "n_words": len(text.split()),
-        }
-        for article_id, body in articles.select("article_id", "body").iter_rows()
-        for position, text in enumerate(p for p in body.split("\n\n") if p.strip())
-    ]
+    """One row per paragraph of each article's `body`. Paragraphs are separated by a blank line;
+    a section heading is the first line of its paragraph's block and is kept apart from the text."""
+    rows: list[dict[str, object]] = []
+    for article_id, body in articles.select("article_id", "body").iter_rows():
+        for position, block in enumerate(b for b in body.split("\n\n") if b.strip()):
+            heading, _, text = block.rpartition("\n")
+            rows.append(
+                {
+                    "paragraph_id": paragraph_id_for(article_id, position),
+                    "article_id": article_id,
+                    "position": position,
+                    "text": text,
+                    "section_heading": heading or None,
+                    "text_sha256": text_hash(text),
+                    "n_words": len(text.split()),
+                }
+            )
     return pl.DataFrame(rows, schema=PARAGRAPH_SCHEMA)

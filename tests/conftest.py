@@ -53,3 +53,30 @@ def seed_run(run_flow, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, 
     warehouse = tmp_path_factory.mktemp("warehouse") / "newsdag.duckdb"
     summary = run_flow(raw_dir, warehouse)
     return raw_dir, warehouse, summary
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """A real `prefect server` started by `newsdag ui` on a free loopback port, with its own
+    PREFECT_HOME, shared by the tests that run `newsdag` in subprocesses; stopped with `newsdag ui --stop`."""
+    import subprocess
+    import sys
+
+    home = tmp_path_factory.mktemp("prefect-live")
+    port = free_port()
+    env = {**os.environ, "PREFECT_HOME": str(home), "NEWSDAG_PREFECT_PORT": str(port),
+           "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    env.pop("PREFECT_API_URL", None)
+    started = subprocess.run([sys.executable, "-m", "flows", "ui"], env=env, capture_output=True, text=True, timeout=180)
+    assert started.returncode == 0, started.stderr
+    assert f"http://127.0.0.1:{port}" in started.stdout
+    yield {"env": env, "url": f"http://127.0.0.1:{port}", "api": f"http://127.0.0.1:{port}/api", "home": home}
+    subprocess.run([sys.executable, "-m", "flows", "ui", "--stop"], env=env, timeout=60)

@@ -59,7 +59,8 @@ def test_social_prompt_gives_authors() -> None:
 def test_dateline_with_wire_agency() -> None:
     article = clean_text("Storm hits coast\n\nMIAMI (Reuters) — A powerful storm hit the coast on Monday, cutting power to thousands of homes.")
     assert (article.dateline, article.wire_source) == ("MIAMI", "Reuters")
-    assert article.paragraphs[0].startswith("A powerful storm")
+    # The dateline is recorded as metadata and stays in the first sentence.
+    assert article.paragraphs[0].startswith("MIAMI (Reuters) — A powerful storm")
 
 
 def test_bio_hovercard_is_cut_inside_the_sentence() -> None:
@@ -105,6 +106,9 @@ def test_subtitle_and_section_heading_in_one_line_per_paragraph_text() -> None:
     assert article.subtitle == "Spending on parks will rise by a tenth next year"
     assert article.section_headings == ["Parks and libraries"]
     assert len(article.paragraphs) == 2
+    # The heading stays in the body, on the line above its paragraph, and is not a paragraph itself.
+    assert article.paragraph_headings == [None, "Parks and libraries"]
+    assert "\n\nParks and libraries\nCouncil members said" in article.body
 
 
 def test_text_without_remnants_is_untouched() -> None:
