@@ -22,3 +22,16 @@ test: install
 
 clean-warehouse:
 	rm -f data/warehouse/newsdag.duckdb data/warehouse/newsdag.duckdb.wal data/warehouse/newsdag.duckdb.lock
+
+.PHONY: bench-cleaning bench-pipeline ui serve
+bench-cleaning: install
+	$(BIN)/python bench/cleaning.py
+
+bench-pipeline: install
+	$(BIN)/python bench/pipeline.py
+
+ui: install
+	$(BIN)/newsdag ui
+
+serve: install
+	$(BIN)/newsdag serve

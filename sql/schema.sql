@@ -40,6 +40,8 @@ create table if not exists articles (
     dateline         varchar,
     wire_source      varchar,
     section_headings varchar[],
+    language         varchar,                -- ISO 639-1 code of the body (langdetect), null when too short to tell
+    updated          date,                   -- last-updated date, when the text gives one
     body             varchar not null,       -- cleaned text, paragraphs separated by a blank line
     n_words          integer not null,
     n_paragraphs     integer not null,
@@ -117,3 +119,5 @@ create table if not exists warehouse_meta (
 
 -- Upgrades of warehouses created by earlier versions (idempotent).
 alter table paragraphs add column if not exists section_heading varchar;
+alter table articles add column if not exists language varchar;
+alter table articles add column if not exists updated date;

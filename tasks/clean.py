@@ -88,7 +88,31 @@ CONTRIBUTED = re.compile(
 REPORTING_BY = re.compile(
     r"^(?:\(?\s*)?(?:additional\s+)?(?:reporting|writing|editing|compiled|research)\s+by\s+.{2,300}$", re.I
 )
-SOCIAL_FOLLOW = re.compile(rf"^follow\b.{{0,300}}\bon\s+{SOCIAL_NETWORKS}\b.*$", re.I)
+SOCIAL_FOLLOW = re.compile(rf"^(?:follow|reach|find)\b.{{0,300}}\bon\s+{SOCIAL_NETWORKS}\b.*$", re.I)
+FOLLOW_LINK = re.compile(r"^(?:follow|more)\b.{0,120}\bhttps?://\S+.{0,120}$", re.I)
+# Newsletter and subscription prompts speak to the reader; a story about subscriptions does not.
+NEWSLETTER_TOPIC = re.compile(r"\b(?:newsletters?|inbox|subscri(?:be|bing|ption)|sign(?:ing)?[ -]up)\b", re.I)
+READER_ADDRESS = re.compile(r"\b(?:you|your|our|us|sign|join|click|tap|get|delivered|free|thanks?)\b", re.I)
+INLINE_CLICK_TO_TWEET = re.compile(r"\s*Click To Tweet\s*$")
+COMMENT_PROMPT = re.compile(
+    r"^(?:post|leave|add|view|show|read|join)(?: a| your| the)? (?:comments?|discussion)\b.{0,30}$"
+    r"|^(?:tell us what you think|have your say)\b.{0,30}$|\bcomments? (?:are|is) (?:closed|moderated)\b"
+    r"|^note: .{0,60}\bcomments?\b",
+    re.I,
+)
+# A header that opens a block of links to other stories, alone or followed by one headline.
+RELATED_HEADER = re.compile(
+    r"^(?:related(?: post| posts| content| stories| articles| coverage| links)?|see more|see also|read more|read also|"
+    r"also read|more on this|watch|listen|don'?t miss|recommended(?: for you)?|trending(?: now)?|most (?:read|popular|viewed)"
+    r"(?: in [\w ]{1,30})?|popular on [\w .]{1,30}|more from [\w .]{1,40}|you (?:may|might) also like|top stories|"
+    r"partner news|explore further|tags|latest news|more stories|editor'?s picks?)\s*(?P<rest>[:|].*|\.{2,}|…)?$",
+    re.I,
+)
+# Express-style related links end with a tag in brackets: "... [VIDEO]", "... [INSIGHT]".
+BRACKET_TAG_HEADLINE = re.compile(r"\[[A-Z][A-Z ]{2,20}\]\s*\|?\s*$")
+BULLET = re.compile(r"^\s*[-*•·▪]\s+\S")
+MARKUP_LEFTOVER = re.compile(r"^[-*•]?\s*[a-z0-9]+(?:-[a-z0-9]+){2,}$")
+PUBLISHED_LABEL = re.compile(r"^(?:first |last )?(?:published|posted|updated|publicado|date)(?: on| at)?\s*[:\-]?\s*", re.I)
 APP_PROMPT = re.compile(
     r"^(?:click here|tap here|download|get)\b.{0,80}\b(?:app|newsletter)\b.{0,40}$"
     r"|^(?:sign up|subscribe)\b.{0,120}$"
@@ -102,14 +126,53 @@ NAVIGATION = re.compile(
     r"skip to (?:main )?content|print|email|share|tweet)\s*:?\s*$",
     re.I,
 )
-GALLERY = re.compile(r"^(?:image|photo|picture|slide)\s+\d+\s+(?:of|/)\s+\d+\s*$", re.I)
+GALLERY = re.compile(
+    r"^(?:image|photo|picture|slide)\s+\d+\s+(?:of|/)\s+\d+\s*$|^(?:back to|view|see|open|launch)\s+(?:the\s+)?(?:gallery|slideshow)\b.{0,20}$"
+    r"|^\d+\s*(?:photos|images|pictures)\s*$",
+    re.I,
+)
+# A header that opens a block of links to other stories ("Related", "You may also like...", "Top stories").
+RELATED_HEADER = re.compile(
+    r"^(?:related(?:\s+(?:articles?|stories|posts?|content|coverage|news|links|reading|topics))?|read more|read next|"
+    r"more (?:from|on|in|about)\b.{1,40}|more (?:stories|news|articles|coverage)|(?:you|we think you) (?:may|might|will) (?:also )?like|"
+    r"recommended(?: for you| stories| reading)?|top stories|latest (?:news|stories)|most (?:read|popular|viewed|shared)\b.{0,40}|"
+    r"popular (?:on|in)\b.{1,40}|partner (?:news|content)|trending(?: now| stories)?|explore further|further reading|see also|"
+    r"also read|don'?t miss|editors?'? picks|around the web|what to read next|tags|categories|categorias|categorías|"
+    r"(?:leave|post|add) (?:a )?comments?(?: \(\+\))?|\d*\s*comments?|tell us what you think|up next)\s*[:.…]*\s*$",
+    re.I,
+)
+# One line that links to another story: "READ MORE: …", "Related: …", "Headline [VIDEO]".
+TEASER_LINE = re.compile(
+    r"^(?:read more|see more|more|related(?: post| article| story)?|also read|read also|watch|listen|don'?t miss|recommended|"
+    r"read next|next story|previous story)\s*[:|]\s*\S.*$"
+    r"|^.{5,200}\s\[(?:[A-Z]{3,12})\]\s*\|?\s*$"
+)
+# Newsletter and subscription prompts, in their second-person wording.
+NEWSLETTER = re.compile(
+    r"\b(?:your inbox|our newsletters?|(?:free|daily|weekly) (?:\w+ )?newsletter|newsletter delivered|"
+    r"processing your subscription|thanks? (?:you )?for signing up|sign up (?:now|today|here|for|to)|"
+    r"subscribe (?:now|today|here|to)|join our .{0,40}(?:newsletter|list|challenge))\b"
+    r"|^[\w' ]{1,40} newsletter$",
+    re.I,
+)
+# A short line that only sends the reader elsewhere: "Follow our coverage at https://…", "More AP NBA: https://…".
+PROMO_LINK = re.compile(
+    r"^(?:follow|reach|more|read|see|visit|find|watch|listen|get|download|click|tap)\b.{0,200}(?:https?://\S+|@\w+)\W*$", re.I
+)
+READING_TIME = re.compile(
+    r"^(?:\d+\s*(?:min(?:ute)?s?|m)\s+read|(?:reading|read) time\s*:?.{0,20}|tempo de leitura\s*:.{0,20}|"
+    r"tiempo de lectura\s*:.{0,20}|lesezeit\s*:.{0,20}|temps de lecture\s*:.{0,20})$",
+    re.I,
+)
 UPDATE_NOTE = re.compile(
     r"^[—–\-*\s]*(?:this (?:story|article|post|report) (?:was|has been) (?:updated|corrected)|"
     r"updated|last updated|correction|update)\b\s*:?\s*(?P<note>.*)$",
     re.I,
 )
-COPYRIGHT = re.compile(r"^(?:©|\(c\)|copyright\b).{0,200}$", re.I)
-CONTACT = re.compile(r"^(?:write to|contact|email)\s+.{1,80}\s+at\s+\S+@\S+.*$", re.I)
+COPYRIGHT = re.compile(r"^(?:©|\(c\)|copyright\b).{0,200}$|^.{0,60}\ball rights reserved\b.{0,120}$", re.I)
+CONTACT = re.compile(
+    r"^(?:write to|contact|email|reach)\s+.{1,80}\s+at\s+\S+@\S+.*$|^(?:have a (?:news )?tip|got a tip)\?.{0,200}$", re.I
+)
 CAPTION_MARKER = re.compile(
     r"^(?:photo|image|picture|pictured|caption|file photo|above|below|top|left|right)\s*[:|]"
     r"|\((?:photo|image|picture)\s*:.{1,80}\)\s*$"
@@ -130,6 +193,10 @@ DATELINE = re.compile(
 # "John KerryJohn KerryKerry calls out … MORE": a name glued to its own copy, then hover-card headlines.
 BIO_HOVERCARD = re.compile(
     r"(?P<name>(?:[A-Z][\w.'’-]*\s){1,3}[A-Z][\w'’-]*?)(?P<spill>(?P=name)(?:[A-Z][\w'’-]+)?\s.{0,800}?\sMORE\b)"
+)
+# Same card, where the second copy is a longer form of the name: "Kristi NoemKristi Lynn NoemSouth Dakota …".
+GLUED_HOVERCARD = re.compile(
+    r"(?P<name>(?P<first>[A-Z][\w'’-]+)(?:\s[A-Z][\w.'’-]*){1,3}?[a-z])(?P<spill>(?P=first)[\w\s.'’-]{0,60}?[a-z][A-Z].{0,800}?\sMORE\b)"
 )
 MARKDOWN_HEADING = re.compile(r"^#{1,6}\s+(?P<text>.+?)\s*#*\s*$")
 
@@ -242,6 +309,8 @@ def extract_names(text: str) -> list[str]:
     for part in re.split(r",|;|\band\b|&|\|", text):
         part = re.sub(r"\s+(?:in|from|at)\s+[A-Z][\w .'-]*$", "", part.strip())  # "X in Moscow"
         part = re.sub(r"^(?:by|with|and)\s+", "", part.strip(), flags=re.I).strip(" .:-–—")
+        if not is_person_name(part):
+            part = re.sub(r"^.*?\w['’]s?\s+", "", part)  # "Fox News’ Jessica Napoli" -> "Jessica Napoli"
         if is_person_name(part) and part not in names:
             names.append(part)
     return names
@@ -300,6 +369,17 @@ def _classify_line(line: str, article: CleanedArticle, in_tail: bool = True) -> 
         return "title_repeat"
     if NAVIGATION.match(line) or GALLERY.match(line):
         return "navigation"
+    if words <= 25 and (RELATED_HEADER.match(line) or BRACKET_TAG_HEADLINE.search(line)):
+        return "related_links"
+    if MARKUP_LEFTOVER.match(line):
+        return "markup"
+    if words <= 15 and PUBLISHED_LABEL.match(line) and (published := parse_date(line)):
+        article.published = article.published or published
+        return "date_line"
+    if words <= 8 and (match := DATE_HINT.search(line)) and len(match.group(0)) >= 0.5 * len(line.strip(" ,.|-")) \
+            and (published := parse_date(line)):
+        article.published = article.published or published
+        return "date_line"
     if match := URL_LABEL.match(line):
         if match.group("url") and not article.url:
             article.url = match.group("url").strip("<>")
@@ -324,9 +404,14 @@ def _classify_line(line: str, article: CleanedArticle, in_tail: bool = True) -> 
     if words <= 40 and SOCIAL_FOLLOW.match(line):
         article.authors.extend(n for n in names_in_follow_line(line) if n not in article.authors)
         return "social_prompt"
-    if words <= 30 and APP_PROMPT.match(line):
+    if words <= 30 and '"' not in line and "“" not in line and NEWSLETTER_TOPIC.search(line) and READER_ADDRESS.search(line):
+        return "newsletter_prompt"
+    if words <= 30 and (APP_PROMPT.match(line) or FOLLOW_LINK.match(line)):
         return "social_prompt"
-    if words <= 30 and CONTACT.match(line):
+    if words <= 30 and COMMENT_PROMPT.search(line):
+        return "comment_prompt"
+    if words <= 40 and (CONTACT.match(line) or (re.search(r"\S+@\S+\.\w+", line) and re.search(
+            r"\b(?:reach|reached|contact|e-?mail|write to|tips?)\b", line, re.I))):
         return "contact"
     if words <= 40 and COPYRIGHT.match(line):
         return "copyright"
@@ -373,6 +458,12 @@ def _cut_inline(line: _Line, article: CleanedArticle, first_body_line: bool) -> 
     """Remnants glued inside a line of article text: bio hover-cards, source tags, datelines."""
     for match in BIO_HOVERCARD.finditer(line.text):
         line.cuts.append((match.start("spill"), match.end("spill"), "bio_hovercard"))
+    if not line.cuts:
+        for match in GLUED_HOVERCARD.finditer(line.text):
+            line.cuts.append((match.start("spill"), match.end("spill"), "bio_hovercard"))
+    if match := INLINE_CLICK_TO_TWEET.search(line.text):
+        if match.start() > 0:
+            line.cuts.append((match.start(), match.end(), "promo"))
     if match := INLINE_SOURCE.search(line.text):
         if match.start() > 0:
             article.wire_source = article.wire_source or normalise_agency(match.group("source")) or match.group("source").strip().title()
@@ -466,6 +557,7 @@ def clean_text(text: str) -> CleanedArticle:
     in_head = True
     previous_kept: _Line | None = None
     previous_reason: str | None = None
+    in_related_block = False
     for index, line in enumerate(lines):
         if line.blank or line.reason:
             continue
@@ -473,7 +565,8 @@ def clean_text(text: str) -> CleanedArticle:
         # Markdown headings after the title are section headings; the '#' marker is markup.
         if heading_match := MARKDOWN_HEADING.match(stripped):
             line.heading = True
-            marker_end = line.text.index(heading_match.group("text"))
+            # Measured on the raw line: its inner whitespace may differ from `stripped` ("##  A  B").
+            marker_end = re.match(r"\s*#{1,6}\s+", line.text).end()  # type: ignore[union-attr]
             line.cuts.append((0, marker_end, "markup"))
             article.section_headings.append(heading_match.group("text"))
             previous_kept = line
@@ -481,6 +574,17 @@ def clean_text(text: str) -> CleanedArticle:
         line_text = normalise_space(MARKDOWN_LINK.sub(r"\1", stripped)) if "](" in stripped else stripped
         in_tail = not body_after[index] or previous_reason == "url_footer"
         reason = _classify_line(line_text, article, in_tail)
+        if reason is None and in_related_block:
+            # Lines under a "Related" / "Read more" header: bullets and headlines, until article text resumes.
+            if BULLET.match(line_text) or (_word_count(line_text) <= 20 and not _ends_sentence(line_text)):
+                reason = "related_links"
+            else:
+                in_related_block = False
+        if reason in ("related_links", "navigation"):
+            header = RELATED_HEADER.match(line_text)
+            # A bare header ("You may also like…") opens a block; "Read more: <headline>" is one link.
+            if header and not (header.group("rest") or "").strip(" :|.…"):
+                in_related_block = True
         previous_reason = reason
         if reason is None and in_head:
             reason = _head_rules(line_text, article)

@@ -60,6 +60,10 @@ def discover_files(raw_dir: Path, max_file_bytes: int) -> pl.DataFrame:
     rows: list[dict[str, object]] = []
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        # Symlinked folders are not walked (they may leave the raw folder or loop); say so.
+        for name in [d for d in dirnames if (Path(dirpath) / d).is_symlink()]:
+            rows.append({"source_path": (Path(dirpath) / name).relative_to(root).as_posix(), "size_bytes": None,
+                         "content_sha256": None, "error": "symlinked folder (not followed)"})
         for name in sorted(filenames):
             if name.startswith("."):
                 continue
@@ -129,7 +133,10 @@ def read_documents(files: pl.DataFrame, raw_dir: Path) -> pl.DataFrame:
             "error": None,
         }
         try:
-            data = _read_bytes(root / source_path)
+            path = root / source_path
+            if not path.resolve().is_relative_to(root):  # e.g. replaced by an outward symlink since discovery
+                raise UnreadableFile("path leads outside the raw folder (not followed)")
+            data = _read_bytes(path)
             row["content_sha256"] = hashlib.sha256(data).hexdigest()  # the bytes actually decoded
             row["text"], row["encoding"] = decode_bytes(data)
         except UnreadableFile as problem:

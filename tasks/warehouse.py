@@ -80,7 +80,16 @@ def read_frame(con: duckdb.DuckDBPyConnection, query: str, params: list[object] 
 
 
 def known_files(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    return read_frame(con, "select source_path, content_sha256, status from ingest_files")
+    """What the warehouse holds per file. An article in the warehouse counts as loaded with the content
+    it was loaded from, even when the run that loaded it died before recording its files: its batch
+    was committed whole, and redoing it would re-link it against later articles (another end state)."""
+    return read_frame(
+        con,
+        "select coalesce(f.source_path, a.source_path) as source_path, "
+        "coalesce(a.content_sha256, f.content_sha256) as content_sha256, "
+        "case when a.article_id is not null then 'loaded' else f.status end as status "
+        "from ingest_files f full outer join articles a on a.source_path = f.source_path",
+    )
 
 
 def cached_embeddings(con: duckdb.DuckDBPyConnection, text_hashes: list[str], model: str) -> pl.DataFrame:

@@ -126,3 +126,56 @@ def test_person_name_rules() -> None:
     assert not is_person_name("Hours Ago")
     assert not is_person_name("Associated Press")
     assert extract_names("[Yekaterina Kravtsova](#)") == ["Yekaterina Kravtsova"]
+
+
+def test_newsletter_and_comment_prompts() -> None:
+    text = (
+        f"{STORY}\n\nGet the week's best stories delivered to your inbox every Friday.\n\nThanks for signing up!\n\n"
+        "Post Comment (+)"
+    )
+    assert set(reasons(text).values()) == {"newsletter_prompt", "comment_prompt"}
+    assert clean_text(text).body == STORY
+
+
+def test_story_about_subscriptions_is_kept() -> None:
+    text = "Streaming subscriptions rose by a tenth in the quarter, the company reported on Tuesday."
+    assert clean_text(text).body == text
+
+
+def test_related_links_block_until_text_resumes() -> None:
+    text = (
+        "The city council approved the new budget on Tuesday after a long debate about school funding.\n\n"
+        "You may also like...\n\n- Mayor opens new library\n\n- Parks get a facelift\n\n"
+        "Read more: Council votes on bus lanes\n\n"
+        "Council members said the plan would raise spending on parks and libraries by ten percent next year."
+    )
+    article = clean_text(text)
+    assert len(article.paragraphs) == 2
+    assert "library" not in article.body and "bus lanes" not in article.body
+    assert set(reasons(text).values()) == {"related_links"}
+
+
+def test_markup_leftovers_and_bracket_tag_headlines() -> None:
+    text = f"{STORY}\n\nPlane passengers quarantined after outbreak [NEWS]\n\n- medium-wide-browser-and-larger"
+    assert clean_text(text).body == STORY
+    assert set(reasons(text).values()) == {"related_links", "markup"}
+
+
+def test_published_label_and_contact_line() -> None:
+    text = f"{STORY}\n\nFirst Published: Tuesday, November 19, 2019 08:38 AM\n\nHave a tip? Ann Lee may be reached at alee@example.com."
+    article = clean_text(text)
+    assert article.published == date(2019, 11, 19)
+    assert article.body == STORY
+    assert set(reasons(text).values()) == {"date_line", "contact"}
+
+
+def test_glued_hovercard_with_a_longer_name() -> None:
+    text = (
+        "Governor Kristi NoemKristi Lynn NoemState drops new slogan Other story here MORE signed the bill on Friday."
+    )
+    assert clean_text(text).body == "Governor Kristi Noem signed the bill on Friday."
+
+
+def test_contributor_after_an_outlet_possessive() -> None:
+    article = clean_text(f"{STORY}\n\nFox News’ Jessica Napoli contributed to this report.")
+    assert article.contributors == ["Jessica Napoli"] and article.body == STORY

@@ -6,7 +6,7 @@ joined with the line breaks and odd whitespace extractors leave.
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tasks.clean import clean_text
@@ -18,7 +18,7 @@ REMNANT_LINES = [
     "Jane Doe contributed to this report.", "Follow Jane Doe on Twitter at", "Original url:",
     "<https://example.com/a/1>", "— This story was updated at 3:26 p.m.", "Read more",
     "LONDON (AP) — The talks ended.", "Jane DoeJane DoeDoe says things Other headline MORE and more",
-    "The mayor, left, talks to reporters.", "# Heading", "## Sub", "#", "Image 1 of 8", "© 2024 Example News",
+    "The mayor, left, talks to reporters.", "# Heading", "## Sub", "##  Section  with\tspaces", "#", "Image 1 of 8", "© 2024 Example News",
     "The talks ended on Friday (Source: AFP)", "  MOSCOW (Reuters) - Russia said on Friday",
 ]
 ODD_SPACE = [" ", "\t", "\u00a0", "\u3000", "\u2028", "\x85", "\x1c", ""]
@@ -41,6 +41,8 @@ def _without_space(text: str) -> str:
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(documents)
+# Found by this test: a heading with inner runs of whitespace made the cleaner raise.
+@example("Title\n\nThe first paragraph says so.\n\n##  Section  heading\n\nMore body.\n")
 def test_removed_spans_plus_body_rebuild_the_input(document: str) -> None:
     article = clean_text(document)  # never raises
     removed = [False] * len(document)

@@ -1,0 +1,404 @@
+"""Direct quotations, their speakers, and links between quotes of one statement in different outlets.
+
+Rules, in the order they are tried for each quote:
+- same sentence, after the quote: `"…," Carney said`, `"…," said Lavrov`, `"…," he told reporters`;
+- same sentence, before the quote: `Kerry said he came in "good faith"`, `Simonovic told reporters "…"`;
+- a quote with no attribution of its own continues the quote before it, in the same paragraph or at the
+  start of the next one (`"…," Lavrov said. "…"`);
+- "he"/"she"/"who" is the person who spoke (or else was named) just before: earlier in the paragraph,
+  else in the one or two paragraphs before;
+- a nominal subject ("the official", "a senior U.S. official") is an unnamed source: null speaker.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+from rapidfuzz import fuzz
+
+QUOTE_SCHEMA = {
+    "quote_id": pl.String,
+    "article_id": pl.String,
+    "paragraph_id": pl.String,
+    "start_char": pl.Int32,  # offsets of the quoted words (marks excluded) into paragraphs.text
+    "end_char": pl.Int32,
+    "text": pl.String,
+    "is_partial": pl.Boolean,  # a fragment worked into the writer's sentence ("called the talks "useful"")
+    "speaker_entity_id": pl.String,
+    "speaker_surface": pl.String,  # the words naming the speaker ("Kerry", "he", "the official")
+    "verb": pl.String,
+    "attribution": pl.String,  # after, before, continuation, pronoun, none
+    "continues_quote_id": pl.String,
+}
+QUOTE_LINK_SCHEMA = {
+    "quote_id_a": pl.String,  # quote_id_a < quote_id_b: each pair once
+    "quote_id_b": pl.String,
+    "article_id_a": pl.String,
+    "article_id_b": pl.String,
+    "cosine": pl.Float32,
+    "word_similarity": pl.Float32,  # rapidfuzz token-set ratio / 100 (1.0: one quote's words contain the other's)
+    "same_speaker": pl.Boolean,
+}
+
+# Quotes shorter than this are scare quotes or names ("useful", "back-door annexation").
+MIN_QUOTE_WORDS = 3
+SPEECH_VERBS = (
+    "said|says|say|told|tells|added|adds|warned|warns|asked|asks|stated|declared|noted|notes|explained|insisted|"
+    "argued|wrote|writes|tweeted|replied|responded|continued|cautioned|vowed|claimed|stressed|emphasized|"
+    "emphasised|urged|announced|acknowledged|admitted|conceded|suggested|recalled|remarked|joked|complained|"
+    "concluded|commented|predicted|promised|reiterated|repeated|observed|assured|affirmed|reaffirmed|denied|"
+    "confirmed|maintained|countered|quipped|testified|posted|called|describing|described|according to|"
+    "saying|adding|telling|warning"
+)
+SPEECH_VERB = re.compile(rf"\b(?:{SPEECH_VERBS})\b", re.I)
+PRONOUN = re.compile(r"^(?:he|she|who)$", re.I)
+# Words between a speaker and the verb that do not change who speaks ("Lavrov, however, denied").
+FILLER = re.compile(r"^(?:[\s,]|however|also|later|then|again|earlier|previously|reportedly|further|had|has|have|"
+                    r"would|will|also|once|later)*$", re.I)
+ABBREVIATION = re.compile(r"(?:\b[A-Z]|\b(?:Mr|Mrs|Ms|Dr|Sec|Gen|Sen|Rep|Gov|St|Jr|Sr|Lt|Col|Capt|Prof|No|vs)|"
+                          r"\b(?:[A-Z]\.)+[A-Z])$")
+QUOTE_MARKS = {'"', "“", "”"}
+
+# Quote links: the same statement in two outlets. Same words, or a paraphrase close in meaning;
+# with the same named speaker, a looser paraphrase is enough.
+LINK_WORDS = 0.9
+LINK_COSINE = 0.8
+LINK_COSINE_SAME_SPEAKER = 0.6
+
+
+@dataclass
+class _Span:
+    start: int  # first quoted character (after the mark)
+    end: int  # one past the last quoted character (the closing mark's index, or len(text))
+    open_mark: int
+    close_mark: int | None  # None: the quote runs on past the end of the paragraph
+
+
+@dataclass
+class _Mention:
+    start: int
+    end: int
+    surface: str
+    entity_id: str
+    label: str  # the canonical entity's label
+
+
+def find_quote_spans(text: str) -> list[_Span]:
+    """Quoted stretches: curly marks open and close; a straight mark toggles. A quote still open at
+    the end of the paragraph runs on (news style leaves it unclosed when the next paragraph goes on)."""
+    spans: list[_Span] = []
+    open_at: int | None = None
+    for index, char in enumerate(text):
+        if char not in QUOTE_MARKS:
+            continue
+        if open_at is None:
+            if char != "”":
+                open_at = index
+        elif char == "“":
+            open_at = index  # an unclosed quote before: start again here
+        else:
+            spans.append(_Span(open_at + 1, index, open_at, index))
+            open_at = None
+    if open_at is not None and len(text) - open_at > 1:
+        spans.append(_Span(open_at + 1, len(text), open_at, None))
+    return spans
+
+
+def _sentence_ends(text: str) -> list[int]:
+    """Offsets just after each sentence-ending mark, skipping abbreviations ("U.S.", "Sec.", "V.")."""
+    ends = []
+    for match in re.finditer(r"[.!?]+[\"”’)]*(?=\s+[\"“(‘A-Z0-9]|\s*$)", text):
+        if match.group().startswith(".") and ABBREVIATION.search(text[: match.start()]):
+            continue
+        ends.append(match.end())
+    return ends
+
+
+def _outside(spans: Sequence[_Span], position: int) -> bool:
+    return not any(span.open_mark <= position < (span.close_mark if span.close_mark is not None else 10**9) + 1
+                   for span in spans)
+
+
+def _clean_quote(text: str, start: int, end: int) -> tuple[int, int]:
+    """Trim spaces and the trailing comma that belongs to the attribution ("…," he said)."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and (text[end - 1].isspace() or text[end - 1] == ","):
+        end -= 1
+    return start, end
+
+
+def _mention_ending_at(mentions: Sequence[_Mention], position: int) -> _Mention | None:
+    return next((m for m in mentions if m.end == position), None)
+
+
+def _subject_speaker(
+    text: str, phrase_start: int, phrase_end: int, mentions: Sequence[_Mention]
+) -> tuple[str, _Mention | None]:
+    """The speaker named by the words before a speech verb: the mention that ends the phrase
+    ("Foreign Ministry spokesman Evgeny Perebiynis"), a pronoun, or a nominal (no entity)."""
+    phrase = text[phrase_start:phrase_end]
+    # Cut at a relative clause: "Kerry, who was in London," speaks, not London.
+    who = re.search(r",?\s+who\b", phrase)
+    if who and phrase[who.end():].strip(" ,") and not re.fullmatch(r",?\s+who\s*", phrase[who.start():]):
+        phrase_end = phrase_start + who.start()
+        phrase = phrase[: who.start()]
+    stripped = phrase.rstrip()
+    while True:  # drop fillers at the end: "Lavrov, however,"
+        trimmed = re.sub(r"(?:,|\s)+(?:however|also|later|then|again|earlier|reportedly|further)?[\s,]*$", "", stripped)
+        if trimmed == stripped:
+            break
+        stripped = trimmed
+    end = phrase_start + len(stripped)
+    last_word = stripped.split()[-1] if stripped.split() else ""
+    mention = _mention_ending_at(mentions, end)
+    if mention is not None:
+        return mention.surface, mention
+    if PRONOUN.match(last_word):
+        return last_word, None
+    # An apposition: "Oleksandr Turchynov, Ukraine's acting president, said".
+    for comma in re.finditer(r",\s", stripped):
+        named = _mention_ending_at(mentions, phrase_start + comma.start())
+        rest = stripped[comma.end():]
+        if named is not None and named.label in {"PERSON", "ORG"} and len(rest.split()) <= 8 and "," not in rest:
+            return named.surface, named
+    # A nominal subject: the last few words, for the record ("the official", "a senior U.S. official").
+    words = stripped.split(",")[-1].split()
+    return " ".join(words[-5:]), None
+
+
+def _mention_after_verb(text: str, verb_end: int, limit: int, mentions: Sequence[_Mention]) -> _Mention | None:
+    """Inverted attribution ("added Kerry", "said Russian Foreign Minister Sergei Lavrov"): the first
+    mention after the verb, with only capitalised title words between."""
+    for mention in sorted(mentions, key=lambda m: m.start):
+        if mention.start < verb_end or mention.start > limit:
+            continue
+        gap = text[verb_end: mention.start]
+        if all(word[:1].isupper() or word in {"the", "of", "for", "and"} for word in gap.split()) and "," not in gap:
+            return mention
+        return None
+    return None
+
+
+def _attribute_after(text: str, span: _Span, limit: int, mentions: Sequence[_Mention]) -> tuple[str, str, _Mention | None] | None:
+    """`"…," Carney said` / `"…," said Lavrov` / `"…," he told reporters`: (surface, verb, mention)."""
+    if span.close_mark is None:
+        return None
+    # Only a quote set off by punctuation ("…," he said / "…?" she asked) is attributed by what follows;
+    # a fragment inside the writer's sentence ("will "respect the results" in Crimea and said") is not.
+    # Unpunctuated, only a name or pronoun right after it counts ("…border" Kerry said).
+    set_off = text[span.close_mark - 1] in ",.!?—" or text[span.close_mark + 1: span.close_mark + 2] == ","
+    window_start = span.close_mark + 1
+    window = text[window_start:limit]
+    verb = SPEECH_VERB.search(window)
+    if verb is None or len(window[: verb.start()].split()) > 10:
+        return None
+    subject_words = window[: verb.start()].split()
+    if not set_off and not (0 < len(subject_words) <= 4 and subject_words[0][:1].isupper()):
+        return None
+    verb_start, verb_end = window_start + verb.start(), window_start + verb.end()
+    if not text[window_start:verb_start].strip(" ,"):
+        mention = _mention_after_verb(text, verb_end, limit, mentions)
+        if mention is not None:
+            return mention.surface, verb.group().lower(), mention
+        after = text[verb_end:limit].split()
+        if after and PRONOUN.match(after[0].strip(",.")):
+            return after[0].strip(",."), verb.group().lower(), None
+        if after and after[0].lower() in {"the", "a", "an"}:
+            return " ".join(after[:4]).split(",")[0], verb.group().lower(), None
+        return None
+    surface, mention = _subject_speaker(text, window_start, verb_start, mentions)
+    return surface, verb.group().lower(), mention
+
+
+def _attribute_before(
+    text: str, span: _Span, floor: int, sentence_start: int, spans: Sequence[_Span], mentions: Sequence[_Mention]
+) -> tuple[str, str, _Mention | None] | None:
+    """`Kerry said he came in "good faith"` / `Simonovic told reporters there was "no sign …"`."""
+    window = text[floor: span.open_mark]
+    verbs = list(SPEECH_VERB.finditer(window))
+    if not verbs:
+        return None
+    verb = verbs[-1]
+    if verb.group().lower().endswith("ing") and sentence_start < floor:
+        # "The spokesman said it was "regrettable", adding that …": a participle shares the subject of
+        # the sentence's first speech verb (quoted words skipped).
+        earlier = [v for v in SPEECH_VERB.finditer(text, sentence_start, floor) if _outside(spans, v.start())]
+        if earlier:
+            floor, verb = sentence_start, earlier[0]
+            verb_start, verb_end = verb.start(), verb.end()
+            surface, mention = _subject_speaker(text, floor, verb_start, mentions)
+            return surface, verb.group().lower(), mention
+    verb_start, verb_end = floor + verb.start(), floor + verb.end()
+    if not text[floor:verb_start].strip(" ,"):
+        mention = _mention_after_verb(text, verb_end, span.open_mark, mentions)
+        return (mention.surface, verb.group().lower(), mention) if mention else None
+    surface, mention = _subject_speaker(text, floor, verb_start, mentions)
+    return surface, verb.group().lower(), mention
+
+
+def _is_speaking(text: str, mention: _Mention, mentions_after: int) -> bool:
+    """A person followed by a speech verb ("Kerry said", "Lavrov, however, denied") or after one ("said Kerry")."""
+    after = text[mention.end: mention.end + 40]
+    verb = SPEECH_VERB.search(after)
+    if verb and FILLER.match(after[: verb.start()]):
+        return True
+    before = text[max(0, mention.start - 12): mention.start]
+    return bool(re.search(rf"\b(?:{SPEECH_VERBS})\s+$", before, re.I))
+
+
+def _resolve_pronoun(
+    units: Sequence[tuple[str, int, Sequence[_Mention], Sequence[_Span], Sequence[str | None]]],
+) -> _Mention | None:
+    """The person a "he said" points back to. `units`: (text, end offset to search before, mentions,
+    quote spans, speakers of that unit's quotes), nearest first. In the nearest unit with a person:
+    the last one who spoke, else the last one named."""
+    for text, end, mentions, spans, _ in units:
+        people = [m for m in mentions if m.label == "PERSON" and m.end <= end and _outside(spans, m.start)]
+        if not people:
+            continue
+        speaking = [m for m in people if _is_speaking(text, m, end)]
+        return (speaking or people)[-1]
+    return None
+
+
+def extract_quotes(paragraphs: pl.DataFrame, mentions: pl.DataFrame, entities: pl.DataFrame) -> pl.DataFrame:
+    """Every direct quotation in the paragraphs with its speaker (a canonical entity where one is named).
+
+    `mentions`: resolved entity mentions (`paragraph_id`, `start_char`, `end_char`, `surface`,
+    `entity_id`); `entities`: at least the entities those mentions point to (`entity_id`, `label`).
+    """
+    labels = dict(zip(entities["entity_id"].to_list(), entities["label"].to_list()))
+    by_paragraph: dict[str, list[_Mention]] = {}
+    for row in mentions.sort("start_char").iter_rows(named=True):
+        by_paragraph.setdefault(row["paragraph_id"], []).append(
+            _Mention(row["start_char"], row["end_char"], row["surface"], row["entity_id"], labels.get(row["entity_id"], row["label"]))
+        )
+    rows: list[dict[str, object]] = []
+    ordered = paragraphs.select("article_id", "paragraph_id", "position", "text").sort("article_id", "position")
+    for (article_id,), group in ordered.group_by(["article_id"], maintain_order=True):
+        history: list[tuple[str, int, list[_Mention], list[_Span], list[str | None]]] = []
+        previous_quote: dict[str, object] | None = None  # last quote of the previous paragraph
+        previous_open_ended = False
+        for paragraph_id, text in group.select("paragraph_id", "text").rows():
+            mentions_here = by_paragraph.get(paragraph_id, [])
+            spans = find_quote_spans(text)
+            ends = _sentence_ends(text)
+            speakers_here: list[str | None] = []
+            last_in_paragraph: dict[str, object] | None = None
+            for index, span in enumerate(spans):
+                start, end = _clean_quote(text, span.start, span.end)
+                quoted = text[start:end]
+                if len(quoted.split()) < MIN_QUOTE_WORDS:
+                    continue
+                next_open = spans[index + 1].open_mark if index + 1 < len(spans) else len(text)
+                close = span.close_mark if span.close_mark is not None else len(text)
+                limit = min([e for e in ends if e > close + 1] + [next_open])
+                prev_close = spans[index - 1].close_mark + 1 if index and spans[index - 1].close_mark is not None else 0
+                sentence_start = max([e for e in ends if e <= span.open_mark] + [0])
+                floor = max(sentence_start, prev_close)
+
+                found = _attribute_after(text, span, limit, mentions_here)
+                attribution = "after"
+                if found is None:
+                    found = _attribute_before(text, span, floor, sentence_start, spans, mentions_here)
+                    attribution = "before"
+                surface, verb, mention = found if found else (None, None, None)
+                speaker_id = mention.entity_id if mention else None
+                if mention is not None and mention.label not in {"PERSON", "ORG", "GPE"}:
+                    speaker_id = None
+                continues: str | None = None
+                if found is None:
+                    # No attribution: it goes on with the quote before it (same paragraph, or the
+                    # previous paragraph's last quote when this paragraph opens with a quote).
+                    before = last_in_paragraph
+                    if before is None and previous_quote is not None and (not text[: span.open_mark].strip() or previous_open_ended):
+                        before = previous_quote
+                    if before is not None:
+                        attribution, continues = "continuation", str(before["quote_id"])
+                        speaker_id, surface = before["speaker_entity_id"], before["speaker_surface"]  # type: ignore[assignment]
+                    else:
+                        attribution = "none"
+                elif mention is None and surface and PRONOUN.match(surface):
+                    units = [(text, span.open_mark, mentions_here, spans, speakers_here), *reversed(history[-2:])]
+                    if surface.lower() == "who":
+                        units = [(text, span.open_mark, mentions_here, [], speakers_here)]
+                    resolved = _resolve_pronoun(units)
+                    attribution = "pronoun"
+                    speaker_id = resolved.entity_id if resolved else None
+                quote = {
+                    "quote_id": f"{paragraph_id}-q{start}",
+                    "article_id": article_id,
+                    "paragraph_id": paragraph_id,
+                    "start_char": start,
+                    "end_char": end,
+                    "text": quoted,
+                    "is_partial": bool(quoted[:1].islower()) or (span.open_mark > 0 and text[span.open_mark - 1].isalpha()),
+                    "speaker_entity_id": speaker_id,
+                    "speaker_surface": surface,
+                    "verb": verb,
+                    "attribution": attribution,
+                    "continues_quote_id": continues,
+                }
+                rows.append(quote)
+                speakers_here.append(speaker_id)
+                last_in_paragraph = quote
+            history.append((text, len(text), mentions_here, spans, speakers_here))
+            if last_in_paragraph is not None:
+                previous_quote = last_in_paragraph
+                previous_open_ended = bool(spans) and spans[-1].close_mark is None
+            else:
+                previous_quote, previous_open_ended = None, False
+    return pl.DataFrame(rows, schema=QUOTE_SCHEMA)
+
+
+def link_quotes(
+    quotes: pl.DataFrame,
+    quote_vectors: np.ndarray,
+    existing: pl.DataFrame,
+    existing_vectors: np.ndarray,
+) -> pl.DataFrame:
+    """Pairs of quotes from different articles that report the same statement.
+
+    `quotes` (with `quote_vectors`, unit-length, one row each) are this batch's; `existing` (with
+    `existing_vectors`) are quotes already stored, outside the batch's articles. Linked when the words
+    are the same (token-set ratio, so a longer quote containing a shorter one counts), when the
+    meanings are close (cosine), or, for quotes given to the same speaker, when they are fairly close.
+    """
+    if quotes.height == 0:
+        return pl.DataFrame(schema=QUOTE_LINK_SCHEMA)
+    pool = pl.concat([quotes.select("quote_id", "article_id", "text", "speaker_entity_id"),
+                      existing.select("quote_id", "article_id", "text", "speaker_entity_id")])
+    pool_vectors = np.vstack([quote_vectors, existing_vectors]) if existing.height else quote_vectors
+    cosines = quote_vectors @ pool_vectors.T
+    ids, articles = pool["quote_id"].to_list(), pool["article_id"].to_list()
+    texts, speakers = pool["text"].to_list(), pool["speaker_entity_id"].to_list()
+    pairs: dict[tuple[str, str], dict[str, object]] = {}
+    for i in range(quotes.height):
+        for j in range(len(ids)):
+            if articles[i] == articles[j] or (j < quotes.height and j <= i):
+                continue
+            cosine = float(cosines[i, j])
+            same_speaker = speakers[i] is not None and speakers[i] == speakers[j]
+            if cosine < 0.4:
+                continue  # far apart in meaning: not worth comparing words
+            words = fuzz.token_set_ratio(texts[i], texts[j], processor=_fold) / 100
+            if min(len(texts[i].split()), len(texts[j].split())) < 5:
+                words = min(words, fuzz.ratio(texts[i], texts[j], processor=_fold) / 100)
+            if not (words >= LINK_WORDS or cosine >= LINK_COSINE or (same_speaker and cosine >= LINK_COSINE_SAME_SPEAKER)):
+                continue
+            a, b = sorted([(ids[i], articles[i]), (ids[j], articles[j])])
+            pairs[(a[0], b[0])] = {
+                "quote_id_a": a[0], "quote_id_b": b[0], "article_id_a": a[1], "article_id_b": b[1],
+                "cosine": cosine, "word_similarity": words, "same_speaker": same_speaker,
+            }
+    return pl.DataFrame(list(pairs.values()), schema=QUOTE_LINK_SCHEMA)
+
+
+def _fold(text: str) -> str:
+    """Compare words, not typography: curly apostrophes, dashes and case differ between outlets."""
+    return re.sub(r"[^\w\s']", " ", text.replace("’", "'")).casefold()
