@@ -35,3 +35,7 @@ ui: install
 
 serve: install
 	$(BIN)/newsdag serve
+
+.PHONY: prune
+prune: install
+	$(BIN)/newsdag prune

@@ -63,7 +63,11 @@ def run(raw_dir: RawDir = None, warehouse: Warehouse = None, ephemeral: Ephemera
 
 
 @app.command()
-def ui(stop: Annotated[bool, typer.Option("--stop", help="Stop the background server.")] = False) -> None:
+def ui(
+    stop: Annotated[bool, typer.Option("--stop", help="Stop the background server.")] = False,
+    host: Annotated[str, typer.Option(help="Address to bind; anything but loopback exposes the server.")] = "127.0.0.1",
+    port: Annotated[Optional[int], typer.Option(help="Port [NEWSDAG_PREFECT_PORT, default 4200].")] = None,
+) -> None:
     """Start (or reuse) the local Prefect server on 127.0.0.1 and print the UI's URL."""
     prefect_environment()
     from flows.server import start_server, stop_server
@@ -71,7 +75,7 @@ def ui(stop: Annotated[bool, typer.Option("--stop", help="Stop the background se
     if stop:
         typer.echo("Prefect server stopped" if stop_server() else "no newsdag Prefect server was running")
         return
-    api_url = start_server()
+    api_url = start_server(host=host, port=port)
     typer.echo(f"Prefect UI: {api_url.removesuffix('/api')}  (stop it with `newsdag ui --stop`)")
 
 
@@ -145,9 +149,10 @@ def sql(
 def clean(
     file: Annotated[Path, typer.Argument(help="A raw article file.")],
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    diff: Annotated[bool, typer.Option("--diff", help="The whole input, each removed span marked in place.")] = False,
 ) -> None:
     """Show the cleaned article, its metadata, and every removed span with its reason."""
-    from tasks.clean import clean_text
+    from tasks.clean import clean_text, removed_in_place
     from tasks.ingest import decode_bytes
 
     text, encoding = decode_bytes(file.read_bytes())
@@ -158,11 +163,15 @@ def clean(
         "updated_note": article.updated_note, "url": article.url, "publisher": article.publisher,
         "dateline": article.dateline, "wire_source": article.wire_source,
         "section_headings": article.section_headings, "encoding": encoding,
+        "updated": article.updated and article.updated.isoformat(), "language": article.language,
     }
     removed = [{"start": s.start, "end": s.end, "reason": s.reason, "text": s.text} for s in article.removed]
     if as_json:
         typer.echo(json.dumps({"metadata": metadata, "paragraphs": article.paragraphs, "removed": removed},
                               ensure_ascii=False, indent=2))
+        return
+    if diff:
+        typer.echo(removed_in_place(text, article))
         return
     typer.secho("metadata", bold=True)
     for key, value in metadata.items():
@@ -174,6 +183,35 @@ def clean(
     typer.secho(f"\nbody ({len(article.paragraphs)} paragraphs)", bold=True)
     for number, paragraph in enumerate(article.paragraphs, start=1):
         typer.echo(f"  [{number}] {paragraph}\n")
+
+
+@app.command()
+def search(
+    text: Annotated[str, typer.Argument(help="What to look for: words or a sentence.")],
+    warehouse: Warehouse = None,
+    limit: Annotated[int, typer.Option(help="Paragraphs to show.")] = 10,
+    show_sql: Annotated[bool, typer.Option("--sql", help="Also print the query that was run.")] = False,
+) -> None:
+    """Nearest paragraphs to a text, with article, outlet and score: full-text (BM25) and semantic
+    (cosine) results fused by reciprocal rank."""
+    import polars as pl
+
+    from tasks import search as paragraph_search
+    from tasks import warehouse as wh
+    from tasks.embed import encode_texts
+    from tasks.settings import get_settings
+
+    settings = get_settings(warehouse=warehouse)
+    query = paragraph_search.search_sql(settings.embedding_dim)
+    with wh.connect(settings.warehouse, read_only=True) as con:
+        if not wh.has_search_index(con):
+            raise RuntimeError("this warehouse has no search index yet (run `newsdag run` to build it)")
+        vector = encode_texts([text], settings.embedding_model, settings.embedding_device)[0]
+        frame = wh.search_paragraphs(con, query, paragraph_search.search_params(text, vector, limit))
+    if show_sql:
+        typer.echo(query)
+    with pl.Config(tbl_rows=limit, tbl_cols=-1, fmt_str_lengths=100, tbl_width_chars=220):
+        typer.echo(frame)
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from tasks import clean, embed, entities, ingest, paragraphs, similarity, warehouse
+from tasks import clean, embed, entities, ingest, paragraphs, quotes, similarity, stories, warehouse
 from tasks.settings import Settings, get_settings
 
 # Frames are passed in-process; nothing here is worth persisting or caching by Prefect (the
@@ -80,14 +80,76 @@ def extract_entities(settings: Settings, paras: pl.DataFrame) -> tuple[pl.DataFr
     return entities.canonicalise_entities(mentions, known)
 
 
+@step(name="extract-quotes")
+def extract_quotes(
+    settings: Settings, paras: pl.DataFrame, entity_frame: pl.DataFrame, mentions: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Find direct quotations and their speakers; link quotes of one statement across outlets."""
+    found = quotes.extract_quotes(paras, mentions, entity_frame)
+    with warehouse.connect(settings.warehouse) as con:
+        existing = warehouse.stored_quotes(con, paras["article_id"].unique().to_list())
+    return quotes.embed_and_link(
+        found, existing, settings.embedding_model, settings.embedding_dim, settings.embedding_device,
+        settings.embedding_batch_size,
+    )
+
+
+def paragraph_index_path(settings: Settings) -> Path:
+    return settings.warehouse.with_name(settings.warehouse.name + ".hnsw")
+
+
+def _sync_paragraph_index(settings: Settings, con: Any, stored: pl.DataFrame) -> similarity.ParagraphIndex:
+    index, _, _ = similarity.sync_paragraph_index(
+        paragraph_index_path(settings), stored, lambda ids: warehouse.paragraph_vectors(con, ids), settings.embedding_dim
+    )
+    return index
+
+
 @step(name="link-paragraphs")
 def link_paragraphs(settings: Settings, embedded: pl.DataFrame) -> pl.DataFrame:
-    """Link each new paragraph to its most similar paragraphs in other articles."""
+    """Link each new paragraph to its most similar paragraphs in other articles (exact search in a small
+    warehouse, the HNSW index beyond), with the lexical overlap that tells copy from paraphrase."""
+    replaced = embedded["article_id"].unique().to_list()
     with warehouse.connect(settings.warehouse) as con:
-        existing = warehouse.paragraph_embeddings(con, embedded["article_id"].unique().to_list())
-    return similarity.link_similar_paragraphs(
-        embedded, existing, settings.similarity_threshold, settings.similarity_top_k
-    )
+        stored = warehouse.paragraph_ids(con)
+        if stored.height <= settings.similarity_exact_max:
+            return similarity.link_similar_paragraphs(
+                embedded, warehouse.paragraph_embeddings(con, replaced), settings.similarity_threshold,
+                settings.similarity_top_k,
+            )
+        index = _sync_paragraph_index(settings, con, stored)
+        links = similarity.link_similar_paragraphs(
+            embedded, embedded.head(0), settings.similarity_threshold, settings.similarity_top_k, index, replaced
+        )
+        missing = similarity.paragraph_ids_missing_text(links, set(embedded["paragraph_id"].to_list()))
+        texts = dict(warehouse.paragraph_texts(con, missing).iter_rows())
+    texts.update(zip(embedded["paragraph_id"].to_list(), embedded["text"].to_list()))
+    return similarity.add_lexical_overlap(links, texts)
+
+
+@step(name="index-paragraphs")
+def index_paragraphs(settings: Settings) -> int:
+    """Add the batch's paragraphs to the HNSW index (and drop replaced ones) once the warehouse is large."""
+    with warehouse.connect(settings.warehouse) as con:
+        stored = warehouse.paragraph_ids(con)
+        if stored.height <= settings.similarity_exact_max:
+            return 0
+        _sync_paragraph_index(settings, con, stored)
+        return stored.height
+
+
+@step(name="group-stories")
+def group_stories(settings: Settings, rebuild_search_index: bool) -> int:
+    """Article similarity, duplicate flags and stories from the paragraph links (derived tables, rebuilt
+    in one transaction); the full-text index for `newsdag search`."""
+    with warehouse.connect(settings.warehouse) as con:
+        inputs = warehouse.story_inputs(con)
+        similar = stories.article_similarity(inputs["links"], inputs["articles"])
+        story_frame, members = stories.group_stories(similar, inputs["articles"], inputs["entities"])
+        warehouse.replace_stories(con, similar, story_frame, members)
+        if rebuild_search_index or not warehouse.has_search_index(con):
+            warehouse.rebuild_search_index(con)
+        return story_frame.height
 
 
 @step(name="load-warehouse", retries=1, retry_delay_seconds=2)
@@ -212,6 +274,8 @@ def run_ingest(settings: Settings) -> dict[str, Any]:
         with _timed(timings, "record"):
             outcomes = _outcomes(plan, read_results)
             deleted = record_files(settings, outcomes, run_id)
+        with _timed(timings, "stories"):
+            group_stories(settings, rebuild_search_index=loaded > 0 or deleted > 0)
         with _timed(timings, "check"):
             counts = check_warehouse(settings)
         with _timed(timings, "report"):
@@ -246,6 +310,8 @@ def _process_batch(
         embedded = embed_paragraphs(settings, paras)
     with _timed(timings, "entities"):
         entity_frame, mentions = extract_entities(settings, paras)
+    with _timed(timings, "quotes"):
+        quote_frame, quote_links = extract_quotes(settings, paras, entity_frame, mentions)
     with _timed(timings, "link"):
         links = link_paragraphs(settings, embedded)
     now = warehouse.utc_now()
@@ -265,9 +331,13 @@ def _process_batch(
             "entity_id", "article_id", "paragraph_id", "start_char", "end_char", "surface", "label"
         ),
         links=links,
+        extra={"quotes": quote_frame, "quote_links": quote_links},
     )
     with _timed(timings, "load"):
-        return load_warehouse(settings, batch)
+        loaded = load_warehouse(settings, batch)
+    with _timed(timings, "link"):
+        index_paragraphs(settings)
+    return loaded
 
 
 def _summary(
@@ -313,6 +383,9 @@ def _publish_artifacts(outcomes: pl.DataFrame, summary: dict[str, Any], top_stat
             f"similarity links {summary['paragraph_similarity']}\n\n"
             f"this run's articles: {quality['articles']}; text removed as boilerplate {quality['removed_share']:.1%}; "
             f"missing date {quality['missing_date_rate']:.1%}; missing author {quality['missing_author_rate']:.1%}\n\n"
+            f"rows this run's articles produced: removed spans {quality.get('removed_spans', 0)}, paragraphs "
+            f"{quality.get('paragraphs', 0)}, entity mentions {quality.get('entity_mentions', 0)}, similarity links "
+            f"{quality.get('similarity_links', 0)}\n\n"
             f"| step | seconds |\n|---|---|\n{steps}\n"
         ),
         description="Counts and timings of this run",

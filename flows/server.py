@@ -50,7 +50,10 @@ def start_server(host: str = DEFAULT_HOST, port: int | None = None, wait_s: floa
     home = _prefect_home()
     home.mkdir(parents=True, exist_ok=True)
     log = open(home / "server.log", "ab")  # noqa: SIM115 - handed to the child process
-    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    # The UI asks the server for its API's address, derived from these settings (not from --port):
+    # without them a UI on another port talks to whatever listens on 4200.
+    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_SERVER_API_HOST": host,
+           "PREFECT_SERVER_API_PORT": url.rsplit(":", 1)[1]}
     env.pop("PREFECT_API_URL", None)
     process = subprocess.Popen(
         [sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", url.rsplit(":", 1)[1],

@@ -117,7 +117,73 @@ create table if not exists warehouse_meta (
     value varchar not null
 );
 
+-- Direct quotations: the quoted words (offsets into paragraphs.text, marks excluded) and who said them.
+create table if not exists quotes (
+    quote_id           varchar primary key,  -- <paragraph_id>-q<start_char>
+    article_id         varchar not null,
+    paragraph_id       varchar not null,
+    start_char         integer not null,
+    end_char           integer not null,
+    text               varchar not null,
+    is_partial         boolean not null,     -- a fragment inside the writer's sentence
+    speaker_entity_id  varchar,              -- null: unnamed source ("a senior U.S. official") or not found
+    speaker_surface    varchar,              -- the words naming the speaker: "Kerry", "he", "the official"
+    verb               varchar,              -- said, told, added, warned, ...
+    attribution        varchar not null,     -- after, before, pronoun, continuation, none
+    continues_quote_id varchar,              -- the quote this one goes on from (split quotes)
+    embedding          float[{embedding_dim}]
+);
+
+-- Quotes of one statement in different articles (same words or a close paraphrase).
+create table if not exists quote_links (
+    quote_id_a      varchar not null,        -- quote_id_a < quote_id_b: each pair once
+    quote_id_b      varchar not null,
+    article_id_a    varchar not null,
+    article_id_b    varchar not null,
+    cosine          float not null,
+    word_similarity float not null,          -- rapidfuzz token-set ratio / 100
+    same_speaker    boolean not null,
+    primary key (quote_id_a, quote_id_b)
+);
+
+-- Article pairs with linked paragraphs (derived from paragraph_similarity, rebuilt every run).
+create table if not exists article_similarity (
+    article_id_a        varchar not null,    -- article_id_a < article_id_b: each pair once
+    article_id_b        varchar not null,
+    linked_paragraphs_a integer not null,    -- paragraphs of a linked to b
+    linked_paragraphs_b integer not null,
+    share_a             float not null,      -- linked_paragraphs_a / a's paragraphs
+    share_b             float not null,
+    copied_share_a      float not null,      -- share of a's paragraphs linked to b as copied text
+    copied_share_b      float not null,
+    mean_cosine         float not null,
+    relation            varchar not null,    -- duplicate (syndicated copy), near_duplicate (edited copy / update), related
+    original_article_id varchar,             -- the likely original of a duplicate pair (earliest published, else first seen)
+    original_basis      varchar,             -- published, first_seen
+    primary key (article_id_a, article_id_b)
+);
+
+-- Stories: articles about the same event, from one or several outlets (rebuilt every run).
+create table if not exists stories (
+    story_id      varchar primary key,       -- story-<article_id of its earliest article>
+    label         varchar not null,          -- top entities (or the headline's words)
+    headline      varchar,                   -- title of its earliest article
+    n_articles    integer not null,
+    n_outlets     integer not null,
+    first_seen    date,                      -- earliest published (else first ingested) date
+    last_seen     date
+);
+
+create table if not exists story_articles (
+    story_id    varchar not null,
+    article_id  varchar primary key,         -- each article in one story
+    is_original boolean not null             -- the story's earliest article
+);
+
 -- Upgrades of warehouses created by earlier versions (idempotent).
 alter table paragraphs add column if not exists section_heading varchar;
 alter table articles add column if not exists language varchar;
 alter table articles add column if not exists updated date;
+alter table entities add column if not exists mention_count integer default 0;
+alter table paragraph_similarity add column if not exists lexical_overlap float;
+alter table paragraph_similarity add column if not exists kind varchar;

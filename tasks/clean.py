@@ -9,9 +9,12 @@ the input can be rebuilt from the kept text plus `removed`.
 from __future__ import annotations
 
 import re
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
+from pathlib import PurePosixPath
 from urllib.parse import urlparse
 
 import polars as pl
@@ -126,56 +129,19 @@ NAVIGATION = re.compile(
     r"skip to (?:main )?content|print|email|share|tweet)\s*:?\s*$",
     re.I,
 )
-GALLERY = re.compile(
-    r"^(?:image|photo|picture|slide)\s+\d+\s+(?:of|/)\s+\d+\s*$|^(?:back to|view|see|open|launch)\s+(?:the\s+)?(?:gallery|slideshow)\b.{0,20}$"
-    r"|^\d+\s*(?:photos|images|pictures)\s*$",
-    re.I,
-)
-# A header that opens a block of links to other stories ("Related", "You may also like...", "Top stories").
-RELATED_HEADER = re.compile(
-    r"^(?:related(?:\s+(?:articles?|stories|posts?|content|coverage|news|links|reading|topics))?|read more|read next|"
-    r"more (?:from|on|in|about)\b.{1,40}|more (?:stories|news|articles|coverage)|(?:you|we think you) (?:may|might|will) (?:also )?like|"
-    r"recommended(?: for you| stories| reading)?|top stories|latest (?:news|stories)|most (?:read|popular|viewed|shared)\b.{0,40}|"
-    r"popular (?:on|in)\b.{1,40}|partner (?:news|content)|trending(?: now| stories)?|explore further|further reading|see also|"
-    r"also read|don'?t miss|editors?'? picks|around the web|what to read next|tags|categories|categorias|categorías|"
-    r"(?:leave|post|add) (?:a )?comments?(?: \(\+\))?|\d*\s*comments?|tell us what you think|up next)\s*[:.…]*\s*$",
-    re.I,
-)
-# One line that links to another story: "READ MORE: …", "Related: …", "Headline [VIDEO]".
-TEASER_LINE = re.compile(
-    r"^(?:read more|see more|more|related(?: post| article| story)?|also read|read also|watch|listen|don'?t miss|recommended|"
-    r"read next|next story|previous story)\s*[:|]\s*\S.*$"
-    r"|^.{5,200}\s\[(?:[A-Z]{3,12})\]\s*\|?\s*$"
-)
-# Newsletter and subscription prompts, in their second-person wording.
-NEWSLETTER = re.compile(
-    r"\b(?:your inbox|our newsletters?|(?:free|daily|weekly) (?:\w+ )?newsletter|newsletter delivered|"
-    r"processing your subscription|thanks? (?:you )?for signing up|sign up (?:now|today|here|for|to)|"
-    r"subscribe (?:now|today|here|to)|join our .{0,40}(?:newsletter|list|challenge))\b"
-    r"|^[\w' ]{1,40} newsletter$",
-    re.I,
-)
-# A short line that only sends the reader elsewhere: "Follow our coverage at https://…", "More AP NBA: https://…".
-PROMO_LINK = re.compile(
-    r"^(?:follow|reach|more|read|see|visit|find|watch|listen|get|download|click|tap)\b.{0,200}(?:https?://\S+|@\w+)\W*$", re.I
-)
-READING_TIME = re.compile(
-    r"^(?:\d+\s*(?:min(?:ute)?s?|m)\s+read|(?:reading|read) time\s*:?.{0,20}|tempo de leitura\s*:.{0,20}|"
-    r"tiempo de lectura\s*:.{0,20}|lesezeit\s*:.{0,20}|temps de lecture\s*:.{0,20})$",
-    re.I,
-)
+GALLERY = re.compile(r"^(?:image|photo|picture|slide)\s+\d+\s+(?:of|/)\s+\d+\s*$", re.I)
 UPDATE_NOTE = re.compile(
     r"^[—–\-*\s]*(?:this (?:story|article|post|report) (?:was|has been) (?:updated|corrected)|"
     r"updated|last updated|correction|update)\b\s*:?\s*(?P<note>.*)$",
     re.I,
 )
-COPYRIGHT = re.compile(r"^(?:©|\(c\)|copyright\b).{0,200}$|^.{0,60}\ball rights reserved\b.{0,120}$", re.I)
-CONTACT = re.compile(
-    r"^(?:write to|contact|email|reach)\s+.{1,80}\s+at\s+\S+@\S+.*$|^(?:have a (?:news )?tip|got a tip)\?.{0,200}$", re.I
-)
+COPYRIGHT = re.compile(r"^(?:©|\(c\)|copyright\b).{0,200}$", re.I)
+CONTACT = re.compile(r"^(?:write to|contact|email)\s+.{1,80}\s+at\s+\S+@\S+.*$", re.I)
 CAPTION_MARKER = re.compile(
     r"^(?:photo|image|picture|pictured|caption|file photo|above|below|top|left|right)\s*[:|]"
     r"|\((?:photo|image|picture)\s*:.{1,80}\)\s*$"
+    r"|\((?:photo |image )?credits?\s*:.{1,80}\)\s*$"
+    r"|\b(?:photos?|images?|pictures?)\s*(?:©|by\s+[A-Z]|courtesy\b|credit\b)"
     r"|\b(?:AP|AFP|Reuters|Getty|EPA|Bloomberg)\s*(?:Photo|Images)\b"
     r"|\bREUTERS/[A-Z]"
     r"|^[^,\"“”]{2,80},\s*(?:left|right|center|centre|top|bottom|front|rear|second from (?:left|right)|"
@@ -199,6 +165,8 @@ GLUED_HOVERCARD = re.compile(
     r"(?P<name>(?P<first>[A-Z][\w'’-]+)(?:\s[A-Z][\w.'’-]*){1,3}?[a-z])(?P<spill>(?P=first)[\w\s.'’-]{0,60}?[a-z][A-Z].{0,800}?\sMORE\b)"
 )
 MARKDOWN_HEADING = re.compile(r"^#{1,6}\s+(?P<text>.+?)\s*#*\s*$")
+NEWSLETTER_NAME = re.compile(r"^[\w'’ ]{1,40}\bnewsletter$", re.I)
+CALL_TO_ACTION = re.compile(r"^(?:sign up|subscribe|click here|tap here|register now|join now)\b", re.I)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -232,6 +200,8 @@ class CleanedArticle:
     dateline: str | None = None
     wire_source: str | None = None
     section_headings: list[str] = field(default_factory=list)
+    updated: date | None = None  # the last-updated date, when a remnant gives one
+    language: str | None = None  # ISO 639-1 code of the body (langdetect), None when too short to tell
 
     @property
     def body(self) -> str:
@@ -274,6 +244,34 @@ def _word_count(text: str) -> int:
 
 def _ends_sentence(text: str) -> bool:
     return text.rstrip().endswith(TERMINAL_PUNCTUATION)
+
+
+def _ends_statement(text: str) -> bool:
+    return text.rstrip().endswith(tuple('.…"”’\')]:;'))
+
+
+def _is_all_caps(text: str) -> bool:
+    letters = [ch for ch in text if ch.isalpha()]
+    return len(letters) >= 10 and all(ch.isupper() for ch in letters)
+
+
+def _last_sentence(text: str) -> str:
+    return re.split(r"(?<=[.!?])\s+(?=\S)", text.strip())[-1]
+
+
+def _restates_title(line: str, title: str) -> bool:
+    """A head line that repeats the title in other words: a longer or shorter form, or "Title | Site"."""
+    from rapidfuzz import fuzz
+
+    line_fold, title_fold = _fold(line), _fold(title)
+    if not line_fold or not title_fold:
+        return False
+    if line_fold in title_fold and len(line_fold) >= 0.5 * len(title_fold):
+        return True
+    if title_fold in line_fold and len(title_fold) >= 0.5 * len(line_fold):
+        return True
+    shorter, longer = sorted((len(line_fold), len(title_fold)))
+    return shorter >= 0.6 * longer and fuzz.token_set_ratio(line_fold, title_fold) >= 85
 
 
 def _fold(text: str) -> str:
@@ -373,8 +371,18 @@ def _classify_line(line: str, article: CleanedArticle, in_tail: bool = True) -> 
         return "related_links"
     if MARKUP_LEFTOVER.match(line):
         return "markup"
-    if words <= 15 and PUBLISHED_LABEL.match(line) and (published := parse_date(line)):
-        article.published = article.published or published
+    if 8 <= words <= 25 and _is_all_caps(line) and not _ends_statement(line):
+        return "related_links"  # a headline of another story in capitals; section headings are shorter
+    if words <= 4 and NEWSLETTER_NAME.match(line):
+        return "newsletter_prompt"
+    if words <= 50 and '"' not in line and "“" not in line and CALL_TO_ACTION.match(_last_sentence(line)) \
+            and (words <= 12 or re.search(r"\b(?:newsletter|subscri\w+|issues?|inbox|information|offer)\b", line, re.I)):
+        return "newsletter_prompt"  # a promotion whose last sentence sends the reader to sign up
+    if words <= 15 and (label := PUBLISHED_LABEL.match(line)) and (published := parse_date(line)):
+        if "updated" in label.group(0).casefold():
+            article.updated = article.updated or published
+        else:
+            article.published = article.published or published
         return "date_line"
     if words <= 8 and (match := DATE_HINT.search(line)) and len(match.group(0)) >= 0.5 * len(line.strip(" ,.|-")) \
             and (published := parse_date(line)):
@@ -418,6 +426,7 @@ def _classify_line(line: str, article: CleanedArticle, in_tail: bool = True) -> 
     if words <= 25 and (match := UPDATE_NOTE.match(line)) and not _ends_sentence_is_body(line):
         note = re.sub(r"^(?:at|on)\s+", "", match.group("note").strip())
         article.updated_note = article.updated_note or (note or None)
+        article.updated = article.updated or parse_date(note)
         return "update_note"
     if words <= 40 and '"' not in line and "“" not in line and CAPTION_MARKER.search(line):
         return "caption"
@@ -442,7 +451,8 @@ def _head_rules(line: str, article: CleanedArticle) -> str | None:
         if names:
             article.authors.extend(n for n in names if n not in article.authors)
             return "byline"
-    if words <= 12 and (published := parse_date(line)):
+    starts_with_date = bool((match := DATE_HINT.search(line)) and match.start() == 0)
+    if (words <= 12 or (starts_with_date and words <= 20)) and (published := parse_date(line)):
         if not re.search(r"[.!?]\s+\S", line):  # a date line, not a sentence that mentions a date
             article.published = article.published or published
             return "date_line"
@@ -528,8 +538,11 @@ def _attach_headings(items: list[tuple[bool, str]]) -> tuple[list[str], list[str
     return paragraphs, headings
 
 
-def clean_text(text: str) -> CleanedArticle:
-    """Clean one decoded article. Pure: the same text always gives the same result."""
+def clean_text(text: str, recurring: frozenset[str] = frozenset()) -> CleanedArticle:
+    """Clean one decoded article. Pure: the same text always gives the same result.
+
+    `recurring`: normalised lines that recur across the batch (see `recurring_lines`); such a line is
+    site furniture even when no rule names it."""
     article = CleanedArticle()
     lines = _split_lines(text)
     content = [line for line in lines if not line.blank]
@@ -557,7 +570,7 @@ def clean_text(text: str) -> CleanedArticle:
     in_head = True
     previous_kept: _Line | None = None
     previous_reason: str | None = None
-    in_related_block = False
+    in_related_block: str | bool = False  # False, or what continues the block: "headlines" or "bullets"
     for index, line in enumerate(lines):
         if line.blank or line.reason:
             continue
@@ -574,18 +587,25 @@ def clean_text(text: str) -> CleanedArticle:
         line_text = normalise_space(MARKDOWN_LINK.sub(r"\1", stripped)) if "](" in stripped else stripped
         in_tail = not body_after[index] or previous_reason == "url_footer"
         reason = _classify_line(line_text, article, in_tail)
+        if reason is None and recurring and _recurring_key(line_text) in recurring:
+            reason = "recurring"
         if reason is None and in_related_block:
             # Lines under a "Related" / "Read more" header: bullets and headlines, until article text resumes.
-            if BULLET.match(line_text) or (_word_count(line_text) <= 20 and not _ends_sentence(line_text)):
+            # Headlines may end in "?" or "!"; a sentence of the story ends in a full stop or a quote.
+            # After a one-link header ("Related: <headline>") only a bulleted list continues the block.
+            if BULLET.match(line_text) or (in_related_block == "headlines" and _word_count(line_text) <= 20
+                                           and not _ends_statement(line_text)):
                 reason = "related_links"
             else:
                 in_related_block = False
         if reason in ("related_links", "navigation"):
             header = RELATED_HEADER.match(line_text)
             # A bare header ("You may also like…") opens a block; "Read more: <headline>" is one link.
-            if header and not (header.group("rest") or "").strip(" :|.…"):
-                in_related_block = True
+            if header:
+                in_related_block = "bullets" if (header.group("rest") or "").strip(" :|.…") else "headlines"
         previous_reason = reason
+        if reason is None and in_head and article.title and _restates_title(line_text, article.title):
+            reason = "title_repeat"
         if reason is None and in_head:
             reason = _head_rules(line_text, article)
             # Subtitle: the line right after the title that does not end as a sentence.
@@ -608,6 +628,7 @@ def clean_text(text: str) -> CleanedArticle:
             continue
         previous_kept = line
 
+    _restore_inner_urls(lines, article)
     _mark_section_headings(lines, article)
 
     # Paragraphs: blocks of kept lines; a removed line or a heading also ends a block.
@@ -642,7 +663,116 @@ def clean_text(text: str) -> CleanedArticle:
     article.removed.sort(key=lambda span: span.start)
     if article.url:
         article.publisher = publisher_from_url(article.url)
+    article.language = detect_language(article.body)
     return article
+
+
+def removed_in_place(text: str, article: CleanedArticle) -> str:
+    """The input with every removed span marked where it was: `[-reason: text-]`. Everything outside
+    the marks is what the cleaner kept, so the view is the whole input, nothing hidden or reordered."""
+    pieces: list[str] = []
+    position = 0
+    for span in article.removed:
+        pieces.append(text[position:span.start])
+        pieces.append(f"[-{span.reason}: {span.text}-]")
+        position = span.end
+    pieces.append(text[position:])
+    return "".join(pieces)
+
+
+# ---------------------------------------------------------------------------------------------
+# Evidence beyond one file
+# ---------------------------------------------------------------------------------------------
+
+# Lines that recur across this many documents of one folder are furniture (menus, footers, prompts).
+RECURRING_MIN_DOCUMENTS = 3
+# Only short lines, or lines outside the article text (head or tail), count: a long paragraph shared by
+# several articles is more likely the same wire copy reprinted than site furniture.
+RECURRING_MAX_WORDS = 15
+# Two documents sharing more than this share of their story lines are copies of one story; they count once.
+NEAR_COPY_OVERLAP = 0.5
+
+
+def _recurring_key(line: str) -> str:
+    """A line as compared across documents: case, spacing and digits do not matter ("3 comments")."""
+    return re.sub(r"\d+", "0", _fold(line))
+
+
+def _candidate_lines(text: str) -> tuple[set[str], set[str]]:
+    """The story lines of one document (lines that read like article text), and the lines that may count
+    as furniture: short ones, and any in the head or tail."""
+    lines = [normalise_space(line) for line in text.split("\n")]
+    # Line 1 is the title; lines without a letter (rules "___", scores "2-1") are not evidence of anything.
+    lines = [line for line in lines[1:] if re.search(r"[^\W\d_]", line)]
+    body = [index for index, line in enumerate(lines) if _looks_like_body(line)]
+    first, last = (body[0], body[-1]) if body else (len(lines), -1)
+    candidates = {
+        _recurring_key(line)
+        for index, line in enumerate(lines)
+        if _word_count(line) <= RECURRING_MAX_WORDS or index < first or index > last
+    }
+    return {_recurring_key(lines[index]) for index in body}, candidates
+
+
+def recurring_lines(texts: Iterable[str], min_documents: int = RECURRING_MIN_DOCUMENTS) -> frozenset[str]:
+    """Normalised lines found in at least `min_documents` distinct documents of a batch.
+
+    Deterministic (depends only on the set of texts). Near-copies of one story (more than half their
+    lines shared) count as one document, so a story filed twice does not lose its own paragraphs."""
+    texts = list(texts)
+    documents, candidates = zip(*(_candidate_lines(text) for text in texts)) if texts else ((), ())
+    holders: dict[str, list[int]] = defaultdict(list)
+    for index, keys in enumerate(candidates):
+        for key in keys:
+            holders[key].append(index)
+    recurring: set[str] = set()
+    for key, indices in holders.items():
+        if len(indices) < min_documents:
+            continue
+        distinct: list[int] = []
+        for index in indices:
+            if all(_overlap(documents[index], documents[other]) <= NEAR_COPY_OVERLAP for other in distinct):
+                distinct.append(index)
+            if len(distinct) >= min_documents:
+                recurring.add(key)
+                break
+    return frozenset(recurring)
+
+
+def _overlap(a: set[str], b: set[str]) -> float:
+    return len(a & b) / min(len(a), len(b)) if a and b else 0.0
+
+
+def detect_language(text: str) -> str | None:
+    """ISO 639-1 code of a text (langdetect, seeded so that a text always gets the same answer);
+    None for text too short to tell (under 5 words)."""
+    if _word_count(text) < 5:
+        return None
+    from langdetect import DetectorFactory, LangDetectException, detect
+
+    DetectorFactory.seed = 0  # langdetect samples at random: fix the seed for reproducible results
+    try:
+        return detect(text[:2000])
+    except LangDetectException:
+        return None
+
+
+def _restore_inner_urls(lines: list[_Line], article: CleanedArticle) -> None:
+    """A bare URL is a footer only when nothing kept follows it; between kept lines (a list of
+    products, sources or links) it is part of the article."""
+    kept_after = False
+    for line in reversed(lines):
+        if line.blank:
+            continue
+        if line.reason == "url_footer" and kept_after and (match := BARE_URL.match(line.stripped)):
+            line.reason = None
+            if article.url == match.group("url"):
+                article.url = None
+        elif line.reason is None:
+            kept_after = True
+    if article.url is None:  # the URL recorded came from a line now kept: take the footer's
+        footers = (BARE_URL.match(line.stripped) for line in lines if line.reason == "url_footer")
+        article.url = next((match.group("url") for match in footers if match), None)
 
 
 def _mark_section_headings(lines: list[_Line], article: CleanedArticle) -> None:
@@ -680,6 +810,8 @@ CLEANED_SCHEMA = {
     "dateline": pl.String,
     "wire_source": pl.String,
     "section_headings": pl.List(pl.String),
+    "updated": pl.Date,
+    "language": pl.String,
     "body": pl.String,
     "n_words": pl.Int64,
     "n_paragraphs": pl.Int64,
@@ -694,8 +826,17 @@ REMOVED_SCHEMA = {
 
 
 def clean_texts(texts: dict[str, str]) -> dict[str, CleanedArticle]:
-    """Clean a batch of decoded texts keyed by name."""
-    return {name: clean_text(text) for name, text in texts.items()}
+    """Clean a batch of decoded texts keyed by path: lines recurring across the documents of one folder
+    count as furniture (see `recurring_lines`)."""
+    folders: dict[str, list[str]] = defaultdict(list)
+    for name in texts:
+        folders[str(PurePosixPath(name).parent)].append(name)
+    cleaned: dict[str, CleanedArticle] = {}
+    for names in folders.values():
+        recurring = recurring_lines(texts[name] for name in names)
+        for name in names:
+            cleaned[name] = clean_text(texts[name], recurring)
+    return {name: cleaned[name] for name in texts}
 
 
 def clean_articles(documents: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -705,8 +846,10 @@ def clean_articles(documents: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]
     """
     article_rows: list[dict[str, object]] = []
     removed_rows: list[dict[str, object]] = []
-    for article_id, text in documents.select("article_id", "text").iter_rows():
-        cleaned = clean_text(text)
+    keys = documents["source_path"] if "source_path" in documents.columns else documents["article_id"]
+    batch = clean_texts(dict(zip(keys.to_list(), documents["text"].to_list())))
+    for key, article_id in zip(keys.to_list(), documents["article_id"].to_list()):
+        cleaned = batch[key]
         body = cleaned.body
         article_rows.append(
             {
@@ -722,6 +865,8 @@ def clean_articles(documents: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]
                 "dateline": cleaned.dateline,
                 "wire_source": cleaned.wire_source,
                 "section_headings": cleaned.section_headings,
+                "updated": cleaned.updated,
+                "language": cleaned.language,
                 "body": body,
                 "n_words": len(body.split()),
                 "n_paragraphs": len(cleaned.paragraphs),

@@ -214,6 +214,30 @@ def split_person_place_runs(mentions: pl.DataFrame, family: dict[str, str]) -> p
     return pl.DataFrame(rows, schema=mentions.schema) if changed else mentions
 
 
+def split_hyphen_compounds(mentions: pl.DataFrame, family: dict[str, str]) -> pl.DataFrame:
+    """"a U.S.-European Union contact group": spaCy tags the compound as one ORG. A mention joined by a
+    hyphen whose parts are both names known on their own becomes two mentions."""
+    rows: list[dict[str, object]] = []
+    changed = False
+    for row in mentions.iter_rows(named=True):
+        surface = row["surface"]
+        parts = re.fullmatch(r"(\S+?\.?)-(\S.*)", surface) if " " not in surface.split("-")[0] else None
+        left, right = (parts.group(1), parts.group(2)) if parts else ("", "")
+        left_family = family.get(normalise_surface(left).casefold()) if parts else None
+        right_family = family.get(normalise_surface(right).casefold()) if parts else None
+        if left_family and right_family and len(left) >= 2 and len(right) >= 2:
+            right_start = row["start_char"] + len(left) + 1
+            label_of = {"PLACE": "GPE"}
+            rows.append({**row, "end_char": row["start_char"] + len(left), "surface": left,
+                         "label": label_of.get(left_family, left_family)})
+            rows.append({**row, "start_char": right_start, "surface": right, "word_before": "",
+                         "label": label_of.get(right_family, right_family)})
+            changed = True
+        else:
+            rows.append(row)
+    return pl.DataFrame(rows, schema=mentions.schema) if changed else mentions
+
+
 def _initials(name: str) -> str:
     return "".join(word[0] for word in name.split() if word[0].isupper())
 
@@ -237,7 +261,7 @@ def canonicalise_entities(mentions: pl.DataFrame, known: pl.DataFrame) -> tuple[
 
     names = [normalise_surface(s) for s in mentions["surface"].to_list()]
     family, _ = decide_families(names, mentions["label"].to_list(), mentions["word_before"].to_list(), known)
-    mentions = split_person_place_runs(mentions, family)
+    mentions = split_hyphen_compounds(split_person_place_runs(mentions, family), family)
     names = [normalise_surface(s) for s in mentions["surface"].to_list()]
     articles = mentions["article_id"].to_list()
     family, raw_labels = decide_families(

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
 
     similarity_threshold: float = 0.6
     similarity_top_k: int = 5
+    # Up to this many stored paragraphs a new batch is compared with all of them (exact); beyond,
+    # through the HNSW index kept beside the warehouse (`<warehouse>.hnsw`).
+    similarity_exact_max: int = 20_000
 
 
 def get_settings(**overrides: object) -> Settings:

@@ -10,8 +10,8 @@ copied wire text (`kind = 'copy'`) from paraphrase.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,62 +104,15 @@ def new_ann_index(dimension: int):  # -> usearch.index.Index
 
 @dataclass
 class ParagraphIndex:
-    """An HNSW index over stored paragraph embeddings, saved as `<warehouse>.hnsw` (+ `.json`).
+    """An HNSW index over stored paragraph embeddings, kept in a file beside the warehouse.
 
-    The JSON side file holds the paragraph count and a checksum of the keys; an index that does not
-    match the warehouse (a crash between commit and save, articles deleted by `prune`) is rebuilt.
+    The warehouse is the truth: `sync_paragraph_index` adds what the index lacks and removes what the
+    warehouse no longer holds (replaced, pruned or duplicate articles, or a crash between a commit
+    and the save), so a stale or missing file costs work, never wrong links.
     """
 
     index: object
     keys: dict[int, tuple[str, str]]  # key -> (paragraph_id, article_id)
-
-    @classmethod
-    def build(cls, stored: pl.DataFrame, dimension: int) -> "ParagraphIndex":
-        index = new_ann_index(dimension)
-        keys = paragraph_key(stored["paragraph_id"])
-        if stored.height:
-            index.add(keys, _matrix(stored))
-        return cls(index, dict(zip(keys.tolist(), zip(stored["paragraph_id"], stored["article_id"]))))
-
-    @staticmethod
-    def fingerprint(paragraph_ids: list[str] | pl.Series) -> dict[str, int]:
-        keys = paragraph_key(paragraph_ids)
-        return {"count": int(keys.size), "checksum": int(keys.sum(dtype=np.uint64))}
-
-    @classmethod
-    def load(cls, path: Path, stored_ids: pl.DataFrame) -> "ParagraphIndex | None":
-        """The saved index if it matches the stored paragraphs (`paragraph_id`, `article_id`), else None."""
-        meta_path = path.with_suffix(path.suffix + ".json")
-        if not path.exists() or not meta_path.exists():
-            return None
-        if json.loads(meta_path.read_text()) != cls.fingerprint(stored_ids["paragraph_id"]):
-            return None
-        from usearch.index import Index
-
-        index = Index.restore(str(path))
-        if index is None or len(index) != stored_ids.height:
-            return None
-        keys = paragraph_key(stored_ids["paragraph_id"])
-        return cls(index, dict(zip(keys.tolist(), zip(stored_ids["paragraph_id"], stored_ids["article_id"]))))
-
-    def save(self, path: Path) -> None:
-        ids = [paragraph_id for paragraph_id, _ in self.keys.values()]
-        self.index.save(str(path))
-        path.with_suffix(path.suffix + ".json").write_text(json.dumps(self.fingerprint(ids)))
-
-    def update(self, removed_paragraph_ids: list[str], added: pl.DataFrame) -> None:
-        """Drop replaced paragraphs and add new ones (`paragraph_id`, `article_id`, `embedding`)."""
-        for key in paragraph_key(removed_paragraph_ids).tolist():
-            if key in self.keys:
-                self.index.remove(key)
-                del self.keys[key]
-        if added.height:
-            keys = paragraph_key(added["paragraph_id"])
-            fresh = [i for i, key in enumerate(keys.tolist()) if key not in self.keys]
-            if fresh:
-                self.index.add(keys[fresh], _matrix(added)[fresh])
-                for i in fresh:
-                    self.keys[int(keys[i])] = (added["paragraph_id"][i], added["article_id"][i])
 
     def search(self, queries: np.ndarray, k: int) -> tuple[list[list[tuple[str, str]]], np.ndarray]:
         """For each query: up to k (paragraph_id, article_id) and cosines, best first."""
@@ -171,6 +124,35 @@ class ParagraphIndex:
         counts = np.atleast_1d(matches.counts)
         found = [[self.keys[int(key)] for key in keys[row, :counts[row]]] for row in range(keys.shape[0])]
         return found, cosines
+
+
+def sync_paragraph_index(
+    path: Path, stored: pl.DataFrame, fetch_embeddings: Callable[[list[str]], pl.DataFrame], dimension: int,
+) -> tuple[ParagraphIndex, int, int]:
+    """Bring the index file at `path` in line with the stored paragraphs (`paragraph_id`, `article_id`).
+
+    `fetch_embeddings(ids)` returns `paragraph_id`, `embedding` for paragraphs the index lacks.
+    Returns the index and how many paragraphs were added and removed (the file is saved if any).
+    """
+    from usearch.index import Index
+
+    index = Index.restore(str(path)) if path.exists() else None
+    if index is None or index.ndim != dimension:
+        index = new_ann_index(dimension)
+    wanted_keys = paragraph_key(stored["paragraph_id"])
+    wanted = dict(zip(wanted_keys.tolist(), zip(stored["paragraph_id"].to_list(), stored["article_id"].to_list())))
+    present = set(np.asarray(index.keys).tolist()) if len(index) else set()
+    stale = [key for key in present if key not in wanted]
+    for key in stale:
+        index.remove(key)
+    missing_ids = [wanted[key][0] for key in wanted if key not in present]
+    if missing_ids:
+        vectors = fetch_embeddings(missing_ids)
+        index.add(paragraph_key(vectors["paragraph_id"]), _matrix(vectors))
+    if stale or missing_ids:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        index.save(str(path))
+    return ParagraphIndex(index, wanted), len(missing_ids), len(stale)
 
 
 def ann_neighbours(queries: np.ndarray, corpus: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -192,13 +174,23 @@ def _query_depth(new: pl.DataFrame, top_k: int) -> int:
     return top_k + min(longest, 64)
 
 
-def _pairs_frame(pairs: dict[tuple[str, str], tuple[str, str, float]], texts: dict[str, str]) -> pl.DataFrame:
-    rows = []
-    for (a, b), (article_a, article_b, cosine) in sorted(pairs.items()):
-        overlap = lexical_overlap(texts.get(a, ""), texts.get(b, ""))
-        rows.append({"paragraph_id_a": a, "paragraph_id_b": b, "article_id_a": article_a, "article_id_b": article_b,
-                     "cosine": min(cosine, 1.0), "lexical_overlap": overlap, "kind": link_kind(overlap)})
-    return pl.DataFrame(rows, schema=LINK_SCHEMA)
+def _pairs_frame(pairs: dict[tuple[str, str], tuple[str, str, float]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        [{"paragraph_id_a": a, "paragraph_id_b": b, "article_id_a": article_a, "article_id_b": article_b,
+          "cosine": min(cosine, 1.0), "lexical_overlap": None, "kind": None}
+         for (a, b), (article_a, article_b, cosine) in sorted(pairs.items())],
+        schema=LINK_SCHEMA,
+    )
+
+
+def add_lexical_overlap(links: pl.DataFrame, texts: dict[str, str]) -> pl.DataFrame:
+    """Fill `lexical_overlap` and `kind` from the paragraphs' texts (paragraph_id -> text)."""
+    overlaps = [lexical_overlap(texts.get(a, ""), texts.get(b, ""))
+                for a, b in links.select("paragraph_id_a", "paragraph_id_b").iter_rows()]
+    return links.with_columns(
+        lexical_overlap=pl.Series(overlaps, dtype=pl.Float32),
+        kind=pl.Series([link_kind(o) for o in overlaps], dtype=pl.String),
+    )
 
 
 def _keep(pairs: dict, a: str, b: str, article_a: str, article_b: str, cosine: float) -> None:
@@ -231,13 +223,14 @@ def link_similar_paragraphs(
     index: ParagraphIndex | None = None,
     excluded_articles: list[str] | None = None,
 ) -> pl.DataFrame:
-    """Link each new paragraph to its top-k most similar paragraphs in other articles.
+    """Link each new paragraph to its top-k most similar paragraphs in other articles (cosine >= threshold).
 
-    `new` holds `paragraph_id`, `article_id`, `text` and unit-length `embedding`. Stored paragraphs
-    are searched exactly in `existing` (same columns) or, when given, approximately in `index`
-    (then `existing` needs only the `text` of paragraphs the index may return; articles in
-    `excluded_articles`, about to be replaced, are skipped). The new paragraphs are always searched
-    exactly among themselves. Each pair is stored once (paragraph_id_a < paragraph_id_b).
+    `new` holds `paragraph_id`, `article_id` and unit-length `embedding` (and `text`). Stored
+    paragraphs are searched exactly in `existing` (same columns) or, when given, approximately in
+    `index`; articles in `excluded_articles` (about to be replaced) are skipped. New paragraphs are
+    always searched exactly among themselves. Each pair is stored once (paragraph_id_a <
+    paragraph_id_b). Lexical overlap is filled in where both texts are in `new` or `existing`; use
+    `add_lexical_overlap` for the others.
     """
     if new.height == 0:
         return pl.DataFrame(schema=LINK_SCHEMA)
@@ -252,10 +245,10 @@ def link_similar_paragraphs(
         neighbours[q] += [(new_ids[c], new_articles[c], float(s)) for c, s in zip(rows[q], scores[q])]
 
     if index is not None:
-        found, cosines = index.search(new_vectors, depth + len(excluded) * 0 + 16 if excluded else depth)
+        # A replaced article's old paragraphs are still in the index and resemble its new ones.
+        found, cosines = index.search(new_vectors, depth + (depth - top_k if excluded else 0))
         for q, hits in enumerate(found):
-            neighbours[q] += [(pid, aid, float(c)) for (pid, aid), c in zip(hits, cosines[q])
-                              if aid not in excluded]
+            neighbours[q] += [(pid, aid, float(c)) for (pid, aid), c in zip(hits, cosines[q]) if aid not in excluded]
     elif existing.height:
         stored = existing.filter(~pl.col("paragraph_id").is_in(new_ids) & ~pl.col("article_id").is_in(list(excluded)))
         stored_ids, stored_articles = stored["paragraph_id"].to_list(), stored["article_id"].to_list()
@@ -265,11 +258,15 @@ def link_similar_paragraphs(
 
     pairs: dict[tuple[str, str], tuple[str, str, float]] = {}
     _candidates(new, neighbours, threshold, top_k, pairs)
-    texts = dict(zip(new_ids, new["text"].to_list())) if "text" in new.columns else {}
-    if "text" in existing.columns:
-        texts = {**dict(zip(existing["paragraph_id"].to_list(), existing["text"].to_list())), **texts}
-    return _pairs_frame(pairs, texts)
+    texts: dict[str, str] = {}
+    for frame in (existing, new):
+        if "text" in frame.columns:
+            texts.update(zip(frame["paragraph_id"].to_list(), frame["text"].to_list()))
+    return add_lexical_overlap(_pairs_frame(pairs), texts)
 
 
-def paragraphs_needing_text(links_without_text: set[str], new: pl.DataFrame) -> list[str]:
-    return sorted(links_without_text - set(new["paragraph_id"].to_list()))
+def paragraph_ids_missing_text(links: pl.DataFrame, known: set[str]) -> list[str]:
+    """Linked paragraphs whose text is not at hand (found through the index): fetch them, then
+    `add_lexical_overlap`."""
+    linked = set(links["paragraph_id_a"].to_list()) | set(links["paragraph_id_b"].to_list())
+    return sorted(linked - known)

@@ -75,7 +75,7 @@ def apply_schema(con: duckdb.DuckDBPyConnection, sql_dir: Path, embedding_dim: i
         )
 
 
-def read_frame(con: duckdb.DuckDBPyConnection, query: str, params: list[object] | None = None) -> pl.DataFrame:
+def read_frame(con: duckdb.DuckDBPyConnection, query: str, params: list[object] | dict[str, object] | None = None) -> pl.DataFrame:
     return con.execute(query, params or []).pl()
 
 
@@ -114,7 +114,7 @@ def paragraph_embeddings(con: duckdb.DuckDBPyConnection, excluding_articles: lis
     try:
         return read_frame(
             con,
-            "select paragraph_id, article_id, embedding from paragraphs anti join excluded_articles using (article_id)",
+            "select paragraph_id, article_id, text, embedding from paragraphs anti join excluded_articles using (article_id)",
         )
     finally:
         con.unregister("excluded_articles")
@@ -122,6 +122,20 @@ def paragraph_embeddings(con: duckdb.DuckDBPyConnection, excluding_articles: lis
 
 def known_entities(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     return read_frame(con, "select entity_id, canonical_name, label, aliases from entities")
+
+
+def stored_quotes(con: duckdb.DuckDBPyConnection, excluding_articles: list[str]) -> pl.DataFrame:
+    """Every stored quote with its embedding, except those of articles about to be replaced."""
+    excluded = pl.DataFrame({"article_id": excluding_articles}, schema={"article_id": pl.String})
+    con.register("excluded_articles", excluded)
+    try:
+        return read_frame(
+            con,
+            "select quote_id, article_id, text, speaker_entity_id, embedding from quotes "
+            "anti join excluded_articles using (article_id)",
+        )
+    finally:
+        con.unregister("excluded_articles")
 
 
 @dataclass
@@ -139,7 +153,7 @@ class ArticleBatch:
 
 
 # Child tables keyed by article; deleted before an article is (re)loaded.
-_ARTICLE_TABLES = ("entity_mentions", "removed_spans", "paragraphs", "article_sources", "articles")
+_ARTICLE_TABLES = ("quotes", "entity_mentions", "removed_spans", "paragraphs", "article_sources", "articles")
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
@@ -164,11 +178,29 @@ def delete_articles(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> N
             "delete from paragraph_similarity where article_id_a in (select article_id from doomed) "
             "or article_id_b in (select article_id from doomed)"
         )
+        con.execute(
+            "delete from article_similarity where article_id_a in (select article_id from doomed) "
+            "or article_id_b in (select article_id from doomed)"
+        )
+        con.execute("delete from story_articles where article_id in (select article_id from doomed)")
+        con.execute(
+            "delete from quote_links where article_id_a in (select article_id from doomed) "
+            "or article_id_b in (select article_id from doomed)"
+        )
         for table in _ARTICLE_TABLES:
             con.execute(f"delete from {table} where article_id in (select article_id from doomed)")
     finally:
         con.unregister("doomed")
     con.execute("delete from entities where entity_id not in (select entity_id from entity_mentions)")
+    refresh_entity_counts(con)
+
+
+def refresh_entity_counts(con: duckdb.DuckDBPyConnection) -> None:
+    """Keep `entities.mention_count` equal to the entity's rows in entity_mentions."""
+    con.execute(
+        "update entities set mention_count = coalesce((select count(*) from entity_mentions m "
+        "where m.entity_id = entities.entity_id), 0)"
+    )
 
 
 def load_batch(con: duckdb.DuckDBPyConnection, batch: ArticleBatch, model: str) -> None:
@@ -187,6 +219,7 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: ArticleBatch, model: str) 
             con.unregister("incoming_entities")
             _insert(con, "entities", batch.entities)
         _insert(con, "entity_mentions", batch.mentions)
+        refresh_entity_counts(con)
         _insert(con, "paragraph_similarity", batch.links)
         for table, frame in batch.extra.items():
             _insert(con, table, frame)
@@ -218,9 +251,11 @@ def record_files(con: duckdb.DuckDBPyConnection, files: pl.DataFrame, run_id: st
         con.execute(
             """
             insert into ingest_files
-            select source_path, content_sha256, size_bytes, status, change, duplicate_of, encoding, error,
-                   article_id, seen_at, seen_at, run_id
-            from incoming_files
+            select source_path, content_sha256, size_bytes, status, change, duplicate_of,
+                   -- a file skipped as unchanged keeps the encoding its article was decoded with
+                   coalesce(encoding, (select s.encoding from article_sources s where s.article_id = i.article_id)),
+                   error, article_id, seen_at, seen_at, run_id
+            from incoming_files i
             on conflict (source_path) do update set
                 content_sha256 = excluded.content_sha256, size_bytes = excluded.size_bytes,
                 status = excluded.status, change = excluded.change, duplicate_of = excluded.duplicate_of,
@@ -304,3 +339,91 @@ def run_report(con: duckdb.DuckDBPyConnection, sql_dir: Path, run_id: str) -> di
 def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     tables = ("articles", "paragraphs", "entities", "entity_mentions", "paragraph_similarity", "removed_spans")
     return {table: int(con.execute(f"select count(*) from {table}").fetchone()[0]) for table in tables}  # type: ignore[index]
+
+
+# --- similarity, stories and search (tasks/similarity.py, tasks/stories.py, tasks/search.py) ---
+
+def load_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Load a DuckDB extension shipped by its pip package (`duckdb-extension-<name>`): no download."""
+    import importlib
+
+    package = importlib.import_module(f"duckdb_extension_{name}")
+    found = sorted(Path(next(iter(package.__path__))).rglob(f"{name}.duckdb_extension"))
+    if not found:
+        raise RuntimeError(f"duckdb-extension-{name} is installed but holds no {name}.duckdb_extension")
+    con.load_extension(str(found[-1]))
+
+
+def paragraph_ids(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    return read_frame(con, "select paragraph_id, article_id from paragraphs")
+
+
+def _paragraphs_by_id(con: duckdb.DuckDBPyConnection, ids: list[str], columns: str) -> pl.DataFrame:
+    wanted = pl.DataFrame({"paragraph_id": ids}, schema={"paragraph_id": pl.String})
+    con.register("wanted_paragraphs", wanted)
+    try:
+        return read_frame(con, f"select {columns} from paragraphs join wanted_paragraphs using (paragraph_id)")  # fixed names
+    finally:
+        con.unregister("wanted_paragraphs")
+
+
+def paragraph_vectors(con: duckdb.DuckDBPyConnection, ids: list[str]) -> pl.DataFrame:
+    return _paragraphs_by_id(con, ids, "paragraph_id, embedding")
+
+
+def paragraph_texts(con: duckdb.DuckDBPyConnection, ids: list[str]) -> pl.DataFrame:
+    return _paragraphs_by_id(con, ids, "paragraph_id, text")
+
+
+def story_inputs(con: duckdb.DuckDBPyConnection) -> dict[str, pl.DataFrame]:
+    """What article similarity and story grouping are computed from."""
+    return {
+        "links": read_frame(con, "select paragraph_id_a, paragraph_id_b, article_id_a, article_id_b, cosine, kind "
+                                 "from paragraph_similarity"),
+        "articles": read_frame(
+            con,
+            "select a.article_id, a.title, a.n_paragraphs, a.published, "
+            "coalesce(a.publisher, a.wire_source, a.source_path) as outlet, "
+            "coalesce(f.first_seen_at, a.ingested_at) as first_seen_at "
+            "from articles a left join ingest_files f using (source_path)",
+        ),
+        "entities": read_frame(
+            con,
+            "select m.article_id, e.canonical_name, e.label, count(*) as mentions "
+            "from entity_mentions m join entities e using (entity_id) group by all",
+        ),
+    }
+
+
+def replace_stories(
+    con: duckdb.DuckDBPyConnection, article_similarity: pl.DataFrame, stories: pl.DataFrame,
+    story_articles: pl.DataFrame,
+) -> None:
+    """Replace the derived article-similarity and story tables in one transaction."""
+    con.execute("begin transaction")
+    try:
+        for table, frame in (("article_similarity", article_similarity), ("stories", stories),
+                             ("story_articles", story_articles)):
+            con.execute(f"delete from {table}")  # our own table names
+            _insert(con, table, frame)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
+def rebuild_search_index(con: duckdb.DuckDBPyConnection) -> None:
+    """(Re)build the BM25 full-text index over paragraphs (DuckDB fts indexes are not updated on insert)."""
+    load_extension(con, "fts")
+    con.execute("pragma create_fts_index('paragraphs', 'paragraph_id', 'text', overwrite = 1)")
+
+
+def has_search_index(con: duckdb.DuckDBPyConnection) -> bool:
+    row = con.execute("select count(*) from duckdb_schemas() where schema_name = 'fts_main_paragraphs'").fetchone()
+    return bool(row and row[0])
+
+
+def search_paragraphs(con: duckdb.DuckDBPyConnection, query: str, params: dict[str, object]) -> pl.DataFrame:
+    """Run a search query (built by tasks/search.py, values as parameters) with fts loaded."""
+    load_extension(con, "fts")
+    return read_frame(con, query, params)

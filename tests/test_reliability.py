@@ -1,4 +1,5 @@
-"""Crash safety, concurrency, transient failures and data checks, with the real flow and DuckDB."""
+"""Safe to leave running: crashes, a second writer, transient read failures, bad input at scale,
+deleted files and failing data checks — with the real flow, real models and real DuckDB files."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pytest
 
 from tasks import warehouse
@@ -19,77 +21,179 @@ from tasks.ingest import UnreadableFile, _read_bytes
 from tests.conftest import PROJECT_ROOT, SEEDS_DIR
 
 SQL_DIR = PROJECT_ROOT / "sql"
+# Columns that differ between any two runs (when, and by which run).
+VOLATILE_COLUMNS = {"ingested_at", "run_id", "first_seen_at", "last_seen_at"}
 
 
-def copy_seeds(raw: Path) -> None:
+def write_corpus(raw: Path) -> None:
+    """The five samples plus two shorter retellings: seven articles, four batches of two."""
     raw.mkdir(parents=True, exist_ok=True)
-    for path in sorted(SEEDS_DIR.glob("*.txt")):
+    seeds = sorted(SEEDS_DIR.glob("*.txt"))
+    for path in seeds:
         shutil.copy(path, raw / path.name)
+    for number, seed in enumerate(seeds[:2]):
+        paragraphs = [p for p in seed.read_text().split("\n\n") if len(p.split()) > 12]
+        (raw / f"retold_{number}.txt").write_text(f"Retold headline {number}\n\n" + "\n\n".join(paragraphs[1:5]) + "\n")
 
 
-def state(path: Path) -> dict[str, list]:
+def _is_float(data_type: str) -> bool:
+    return data_type.startswith(("FLOAT", "DOUBLE", "REAL"))
+
+
+def warehouse_state(path: Path) -> dict[str, tuple[list, list]]:
+    """Every table except `runs`, without the columns that name a run or a time; per table the exact
+    columns' rows and, aligned with them, the float columns (compared with a tolerance).
+    A file's status `loaded` (by this run) and `unchanged` (loaded earlier) both mean: its article is here."""
+    state: dict[str, tuple[list, list]] = {}
     with duckdb.connect(str(path), read_only=True) as con:
-        return {
-            "articles": con.execute("select article_id, content_sha256, body from articles order by 1").fetchall(),
-            "paragraphs": con.execute("select paragraph_id, text_sha256 from paragraphs order by 1").fetchall(),
-            "mentions": con.execute("select paragraph_id, start_char, entity_id from entity_mentions order by 1, 2").fetchall(),
-            "entities": con.execute("select entity_id, canonical_name from entities order by 1").fetchall(),
-            "links": con.execute("select paragraph_id_a, paragraph_id_b from paragraph_similarity order by 1, 2").fetchall(),
+        tables = [row[0] for row in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'main' and table_type = 'BASE TABLE' "
+            "and table_name <> 'runs' order by 1").fetchall()]
+        for table in tables:
+            columns = con.execute(
+                "select column_name, data_type from information_schema.columns where table_schema = 'main' "
+                "and table_name = ? order by ordinal_position", [table]).fetchall()
+            exact = [f'"{name}"' for name, kind in columns if name not in VOLATILE_COLUMNS and not _is_float(kind)]
+            floats = [f'"{name}"' for name, kind in columns if name not in VOLATILE_COLUMNS and _is_float(kind)]
+            if table == "ingest_files":
+                exact = [c for c in exact if c != '"change"']
+                exact = [("case when status in ('loaded', 'unchanged') then 'present' else status end" if c == '"status"'
+                          else c) for c in exact]
+            rows = con.execute(f"select {', '.join(exact + floats)} from main.{table} order by all").fetchall()
+            state[table] = ([row[:len(exact)] for row in rows], [row[len(exact):] for row in rows])
+    return state
+
+
+def assert_same_state(got: dict, expected: dict) -> None:
+    assert got.keys() == expected.keys()
+    for table in expected:
+        assert got[table][0] == expected[table][0], f"{table} differs"
+        for got_floats, expected_floats in zip(got[table][1], expected[table][1]):
+            for a, b in zip(got_floats, expected_floats):
+                assert (a is None and b is None) or np.allclose(np.asarray(a, dtype=float), np.asarray(b, dtype=float),
+                                                                atol=1e-5), f"{table} floats differ"
+
+
+def article_parts(path: Path) -> tuple[dict[str, tuple], set[tuple[str, str]]]:
+    """Per article: its content, paragraphs, mentions, removed spans and source; and the links."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        parts = {
+            row[0]: row[1:] for row in con.execute("""
+                select a.article_id, a.content_sha256, a.n_paragraphs,
+                       (select list(text_sha256 order by position) from paragraphs p where p.article_id = a.article_id),
+                       (select count(*) from entity_mentions m where m.article_id = a.article_id),
+                       (select count(*) from removed_spans r where r.article_id = a.article_id),
+                       (select count(*) from article_sources s where s.article_id = a.article_id)
+                from articles a""").fetchall()
         }
+        links = set(con.execute("select paragraph_id_a, paragraph_id_b from paragraph_similarity").fetchall())
+    return parts, links
 
 
-def assert_consistent(path: Path) -> None:
-    """The warehouse opens and every article in it is whole (the flow's own data checks pass)."""
-    with duckdb.connect(str(path), read_only=True) as con:
+def assert_whole_or_absent(path: Path, reference: Path) -> int:
+    """After a crash: the warehouse opens (read-write, as the next run opens it), its checks pass, and
+    every article in it has exactly the rows it has after an uninterrupted run. Returns the articles present."""
+    with warehouse.connect(path) as con:
         problems = warehouse.run_checks(con, SQL_DIR)
     assert problems.height == 0, problems.rows()
+    parts, links = article_parts(path)
+    expected_parts, expected_links = article_parts(reference)
+    assert parts == {article: expected_parts[article] for article in parts}
+    # Links between two present articles were all made when the later of them was loaded.
+    with duckdb.connect(str(reference), read_only=True) as con:
+        article_of = dict(con.execute("select paragraph_id, article_id from paragraphs").fetchall())
+    assert links == {(a, b) for a, b in expected_links if article_of[a] in parts and article_of[b] in parts}
+    return len(parts)
 
 
 @pytest.fixture()
 def api_env(prefect_server) -> dict[str, str]:
-    """Environment for subprocess runs against the session's test server (no ephemeral start-up)."""
+    """Environment for `newsdag` subprocesses: the session's test server (no ephemeral start-up)."""
     from prefect.settings import PREFECT_API_URL
 
-    return {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "NEWSDAG_BATCH_SIZE": "1"}
+    return {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
 
 
-def test_sigkill_at_random_points_then_rerun_reaches_the_uninterrupted_state(api_env, run_flow, tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("NEWSDAG_BATCH_SIZE", "1")
+def run_and_kill(command: list[str], env: dict[str, str], after_tasks: int, delay_s: float) -> bool:
+    """Start a run; SIGKILL it `delay_s` after its `after_tasks`-th task run finished. False if it ended first."""
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               start_new_session=True)
+    finished = 0
+    assert process.stdout is not None
+    for line in process.stdout:
+        finished += "Finished in state" in line and "Task run" in line
+        if finished >= after_tasks:
+            time.sleep(delay_s)
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            return True
+    process.wait()
+    return False
+
+
+def test_sigkill_at_random_points_leaves_whole_articles_and_the_next_run_reaches_the_same_state(
+    api_env, run_flow, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("NEWSDAG_BATCH_SIZE", "2")
     reference_raw, crashed_raw = tmp_path / "ref" / "raw", tmp_path / "crash" / "raw"
-    copy_seeds(reference_raw)
-    copy_seeds(crashed_raw)
+    write_corpus(reference_raw)
+    write_corpus(crashed_raw)
     reference = tmp_path / "ref" / "w.duckdb"
     run_flow(reference_raw, reference)
 
     crashed = tmp_path / "crash" / "w.duckdb"
+    env = {**api_env, "NEWSDAG_BATCH_SIZE": "2"}
     command = [sys.executable, "-m", "flows", "run", "--raw-dir", str(crashed_raw), "--warehouse", str(crashed)]
-    rng = random.Random(20141403)
-    for delay in sorted(rng.uniform(6, 20) for _ in range(3)):
-        process = subprocess.Popen(command, env=api_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                   start_new_session=True)
-        time.sleep(delay)
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-        if crashed.exists():
-            assert_consistent(crashed)
-    finished = subprocess.run(command, env=api_env, capture_output=True, text=True, timeout=600)
-    assert finished.returncode == 0, finished.stderr[-2000:]
-    assert_consistent(crashed)
-    assert state(crashed) == state(reference)
+    seed = int(os.environ.get("NEWSDAG_CRASH_SEED", random.randrange(1_000_000)))
+    rng = random.Random(seed)
+    # A full run has ~33 task runs (7 per batch); each kill lands after a random task plus up to 1 s.
+    kills = [(rng.randint(1, 14), rng.uniform(0.0, 1.0)) for _ in range(3)]
+    present = []
+    for after_tasks, delay_s in kills:
+        killed = run_and_kill(command, env, after_tasks, delay_s)
+        if killed and crashed.exists():
+            present.append(assert_whole_or_absent(crashed, reference))
+    assert present, f"no run was killed (seed {seed})"
+    finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert finished.returncode == 0, (seed, finished.stderr[-2000:])
+    assert_same_state(warehouse_state(crashed), warehouse_state(reference))
+    print(f"crash seed {seed}: kills {kills}, articles present after each kill {present}")
 
 
-def test_second_writer_exits_with_a_clear_message(api_env, tmp_path: Path) -> None:
-    raw = tmp_path / "raw"
-    copy_seeds(raw)
+def test_articles_loaded_by_a_run_that_died_before_recording_files_are_not_redone(seed_run, run_flow, tmp_path) -> None:
+    raw_dir, loaded, _ = seed_run
     path = tmp_path / "w.duckdb"
-    with warehouse.writer_lock(path):
-        result = subprocess.run(
-            [sys.executable, "-m", "flows", "run", "--raw-dir", str(raw), "--warehouse", str(path)],
-            env=api_env, capture_output=True, text=True, timeout=300,
-        )
-    assert result.returncode != 0
-    assert "another newsdag run is writing" in result.stderr
-    assert "Traceback" not in result.stderr.splitlines()[-1]
+    shutil.copy(loaded, path)
+    with duckdb.connect(str(path)) as con:  # the state a kill between load-warehouse and record-files leaves
+        con.execute("delete from ingest_files")
+    before = warehouse_state(path)
+    summary = run_flow(raw_dir, path)
+    assert (summary["unchanged"], summary["new"]) == (5, 0)
+    assert "embed" not in summary["seconds_per_step"]
+    after = warehouse_state(path)
+    assert_same_state({t: v for t, v in after.items() if t != "ingest_files"},
+                      {t: v for t, v in before.items() if t != "ingest_files"})
+    assert len(after["ingest_files"][0]) == 5
+
+
+def test_a_second_writer_exits_with_a_clear_message(prefect_server, tmp_path: Path, monkeypatch, capsys) -> None:
+    from flows import cli
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "a.txt").write_text("Headline\n\nA short article that nobody will read today.\n")
+    path = tmp_path / "w.duckdb"
+    monkeypatch.setattr(sys, "argv", ["newsdag", "run", "--ephemeral", "--raw-dir", str(raw), "--warehouse", str(path)])
+    with warehouse.writer_lock(path):  # another run is writing
+        with pytest.raises(SystemExit) as exit_:
+            cli.main()
+    assert exit_.value.code == 1
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("newsdag: error:") and "another newsdag run is writing to" in error
+    assert not path.exists()  # the waiting run touched nothing
+    with pytest.raises(warehouse.WarehouseBusy):
+        with warehouse.writer_lock(path), warehouse.writer_lock(path):
+            pass
 
 
 def test_transient_read_failures_are_retried(tmp_path: Path, monkeypatch) -> None:
@@ -98,7 +202,7 @@ def test_transient_read_failures_are_retried(tmp_path: Path, monkeypatch) -> Non
     real_read = Path.read_bytes
     failures = iter([OSError(11, "Resource temporarily unavailable")] * 2)
 
-    def flaky_read(self: Path) -> bytes:  # fault injection: the first two reads fail
+    def flaky_read(self: Path) -> bytes:  # fault injection: the first reads fail
         error = next(failures, None)
         if error:
             raise error
@@ -109,25 +213,160 @@ def test_transient_read_failures_are_retried(tmp_path: Path, monkeypatch) -> Non
     failures = iter([OSError(11, "Resource temporarily unavailable")] * 3)
     with pytest.raises(UnreadableFile, match="temporarily unavailable"):
         _read_bytes(path, delay_s=0.01)
-
-
-def test_vanished_file_is_recorded_not_raised(tmp_path: Path) -> None:
     with pytest.raises(UnreadableFile, match="vanished"):
         _read_bytes(tmp_path / "gone.txt")
 
 
-def test_failed_data_check_fails_the_run(prefect_server, tmp_path: Path, monkeypatch) -> None:
+def test_files_locked_or_vanishing_mid_run_are_retried_then_recorded(run_flow, tmp_path: Path, monkeypatch) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    seeds = sorted(SEEDS_DIR.glob("*.txt"))
+    shutil.copy(seeds[2], raw / "flaky.txt")  # fails once while being read, then reads
+    (raw / "locked.txt").write_text("Locked\n\nThis file stays locked for the whole run.\n")
+    (raw / "vanishing.txt").write_text("Vanishing\n\nThis file is deleted after discovery.\n")
+    real_read = Path.read_bytes
+    reads: dict[str, int] = {}
+
+    def faulty_read(self: Path) -> bytes:  # the first read of each file is discovery's (hashing)
+        reads[self.name] = reads.get(self.name, 0) + 1
+        if reads[self.name] > 1:
+            if self.name == "flaky.txt" and reads[self.name] == 2:
+                raise OSError(11, "Resource temporarily unavailable")
+            if self.name == "locked.txt":
+                raise PermissionError(13, "Permission denied")
+            if self.name == "vanishing.txt":
+                self.unlink(missing_ok=True)
+        return real_read(self)
+
+    monkeypatch.setattr(Path, "read_bytes", faulty_read)
+    path = tmp_path / "w.duckdb"
+    summary = run_flow(raw, path)
+    assert (summary["new"], summary["failed"]) == (1, 2)
+    assert reads["locked.txt"] == 1 + 3  # discovery, then three attempts
+    with duckdb.connect(str(path), read_only=True) as con:
+        outcomes = dict(con.execute("select source_path, status || ': ' || coalesce(error, '') from ingest_files").fetchall())
+        assert con.execute("select source_path from articles").fetchall() == [("flaky.txt",)]
+    assert outcomes == {"flaky.txt": "loaded: ", "locked.txt": "failed: cannot read file: Permission denied",
+                        "vanishing.txt": "failed: file vanished before it could be read"}
+
+
+def test_bad_input_at_scale_loads_every_good_file_and_records_every_bad_one(run_flow, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("NEWSDAG_MAX_FILE_BYTES", "50000")
+    raw = tmp_path / "raw"
+    (raw / "nested").mkdir(parents=True)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("Secret\n\nSECRET-OUTSIDE-TEXT must never be read into the warehouse.\n")
+    seeds = sorted(SEEDS_DIR.glob("*.txt"))
+    shutil.copy(seeds[0], raw / "good_0.txt")
+    shutil.copy(seeds[3], raw / "nested" / "good_1.txt")
+    expected: dict[str, str] = {}  # bad file -> a word its recorded reason must contain
+    rng = random.Random(7)
+    for number in range(25):
+        (raw / f"empty_{number}.txt").write_bytes(b"" if number % 2 else b" \n\n ")
+        expected[f"empty_{number}.txt"] = "empty"
+        (raw / f"binary_{number}.bin").write_bytes(bytes(rng.randrange(256) for _ in range(2000)) + b"\x00")
+        expected[f"binary_{number}.bin"] = "binary"
+        (raw / f"controls_{number}.txt").write_bytes(bytes(rng.randrange(1, 9) for _ in range(500)))
+        expected[f"controls_{number}.txt"] = "binary"
+        (raw / f"no_letters_{number}.txt").write_bytes(b"1234 5678 -- 90 %\n" * 10)
+        expected[f"no_letters_{number}.txt"] = "no text"
+        (raw / f"outside_{number}.txt").symlink_to(outside / "secret.txt")
+        expected[f"outside_{number}.txt"] = "outside the raw folder"
+    for number in range(5):
+        (raw / f"huge_{number}.txt").write_bytes(b"Word " * 20000)
+        expected[f"huge_{number}.txt"] = "too large"
+        (raw / f"dangling_{number}.txt").symlink_to(raw / "missing.txt")
+        expected[f"dangling_{number}.txt"] = "symlink"
+    (raw / "outside_folder").symlink_to(outside, target_is_directory=True)
+    expected["outside_folder"] = "symlinked folder"
+    (raw / "zz_inside_link.txt").symlink_to(raw / "good_0.txt")  # inside the folder: a copy of good_0.txt
+    os.mkfifo(raw / "pipe.txt")  # would block a reader forever
+    expected["pipe.txt"] = "not a regular file"
+    (raw / ".hidden.txt").write_text("Hidden\n\nEditors' scratch files are ignored.\n")
+
+    path = tmp_path / "w.duckdb"
+    summary = run_flow(raw, path)
+    assert (summary["new"], summary["duplicate"], summary["failed"]) == (2, 1, len(expected))
+    with duckdb.connect(str(path), read_only=True) as con:
+        loaded = {row[0] for row in con.execute("select source_path from articles").fetchall()}
+        failed = dict(con.execute("select source_path, error from ingest_files where status = 'failed'").fetchall())
+        duplicate = con.execute("select source_path, duplicate_of from ingest_files where status = 'duplicate'").fetchall()
+        leaked = con.execute("select count(*) from article_sources where raw_text like '%SECRET-OUTSIDE-TEXT%'").fetchone()[0]
+    assert loaded == {"good_0.txt", "nested/good_1.txt"}
+    assert duplicate == [("zz_inside_link.txt", "good_0.txt")]
+    assert failed.keys() == expected.keys()
+    assert all(expected[name] in failed[name] for name in expected), {n: failed[n] for n in expected if expected[n] not in failed[n]}
+    assert leaked == 0
+
+
+def test_read_never_follows_a_path_out_of_the_raw_folder(tmp_path: Path) -> None:
+    import polars as pl
+
+    from tasks.ingest import read_documents
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (tmp_path / "secret.txt").write_text("Secret\n\nNot for the warehouse.\n")
+    (raw / "swapped.txt").symlink_to(tmp_path / "secret.txt")  # replaced by a link after discovery
+    files = pl.DataFrame({"source_path": ["swapped.txt", "../secret.txt"], "content_sha256": ["x", "y"]})
+    documents = read_documents(files, raw)
+    assert documents["text"].to_list() == [None, None]
+    assert all("outside the raw folder" in error for error in documents["error"].to_list())
+
+
+def test_deleted_files_are_kept_marked_until_pruned(run_flow, tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    seeds = sorted(SEEDS_DIR.glob("*.txt"))
+    shutil.copy(seeds[1], raw / "kept.txt")
+    shutil.copy(seeds[4], raw / "removed.txt")
+    path = tmp_path / "w.duckdb"
+    run_flow(raw, path)
+    (raw / "removed.txt").unlink()
+    summary = run_flow(raw, path)
+    assert summary["deleted"] == 1
+
+    def rows() -> dict[str, object]:
+        with duckdb.connect(str(path), read_only=True) as con:
+            return {
+                "articles": sorted(r[0] for r in con.execute("select source_path from articles").fetchall()),
+                "files": dict(con.execute("select source_path, status from ingest_files").fetchall()),
+                "orphans": warehouse.run_checks(con, SQL_DIR).height,
+                "links": con.execute("select count(*) from paragraph_similarity").fetchone()[0],
+            }
+
+    assert rows()["articles"] == ["kept.txt", "removed.txt"]  # kept, never silently dropped
+    assert rows()["files"] == {"kept.txt": "unchanged", "removed.txt": "deleted"}
+    result = subprocess.run([sys.executable, "-m", "flows", "prune", "--warehouse", str(path)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "pruned 1 article" in result.stdout
+    after = rows()
+    assert after["articles"] == ["kept.txt"] and after["files"] == {"kept.txt": "unchanged"}
+    assert after["orphans"] == 0 and after["links"] == 0  # its links went with it
+    assert run_flow(raw, path)["unchanged"] == 1
+
+
+def test_a_failed_data_check_fails_the_run_visibly(prefect_server, tmp_path: Path, monkeypatch, capsys) -> None:
+    from flows import cli
+    from flows.ingest import ingest_flow
+
     sql_dir = tmp_path / "sql"
     shutil.copytree(SQL_DIR, sql_dir)
-    (sql_dir / "checks" / "always_fails.sql").write_text(
-        "select 'planted problem' as problem, article_id as detail from articles"
-    )
+    (sql_dir / "checks" / "planted.sql").write_text("select 'planted problem' as problem, 'row 1' as detail")
     monkeypatch.setenv("NEWSDAG_SQL_DIR", str(sql_dir))
     raw = tmp_path / "raw"
     raw.mkdir()
-    shutil.copy(sorted(SEEDS_DIR.glob("*.txt"))[2], raw / "a.txt")
-    from flows.ingest import ingest_flow
+    path = tmp_path / "w.duckdb"
 
-    state_ = ingest_flow(raw_dir=str(raw), warehouse_path=str(tmp_path / "w.duckdb"), return_state=True)
-    assert state_.is_failed()
-    assert "planted problem" in str(state_.message) or "check" in str(state_.message)
+    state = ingest_flow(raw_dir=str(raw), warehouse_path=str(path), return_state=True)
+    assert state.is_failed()
+    assert "warehouse check failures" in state.message and "planted problem" in state.message
+
+    monkeypatch.setattr(sys, "argv", ["newsdag", "run", "--ephemeral", "--raw-dir", str(raw), "--warehouse", str(path)])
+    with pytest.raises(SystemExit) as exit_:
+        cli.main()
+    assert exit_.value.code == 1
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("newsdag: error: run failed") and "planted problem" in error

@@ -1,0 +1,14 @@
+select 'article in no story' as problem, a.article_id as detail from articles a anti join story_articles s using (article_id)
+union all
+select 'story member without article', s.article_id from story_articles s anti join articles a using (article_id)
+union all
+select 'story without articles', s.story_id from stories s anti join story_articles m using (story_id)
+union all
+select 'story without one original', story_id from story_articles group by story_id having count(*) filter (where is_original) <> 1
+union all
+select 'article pair not stored once (a >= b)', article_id_a from article_similarity where article_id_a >= article_id_b
+union all
+select 'article similarity share out of range', article_id_a || ' ' || article_id_b from article_similarity
+where share_a not between 0 and 1 or share_b not between 0 and 1 or copied_share_a > share_a + 1e-6 or copied_share_b > share_b + 1e-6
+union all
+select 'lexical overlap out of range', paragraph_id_a from paragraph_similarity where lexical_overlap < 0 or lexical_overlap > 1.0001

@@ -1,0 +1,144 @@
+"""More families of remnant on short made-up articles, the batch-level (recurring line) evidence,
+and the metadata added for issue 3 (language, updated date)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+
+from tasks.clean import CLEANED_SCHEMA, clean_articles, clean_text, clean_texts, detect_language, recurring_lines
+
+STORY = (
+    "The harbour board voted on Monday to dredge the main channel before the autumn storms arrive.\n\n"
+    "Fishermen said the work was overdue and that two boats had run aground there since March."
+)
+
+
+def reasons(text: str) -> dict[str, str]:
+    return {span.text.strip(): span.reason for span in clean_text(text).removed}
+
+
+def test_gallery_leftovers_are_navigation() -> None:
+    text = f"Harbour dredging\n\nImage 3 of 12\n\n{STORY}\n\nBack to Gallery"
+    assert clean_text(text).body == STORY
+    assert reasons(text)["Image 3 of 12"] == "navigation"
+    assert reasons(text)["Back to Gallery"] == "navigation"
+
+
+def test_copyright_line_is_removed() -> None:
+    text = f"{STORY}\n\n© 2031 Coastal Gazette Ltd"
+    assert clean_text(text).body == STORY
+    assert reasons(text)["© 2031 Coastal Gazette Ltd"] == "copyright"
+
+
+def test_photo_credit_captions() -> None:
+    text = (
+        f"Harbour dredging\n\nThe old pier at dawn, seen from the lighthouse. (credit: Port Authority/Ann Moss)\n\n{STORY}\n\n"
+        "Dredgers at work, photos © Harbour Trust, 2030"
+    )
+    assert clean_text(text).body == STORY
+    assert set(reasons(text).values()) == {"title", "caption"}
+
+
+def test_urls_between_list_items_are_kept_and_trailing_url_is_a_footer() -> None:
+    items = "1) Tide table for the season\nhttps://shop.example.org/tides\n2) A brass ship's bell\nhttps://shop.example.org/bell"
+    text = f"{STORY}\n{items}\n2) Nothing else\nhttps://news.example.org/harbour/dredging"
+    article = clean_text(text)
+    assert "https://shop.example.org/tides" in article.body and "https://shop.example.org/bell" in article.body
+    assert "https://news.example.org/harbour/dredging" not in article.body
+    assert article.url == "https://news.example.org/harbour/dredging"
+    assert article.publisher == "news.example.org"
+
+
+def test_related_block_with_question_headlines_ends_the_page() -> None:
+    text = (
+        f"{STORY}\n\nYou may also like...\n\nWill the ferry run next winter?\n\nNew lighthouse keeper named\n\n"
+        "Who owns the old boathouse?"
+    )
+    article = clean_text(text)
+    assert article.body == STORY
+    assert set(reasons(text).values()) == {"related_links"}
+
+
+def test_related_header_does_not_eat_the_story_after_it() -> None:
+    text = (
+        "The harbour board voted on Monday to dredge the main channel.\n"
+        "Most read in local news\n"
+        "Fishermen said the work was overdue and that two boats had run aground there since March.\n"
+        "The board will meet again in May to review the costs."
+    )
+    article = clean_text(text)
+    assert "run aground there since March." in article.body and "review the costs." in article.body
+    assert reasons(text) == {"Most read in local news": "related_links"}
+
+
+def test_update_note_gives_the_updated_date() -> None:
+    article = clean_text(f"{STORY}\n\nUpdated: 4 March 2030, 10:15 GMT")
+    assert article.updated == date(2030, 3, 4)
+    assert article.body == STORY
+
+
+def test_head_metadata_line_starting_with_a_date() -> None:
+    text = f"Harbour dredging\n\n04/03/2030 - Publicado por: Ana Souza - Categoria: Cidade\n\n{STORY}"
+    article = clean_text(text)
+    assert article.body == STORY
+    assert reasons(text)["04/03/2030 - Publicado por: Ana Souza - Categoria: Cidade"] == "date_line"
+    assert article.published is not None and article.published.year == 2030
+
+
+def test_language_is_detected_and_non_english_text_is_kept_whole() -> None:
+    german = (
+        "Der Hafenrat hat am Montag beschlossen, die Fahrrinne vor den Herbststürmen auszubaggern.\n\n"
+        "Die Fischer sagten, die Arbeiten seien überfällig gewesen."
+    )
+    article = clean_text(german)
+    assert article.body == german and article.language == "de"
+    assert clean_text(STORY).language == "en"
+    assert detect_language("Ja.") is None  # too short to tell
+
+
+def test_language_detection_is_deterministic() -> None:
+    text = "Il consiglio del porto ha votato lunedì per dragare il canale principale prima delle tempeste."
+    assert {detect_language(text) for _ in range(5)} == {"it"}
+
+
+def _site_page(number: int, story: str) -> str:
+    return f"Headline {number}\n\n{story}\n\nSkip the queue with our members club\n\nThree stories you missed today"
+
+
+STORIES = [
+    "The harbour board voted on Monday to dredge the main channel before the autumn storms arrive.",
+    "A new bakery opened on Quay Street on Saturday and sold out of bread within two hours of opening.",
+    "The lifeboat crew rescued two kayakers off the northern point late on Sunday evening, the coastguard said.",
+    "School buses will run to a new timetable from next week because of the roadworks on the coast road.",
+]
+
+
+def test_lines_recurring_across_a_folder_are_furniture() -> None:
+    texts = {f"gazette/{n}.txt": _site_page(n, story) for n, story in enumerate(STORIES)}
+    cleaned = clean_texts(texts)
+    for name, story in zip(texts, STORIES):
+        assert cleaned[name].body == story
+        assert {span.reason for span in cleaned[name].removed} == {"title", "recurring"}
+    # One file alone carries no such evidence: the lines stay.
+    alone = clean_text(texts["gazette/0.txt"])
+    assert "members club" in alone.body
+
+
+def test_recurring_evidence_is_per_folder_and_ignores_copies_of_one_story() -> None:
+    texts = {f"site{n}/page.txt": _site_page(n, story) for n, story in enumerate(STORIES)}
+    assert all("members club" in article.body for article in clean_texts(texts).values())
+    copies = [_site_page(1, STORIES[0])] * 4  # one story filed four times is not furniture evidence
+    assert recurring_lines(copies) == frozenset()
+
+
+def test_clean_articles_fills_the_new_columns() -> None:
+    documents = pl.DataFrame(
+        {"article_id": ["a"], "source_path": ["x/a.txt"], "text": [f"{STORY}\n\nUpdated: 4 March 2030"]}
+    )
+    articles, removed = clean_articles(documents)
+    assert articles.schema == pl.Schema(CLEANED_SCHEMA)
+    row = articles.row(0, named=True)
+    assert row["language"] == "en" and row["updated"] == date(2030, 3, 4)
+    assert removed["reason"].to_list() in (["update_note"], ["date_line"])

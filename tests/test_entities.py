@@ -1,0 +1,194 @@
+"""Entity canonicalisation rules, each on short made-up mentions (spaCy's part is tested end to end)."""
+
+from __future__ import annotations
+
+import re
+
+import polars as pl
+import pytest
+
+from tasks.entities import (
+    ENTITY_SCHEMA,
+    MENTION_SCHEMA,
+    canonicalise_entities,
+    entity_id_for,
+    find_entity,
+    is_office_fragment,
+    is_title_only,
+    normalise_surface,
+)
+
+
+def mentions(*items: tuple[str, str, str]) -> pl.DataFrame:
+    """(article_id, surface, spaCy label) -> mention rows, one paragraph per article, placed one after another."""
+    rows, offsets = [], {}
+    for article, surface, label in items:
+        start = offsets.get(article, 0)
+        offsets[article] = start + len(surface) + 1
+        rows.append({"article_id": article, "paragraph_id": f"{article}-0000", "start_char": start,
+                     "end_char": start + len(surface), "surface": surface, "label": label})
+    return pl.DataFrame(rows, schema=MENTION_SCHEMA)
+
+
+NO_KNOWN = pl.DataFrame(schema=ENTITY_SCHEMA)
+
+
+def resolve(frame: pl.DataFrame, known: pl.DataFrame = NO_KNOWN) -> tuple[pl.DataFrame, dict[tuple[str, str], str]]:
+    """(entities, {(article, surface): canonical name})."""
+    entities, resolved = canonicalise_entities(frame, known)
+    names = dict(zip(entities["entity_id"], entities["canonical_name"]))
+    return entities, {(a, s): names[e] for a, s, e in resolved.select("article_id", "surface", "entity_id").rows()}
+
+
+@pytest.mark.parametrize(
+    ("surface", "name"),
+    [
+        ("Secretary of State John Kerry", "John Kerry"),
+        ("Sec. Kerry", "Kerry"),
+        ("Secretary Kerry", "Kerry"),
+        ("U.S. Secretary of State John Kerry", "John Kerry"),
+        ("Russian Foreign Minister Sergei Lavrov", "Sergei Lavrov"),
+        ("President Putin's", "Putin"),
+        ("Crimea’s", "Crimea"),
+        ("the Russian Federation", "Russia"),  # a nationality is kept when no office follows it
+        ("Russian Orthodox Church", "Russian Orthodox Church"),
+        ("U.S.", "United States"),
+        ("EU", "European Union"),
+    ],
+)
+def test_normalise_strips_titles_and_possessives(surface: str, name: str) -> None:
+    assert normalise_surface(surface) == name
+
+
+def test_offices_alone_are_not_entities() -> None:
+    assert is_title_only("Sec") and is_title_only("Secretary") and is_title_only("President")
+    assert not is_title_only("Kerry")
+    text = "Secretary of State John Kerry met Foreign Minister Sergei Lavrov."
+    assert is_office_fragment(text, text.index("State"), text.index("State") + 5)
+    assert not is_office_fragment(text, text.index("John"), text.index("John") + 10)
+
+
+def test_lone_surname_joins_full_name_in_same_article() -> None:
+    _, names = resolve(mentions(("a", "John Kerry", "PERSON"), ("a", "Kerry", "PERSON"), ("a", "Sec. Kerry", "PERSON")))
+    assert names[("a", "Kerry")] == names[("a", "Sec. Kerry")] == "John Kerry"
+
+
+def test_lone_surname_joins_the_only_full_name_in_the_corpus() -> None:
+    _, names = resolve(mentions(("a", "Jay Carney", "PERSON"), ("b", "Carney", "PERSON")))
+    assert names[("b", "Carney")] == "Jay Carney"
+
+
+def test_people_sharing_a_surname_stay_apart() -> None:
+    frame = mentions(
+        ("a", "George Bush", "PERSON"), ("a", "Bush", "PERSON"),
+        ("b", "Jeb Bush", "PERSON"), ("b", "Bush", "PERSON"),
+        ("c", "Bush", "PERSON"),
+    )
+    entities, names = resolve(frame)
+    assert names[("a", "Bush")] == "George Bush"
+    assert names[("b", "Bush")] == "Jeb Bush"
+    assert names[("c", "Bush")] not in {"George Bush", "Jeb Bush"}  # ambiguous in the corpus
+    assert {"George Bush", "Jeb Bush"} <= set(entities["canonical_name"])
+
+
+def test_transliteration_variants_merge_by_fuzzy_match() -> None:
+    frame = mentions(("a", "Sergei Lavrov", "PERSON"), ("a", "Sergei Lavrov", "PERSON"), ("b", "Sergey Lavrov", "PERSON"),
+                     ("c", "Sergei Ivanov", "PERSON"))
+    _, names = resolve(frame)
+    assert names[("b", "Sergey Lavrov")] == "Sergei Lavrov"  # the more frequent spelling is canonical
+    assert names[("c", "Sergei Ivanov")] == "Sergei Ivanov"
+
+
+def test_surname_of_a_known_person_is_a_person_whatever_spacy_says() -> None:
+    frame = mentions(
+        ("a", "Sergei Lavrov", "PERSON"), ("a", "Lavrov", "ORG"), ("a", "Lavrov", "ORG"), ("a", "Lavrov", "GPE"),
+        ("b", "Lavrov", "ORG"), ("b", "Lavrov", "PERSON"),
+    )
+    entities, names = resolve(frame)
+    assert names[("a", "Lavrov")] == names[("b", "Lavrov")] == "Sergei Lavrov"
+    assert entities.filter(pl.col("canonical_name") == "Sergei Lavrov")["label"].to_list() == ["PERSON"]
+    assert entities.height == 1
+
+
+def test_a_place_named_like_a_surname_stays_a_place() -> None:
+    frame = mentions(("a", "Denzel Washington", "PERSON"), *[("b", "Washington", "GPE")] * 3)
+    _, names = resolve(frame)
+    assert names[("b", "Washington")] == "Washington"
+
+
+def test_demonym_and_prepositions_make_a_place_of_a_mislabelled_org() -> None:
+    frame = mentions(("a", "Crimea", "ORG"), ("a", "Crimea’s", "ORG"), ("b", "Crimea", "ORG"), ("b", "Crimea", "GPE"),
+                     ("b", "Crimean", "NORP"))
+    entities, names = resolve(frame)
+    assert names[("a", "Crimea’s")] == "Crimea"
+    assert entities["label"].to_list() != [] and entities.filter(pl.col("canonical_name") == "Crimea")["label"].item() == "GPE"
+
+
+def test_short_forms_and_acronyms_join_full_names() -> None:
+    frame = mentions(("a", "U.S.", "GPE"), ("a", "the United States", "GPE"), ("b", "EU", "ORG"),
+                     ("b", "European Union", "ORG"), ("c", "North Atlantic Treaty Organization", "ORG"), ("c", "NATO", "ORG"))
+    _, names = resolve(frame)
+    assert names[("a", "U.S.")] == names[("a", "the United States")] == "United States"
+    assert names[("b", "EU")] == "European Union"
+    assert names[("c", "NATO")] == "North Atlantic Treaty Organization"
+
+
+def test_person_and_place_run_together_are_split() -> None:
+    # "Lavrov assured Kerry Russia would not invade": spaCy gives one PERSON "Kerry Russia".
+    frame = mentions(("a", "John Kerry", "PERSON"), ("a", "Kerry", "PERSON"), ("a", "Russia", "GPE"),
+                     ("a", "Russia", "GPE"), ("a", "Kerry Russia", "PERSON"))
+    entities, resolved = canonicalise_entities(frame, NO_KNOWN)
+    assert "Kerry Russia" not in set(entities["canonical_name"])
+    names = dict(zip(entities["entity_id"], entities["canonical_name"]))
+    split = resolved.filter(pl.col("start_char") >= frame["start_char"][-1])
+    assert [(r["surface"], names[r["entity_id"]]) for r in split.iter_rows(named=True)] == [
+        ("Kerry", "John Kerry"), ("Russia", "Russia")
+    ]
+    assert split["end_char"][0] - split["start_char"][0] == len("Kerry")
+
+
+def test_hyphen_compound_of_known_names_is_split() -> None:
+    frame = mentions(("a", "U.S.", "GPE"), ("a", "European Union", "ORG"), ("a", "U.S.-European Union", "ORG"))
+    _, resolved = canonicalise_entities(frame, NO_KNOWN)
+    assert resolved.filter(pl.col("surface").str.contains("-")).height == 0
+    assert resolved.height == 4
+
+
+def test_new_mentions_join_known_entities_and_keep_their_ids() -> None:
+    known = pl.DataFrame(
+        [{"entity_id": "known-kerry", "canonical_name": "John Kerry", "label": "PERSON", "aliases": ["John Kerry", "Kerry"]},
+         {"entity_id": "known-obama", "canonical_name": "Obama", "label": "PERSON", "aliases": ["Obama"]}],
+        schema=ENTITY_SCHEMA,
+    )
+    frame = mentions(("x", "Kerry", "ORG"), ("x", "Secretary Kerry", "PERSON"), ("y", "Barack Obama", "PERSON"),
+                     ("y", "Obama", "PERSON"))
+    entities, resolved = canonicalise_entities(frame, known)
+    assert set(resolved["entity_id"]) == {"known-kerry", "known-obama"}
+    renamed = entities.filter(pl.col("entity_id") == "known-obama").row(0, named=True)
+    # The lone-surname entity takes the full name; rows keep pointing to the same id.
+    assert renamed["canonical_name"] == "Barack Obama" and "Obama" in renamed["aliases"]
+
+
+def test_entity_ids_are_stable_and_places_share_one_family() -> None:
+    assert entity_id_for("Crimea", "GPE") == entity_id_for("Crimea", "LOC")
+    assert entity_id_for("Crimea", "GPE") != entity_id_for("Crimea", "ORG")
+    assert re.fullmatch(r"[0-9a-f]{16}", entity_id_for("John Kerry", "PERSON"))
+
+
+def test_find_entity_looks_names_up_like_a_reader() -> None:
+    entities = pl.DataFrame(
+        [{"entity_id": "k", "canonical_name": "John Kerry", "label": "PERSON", "aliases": ["John Kerry", "Kerry"]},
+         {"entity_id": "o", "canonical_name": "Obama", "label": "PERSON", "aliases": ["Obama"]},
+         {"entity_id": "u", "canonical_name": "United States", "label": "GPE", "aliases": ["United States"]}],
+        schema=ENTITY_SCHEMA,
+    )
+    assert find_entity(entities, "Sec. Kerry") == "k"
+    assert find_entity(entities, "Secretary of State John Kerry") == "k"
+    assert find_entity(entities, "US") == "u"
+    assert find_entity(entities, "Barack Obama") == "o"  # only the surname was ever written
+    assert find_entity(entities, "Michelle Bachelet") is None
+
+
+def test_no_mentions_gives_empty_frames() -> None:
+    entities, resolved = canonicalise_entities(pl.DataFrame(schema=MENTION_SCHEMA), NO_KNOWN)
+    assert entities.height == 0 and resolved.height == 0 and "entity_id" in resolved.columns
