@@ -87,7 +87,7 @@ def main() -> None:
     link_seconds = time.perf_counter() - started
     meta = articles.select("article_id", "source_path", "title", "n_paragraphs", "published").with_columns(
         first_seen_at=pl.lit(None, dtype=pl.Datetime))
-    similar = stories.article_similarity(links, meta)
+    similar = stories.article_similarity(links, meta, stories.identical_paragraph_links(embedded))
     path_of = dict(zip(articles["article_id"].to_list(), articles["source_path"].to_list()))
     similar = similar.with_columns(
         path_a=pl.col("article_id_a").replace_strict(path_of), path_b=pl.col("article_id_b").replace_strict(path_of))
@@ -126,6 +126,7 @@ def main() -> None:
     rows.select("path_a", "path_b", "relation", "share_a", "share_b", "copied_share_a", "copied_share_b",
                 "mean_cosine", title_a=pl.col("path_a").replace_strict(titles),
                 title_b=pl.col("path_b").replace_strict(titles)).write_csv(out / "flagged_sample.tsv", separator="\t")
+    similar.write_parquet(out / "article_similarity.parquet")  # for tuning the relation thresholds
     (out / "duplicates.json").write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))
 

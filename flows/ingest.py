@@ -144,7 +144,8 @@ def group_stories(settings: Settings, rebuild_search_index: bool) -> int:
     in one transaction); the full-text index for `newsdag search`."""
     with warehouse.connect(settings.warehouse) as con:
         inputs = warehouse.story_inputs(con)
-        similar = stories.article_similarity(inputs["links"], inputs["articles"])
+        identical = stories.identical_paragraph_links(inputs["paragraph_hashes"])
+        similar = stories.article_similarity(inputs["links"], inputs["articles"], identical)
         story_frame, members = stories.group_stories(similar, inputs["articles"], inputs["entities"])
         warehouse.replace_stories(con, similar, story_frame, members)
         if rebuild_search_index or not warehouse.has_search_index(con):

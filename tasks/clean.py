@@ -141,6 +141,7 @@ CAPTION_MARKER = re.compile(
     r"^(?:photo|image|picture|pictured|caption|file photo|above|below|top|left|right)\s*[:|]"
     r"|\((?:photo|image|picture)\s*:.{1,80}\)\s*$"
     r"|\((?:photo |image )?credits?\s*:.{1,80}\)\s*$"
+    r"|\([A-Z][\w.&-]*(?: [A-Z][\w.&-]*)?(?:/[\w.&’' -]{2,40}){1,3}\)\s*$"  # "(NASA/JPL-Caltech)", "(AP Photo/Ann Lee)"
     r"|\b(?:photos?|images?|pictures?)\s*(?:©|by\s+[A-Z]|courtesy\b|credit\b)"
     r"|\b(?:AP|AFP|Reuters|Getty|EPA|Bloomberg)\s*(?:Photo|Images)\b"
     r"|\bREUTERS/[A-Z]"
@@ -264,14 +265,14 @@ def _restates_title(line: str, title: str) -> bool:
     from rapidfuzz import fuzz
 
     line_fold, title_fold = _fold(line), _fold(title)
-    if not line_fold or not title_fold:
+    if not line_fold or not title_fold or _ends_statement(line):  # a sentence of the story, not a headline
         return False
     if line_fold in title_fold and len(line_fold) >= 0.5 * len(title_fold):
         return True
     if title_fold in line_fold and len(title_fold) >= 0.5 * len(line_fold):
         return True
     shorter, longer = sorted((len(line_fold), len(title_fold)))
-    return shorter >= 0.6 * longer and fuzz.token_set_ratio(line_fold, title_fold) >= 85
+    return shorter >= 0.6 * longer and fuzz.token_sort_ratio(line_fold, title_fold) >= 80
 
 
 def _fold(text: str) -> str:
@@ -376,7 +377,7 @@ def _classify_line(line: str, article: CleanedArticle, in_tail: bool = True) -> 
     if words <= 4 and NEWSLETTER_NAME.match(line):
         return "newsletter_prompt"
     if words <= 50 and '"' not in line and "“" not in line and CALL_TO_ACTION.match(_last_sentence(line)) \
-            and (words <= 12 or re.search(r"\b(?:newsletter|subscri\w+|issues?|inbox|information|offer)\b", line, re.I)):
+            and re.search(r"\b(?:newsletter|subscri\w+|issues|inbox)\b", line, re.I):
         return "newsletter_prompt"  # a promotion whose last sentence sends the reader to sign up
     if words <= 15 and (label := PUBLISHED_LABEL.match(line)) and (published := parse_date(line)):
         if "updated" in label.group(0).casefold():

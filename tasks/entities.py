@@ -280,19 +280,35 @@ def canonicalise_entities(mentions: pl.DataFrame, known: pl.DataFrame) -> tuple[
         for alias in [row["canonical_name"], *(row["aliases"] or [])]:
             alias_index.setdefault((fam, alias.casefold()), row["entity_id"])
 
+    # Indexes over the targets, so that a batch is not compared with every stored entity.
+    full_by_surname: dict[str, set[str]] = defaultdict(set)  # people with a full name, by surname
+    full_by_initials: dict[tuple[str, str], list[str]] = defaultdict(list)  # candidates for the fuzzy match
+    lone_by_name: dict[str, str] = {}  # people named by one word only ("Obama")
+    by_acronym: dict[str, str] = {}  # multi-word organisations and places by their initials
+
+    def index(entity_id: str) -> None:
+        name, label = str(targets[entity_id]["canonical_name"]), str(targets[entity_id]["label"])
+        tokens = name.split()
+        if label == "PERSON" and len(tokens) > 1:
+            full_by_surname[_surname(name)].add(entity_id)
+            full_by_initials[(tokens[0][0].casefold(), tokens[-1][0].casefold())].append(entity_id)
+        elif label == "PERSON":
+            lone_by_name.setdefault(name.casefold(), entity_id)
+        elif _label_family(label) in {"ORG", "PLACE"} and len(tokens) > 1:
+            by_acronym.setdefault(_initials(name), entity_id)
+
+    for entity_id in targets:
+        index(entity_id)
+
     def new_target(name: str, fam: str) -> str:
         label = _label_in_family(raw_labels[name.casefold()], fam)
         entity_id = entity_id_for(name, label)
-        targets.setdefault(
-            entity_id, {"entity_id": entity_id, "canonical_name": name, "label": label, "aliases": set(), "touched": True}
-        )
+        if entity_id not in targets:
+            targets[entity_id] = {
+                "entity_id": entity_id, "canonical_name": name, "label": label, "aliases": set(), "touched": True
+            }
+            index(entity_id)
         return entity_id
-
-    def persons(full: bool) -> list[dict[str, object]]:
-        return [
-            t for t in targets.values()
-            if t["label"] == "PERSON" and (len(str(t["canonical_name"]).split()) > 1) == full
-        ]
 
     # Full names and other multi-word or non-person names, most frequent first so that the usual
     # spelling becomes the canonical one.
@@ -305,25 +321,20 @@ def canonicalise_entities(mentions: pl.DataFrame, known: pl.DataFrame) -> tuple[
             continue  # lone surnames are resolved per mention, below
         target: str | None = None
         if fam == "PERSON":
-            target = next(
-                (str(t["entity_id"]) for t in persons(full=True) if _same_person(name, str(t["canonical_name"]))), None
-            )
-            if target is None:
+            tokens = name.split()
+            candidates = full_by_initials.get((tokens[0][0].casefold(), tokens[-1][0].casefold()), [])
+            target = next((c for c in candidates if _same_person(name, str(targets[c]["canonical_name"]))), None)
+            lone = lone_by_name.get(_surname(name))
+            if target is None and lone is not None and not full_by_surname.get(_surname(name)):
                 # A lone-surname entity from earlier ("Obama") takes the full name when it is the only one.
-                lone = [t for t in persons(full=False) if str(t["canonical_name"]).casefold() == _surname(name)]
-                rivals = [t for t in persons(full=True) if _surname(str(t["canonical_name"])) == _surname(name)]
-                if len(lone) == 1 and not rivals:
-                    lone[0]["canonical_name"] = name
-                    lone[0]["touched"] = True
-                    target = str(lone[0]["entity_id"])
+                del lone_by_name[_surname(name)]
+                targets[lone]["canonical_name"] = name
+                targets[lone]["touched"] = True
+                index(lone)
+                target = lone
         elif fam in {"ORG", "PLACE"} and name.isupper() and 2 <= len(name) <= 6:
             # An acronym joins the full name whose initials it spells ("NATO").
-            target = next(
-                (str(t["entity_id"]) for t in targets.values()
-                 if _label_family(str(t["label"])) in {"ORG", "PLACE"} and " " in str(t["canonical_name"])
-                 and _initials(str(t["canonical_name"])) == name),
-                None,
-            )
+            target = by_acronym.get(name)
         alias_index[key] = target or new_target(name, fam)
 
     # A lone surname joins the full name seen in the same article, else the only one in the corpus.
@@ -341,15 +352,14 @@ def canonicalise_entities(mentions: pl.DataFrame, known: pl.DataFrame) -> tuple[
         entity_id = alias_index.get((fam, name.casefold()))
         if fam == "PERSON" and len(name.split()) == 1:
             in_article = full_in_article.get((article, name.casefold()), set())
-            in_corpus = {str(t["entity_id"]) for t in persons(full=True) if _surname(str(t["canonical_name"])) == name.casefold()}
+            in_corpus = full_by_surname.get(name.casefold(), set())
             if len(in_article) == 1:
                 entity_id = next(iter(in_article))
             elif not in_article and len(in_corpus) == 1:
                 entity_id = next(iter(in_corpus))
             elif entity_id is None or entity_id in in_corpus:
                 # Unknown or ambiguous ("Kerry" beside two Kerrys): an entity of its own.
-                entity_id = next((str(t["entity_id"]) for t in persons(full=False)
-                                  if str(t["canonical_name"]).casefold() == name.casefold()), None) or new_target(name, fam)
+                entity_id = lone_by_name.get(name.casefold()) or new_target(name, fam)
         if entity_id is None:
             entity_id = new_target(name, fam)
         target = targets[entity_id]

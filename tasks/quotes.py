@@ -61,7 +61,7 @@ DETERMINERS = {"a", "an", "the", "one", "two", "three", "some", "another", "his"
                "that", "these", "those", "several", "many", "other", "senior"}
 # Words between a speaker and the verb that do not change who speaks ("Lavrov, however, denied").
 FILLER = re.compile(r"^(?:[\s,]|however|also|later|then|again|earlier|previously|reportedly|further|had|has|have|"
-                    r"would|will|also|once|later)*$", re.I)
+                    r"would|will|once)*$", re.I)
 ABBREVIATION = re.compile(r"(?:\b[A-Z]|\b(?:Mr|Mrs|Ms|Dr|Sec|Gen|Sen|Rep|Gov|St|Jr|Sr|Lt|Col|Capt|Prof|No|vs)|"
                           r"\b(?:[A-Z]\.)+[A-Z])$")
 QUOTE_MARKS = {'"', "“", "”"}
@@ -165,14 +165,13 @@ def _mention_ending_at(mentions: Sequence[_Mention], position: int) -> _Mention 
 
 def _subject_speaker(
     text: str, phrase_start: int, phrase_end: int, mentions: Sequence[_Mention]
-) -> tuple[str, _Mention | None]:
+) -> tuple[str | None, _Mention | None]:
     """The speaker named by the words before a speech verb: the mention that ends the phrase
     ("Foreign Ministry spokesman Evgeny Perebiynis"), a pronoun, or a nominal (no entity)."""
     phrase = text[phrase_start:phrase_end]
     # Cut at a relative clause: "Kerry, who was in London," speaks, not London.
     who = re.search(r",?\s+who\b", phrase)
     if who and phrase[who.end():].strip(" ,") and not re.fullmatch(r",?\s+who\s*", phrase[who.start():]):
-        phrase_end = phrase_start + who.start()
         phrase = phrase[: who.start()]
     stripped = phrase.rstrip()
     while True:  # drop fillers at the end: "Lavrov, however,"
@@ -188,9 +187,8 @@ def _subject_speaker(
         lead = [w.lower() for w in text[phrase_start: mention.start].split()]
         while lead and lead[-1] in {"the", "a", "an"}:
             lead.pop()
-        if len(lead) >= 2 and lead[-1] in PREPOSITIONS:
-            return " ".join(stripped.split()[-8:]), None
-        return mention.surface, mention
+        if not (len(lead) >= 2 and lead[-1] in PREPOSITIONS):
+            return mention.surface, mention
     if PRONOUN.match(last_word):
         return last_word, None
     # An apposition: "Oleksandr Turchynov, Ukraine's acting president, said".
@@ -199,6 +197,8 @@ def _subject_speaker(
         rest = stripped[comma.end():]
         if named is not None and named.label in {"PERSON", "ORG"} and len(rest.split()) <= 8 and "," not in rest:
             return named.surface, named
+    if mention is not None:
+        return " ".join(stripped.split()[-8:]), None
     # A nominal subject: the last few words, for the record ("the official", "a senior U.S. official"),
     # when they look like one; otherwise there is no subject to record.
     words = stripped.split(",")[-1].split()
@@ -220,7 +220,7 @@ def _mention_after_verb(text: str, verb_end: int, limit: int, mentions: Sequence
     return None
 
 
-def _attribute_after(text: str, span: _Span, limit: int, mentions: Sequence[_Mention]) -> tuple[str, str, _Mention | None] | None:
+def _attribute_after(text: str, span: _Span, limit: int, mentions: Sequence[_Mention]) -> tuple[str | None, str, _Mention | None] | None:
     """`"…," Carney said` / `"…," said Lavrov` / `"…," he told reporters`: (surface, verb, mention)."""
     if span.close_mark is None:
         return None
@@ -253,7 +253,7 @@ def _attribute_after(text: str, span: _Span, limit: int, mentions: Sequence[_Men
 
 def _attribute_before(
     text: str, span: _Span, floor: int, sentence_start: int, spans: Sequence[_Span], mentions: Sequence[_Mention]
-) -> tuple[str, str, _Mention | None] | None:
+) -> tuple[str | None, str, _Mention | None] | None:
     """`Kerry said he came in "good faith"` / `Simonovic told reporters there was "no sign …"`."""
     window = text[floor: span.open_mark]
     verbs = list(SPEECH_VERB.finditer(window))
@@ -287,11 +287,14 @@ def _attribute_before(
     return surface, verb.group().lower(), mention
 
 
-def _is_speaking(text: str, mention: _Mention, mentions_after: int) -> bool:
+def _is_speaking(text: str, mention: _Mention) -> bool:
     """A person followed by a speech verb ("Kerry said", "Lavrov, however, denied") or after one ("said Kerry")."""
     after = text[mention.end: mention.end + 40]
     verb = SPEECH_VERB.search(after)
     if verb and FILLER.match(after[: verb.start()]):
+        return True
+    # "Lovenduski, who conducted the study, said"
+    if re.match(rf",\s+who\b[^.\"“”]*?,\s+(?:{SPEECH_VERBS})\b", text[mention.end: mention.end + 200], re.I):
         return True
     before = text[max(0, mention.start - 12): mention.start]
     return bool(re.search(rf"\b(?:{SPEECH_VERBS})\s+$", before, re.I))
@@ -302,14 +305,32 @@ def _resolve_pronoun(
 ) -> _Mention | None:
     """The person a "he said" points back to. `units`: (text, end offset to search before, mentions,
     quote spans, speakers of that unit's quotes), nearest first. In the nearest unit with a person:
-    the last one who spoke, else the last one named."""
+    the last one who spoke, else the first one named in the last sentence naming one (the subject)."""
     for text, end, mentions, spans, _ in units:
         people = [m for m in mentions if m.label == "PERSON" and m.end <= end and _outside(spans, m.start)]
         if not people:
             continue
-        speaking = [m for m in people if _is_speaking(text, m, end)]
-        return (speaking or people)[-1]
+        speaking = [m for m in people if _is_speaking(text, m)]
+        if speaking:
+            return speaking[-1]
+        sentence_start = max([e for e in _sentence_ends(text) if e <= people[-1].start] + [0])
+        return next(m for m in people if m.start >= sentence_start)
     return None
+
+
+def _name_key(word: str) -> str:
+    return re.sub(r"(?:'s|’s)$", "", word.strip(",.")).casefold()
+
+
+def _people_by_name(paragraph_ids: Sequence[str], by_paragraph: dict[str, list[_Mention]]) -> dict[str, str]:
+    """Surname (and single-word name) -> person entity, for the people an article names; a surname
+    two people share is left out."""
+    found: dict[str, set[str]] = {}
+    for paragraph_id in paragraph_ids:
+        for mention in by_paragraph.get(paragraph_id, []):
+            if mention.label == "PERSON":
+                found.setdefault(_name_key(mention.surface.split()[-1]), set()).add(mention.entity_id)
+    return {name: next(iter(ids)) for name, ids in found.items() if len(ids) == 1}
 
 
 def extract_quotes(paragraphs: pl.DataFrame, mentions: pl.DataFrame, entities: pl.DataFrame) -> pl.DataFrame:
@@ -328,6 +349,7 @@ def extract_quotes(paragraphs: pl.DataFrame, mentions: pl.DataFrame, entities: p
     ordered = paragraphs.select("article_id", "paragraph_id", "position", "text").sort("article_id", "position")
     for (article_id,), group in ordered.group_by(["article_id"], maintain_order=True):
         history: list[tuple[str, int, list[_Mention], list[_Span], list[str | None]]] = []
+        article_people = _people_by_name(group["paragraph_id"].to_list(), by_paragraph)
         previous_quote: dict[str, object] | None = None  # last quote of the previous paragraph
         previous_open_ended = False
         for paragraph_id, text in group.select("paragraph_id", "text").rows():
@@ -356,6 +378,11 @@ def extract_quotes(paragraphs: pl.DataFrame, mentions: pl.DataFrame, entities: p
                 speaker_id = mention.entity_id if mention else None
                 if mention is not None and mention.label not in {"PERSON", "ORG", "GPE"}:
                     speaker_id = None
+                if mention is None and surface and len(surface.split()) <= 3 and all(
+                    word[:1].isupper() for word in surface.split()
+                ) and not PRONOUN.match(surface):
+                    # "Ms Diemont says": a name NER missed here, but a person named elsewhere in the article.
+                    speaker_id = article_people.get(_name_key(surface.split()[-1]))
                 continues: str | None = None
                 if found is None:
                     # No attribution: it goes on with the quote before it (same paragraph, or the
@@ -370,9 +397,11 @@ def extract_quotes(paragraphs: pl.DataFrame, mentions: pl.DataFrame, entities: p
                         attribution = "none"
                 elif mention is None and surface and PRONOUN.match(surface):
                     units = [(text, span.open_mark, mentions_here, spans, speakers_here), *reversed(history[-2:])]
-                    if surface.lower() == "who":
-                        units = [(text, span.open_mark, mentions_here, [], speakers_here)]
-                    resolved = _resolve_pronoun(units)
+                    if surface.lower() == "who":  # "added Kerry, who said …": the person just before
+                        resolved = next((m for m in reversed(mentions_here) if m.label == "PERSON"
+                                         and m.end <= span.open_mark and _outside(spans, m.start)), None)
+                    else:
+                        resolved = _resolve_pronoun(units)
                     attribution = "pronoun"
                     speaker_id = resolved.entity_id if resolved else None
                 quote = {
@@ -423,24 +452,24 @@ def link_quotes(
     ids, articles = pool["quote_id"].to_list(), pool["article_id"].to_list()
     texts, speakers = pool["text"].to_list(), pool["speaker_entity_id"].to_list()
     pairs: dict[tuple[str, str], dict[str, object]] = {}
-    for i in range(quotes.height):
-        for j in range(len(ids)):
-            if articles[i] == articles[j] or (j < quotes.height and j <= i):
-                continue
-            cosine = float(cosines[i, j])
-            same_speaker = speakers[i] is not None and speakers[i] == speakers[j]
-            if cosine < 0.4:
-                continue  # far apart in meaning: not worth comparing words
-            words = fuzz.token_set_ratio(texts[i], texts[j], processor=_fold) / 100
-            if min(len(texts[i].split()), len(texts[j].split())) < 5:
-                words = min(words, fuzz.ratio(texts[i], texts[j], processor=_fold) / 100)
-            if not is_same_statement(cosine, words, same_speaker):
-                continue
-            a, b = sorted([(ids[i], articles[i]), (ids[j], articles[j])])
-            pairs[(a[0], b[0])] = {
-                "quote_id_a": a[0], "quote_id_b": b[0], "article_id_a": a[1], "article_id_b": b[1],
-                "cosine": cosine, "word_similarity": words, "same_speaker": same_speaker,
-            }
+    # Quotes far apart in meaning (cosine < 0.4) are not worth comparing word by word.
+    for i, j in zip(*np.nonzero(cosines >= 0.4)):
+        i, j = int(i), int(j)
+        if articles[i] == articles[j] or (j < quotes.height and j <= i):
+            continue
+        cosine = float(cosines[i, j])
+        same_speaker = speakers[i] is not None and speakers[i] == speakers[j]
+        words = fuzz.token_set_ratio(texts[i], texts[j], processor=_fold) / 100
+        if min(len(texts[i].split()), len(texts[j].split())) < 5:
+            # Token sets of a few words match too easily: compare the short quotes whole.
+            words = min(words, fuzz.ratio(texts[i], texts[j], processor=_fold) / 100)
+        if not is_same_statement(cosine, words, same_speaker):
+            continue
+        a, b = sorted([(ids[i], articles[i]), (ids[j], articles[j])])
+        pairs[(a[0], b[0])] = {
+            "quote_id_a": a[0], "quote_id_b": b[0], "article_id_a": a[1], "article_id_b": b[1],
+            "cosine": cosine, "word_similarity": words, "same_speaker": same_speaker,
+        }
     return pl.DataFrame(list(pairs.values()), schema=QUOTE_LINK_SCHEMA)
 
 

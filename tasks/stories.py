@@ -47,12 +47,36 @@ _STOPWORDS = frozenset(
 )
 
 
-def article_similarity(links: pl.DataFrame, articles: pl.DataFrame) -> pl.DataFrame:
+# Text carried by more articles than this is boilerplate ("Follow us on ..."), not a copied story.
+IDENTICAL_MAX_ARTICLES = 50
+
+
+def identical_paragraph_links(paragraphs: pl.DataFrame, max_articles: int = IDENTICAL_MAX_ARTICLES) -> pl.DataFrame:
+    """Links between paragraphs with the same text in different articles (`paragraph_id`,
+    `article_id`, `text_sha256`), every pair: the top-k similarity links miss some pairs when a
+    story is syndicated to more than k outlets."""
+    shared = paragraphs.group_by("text_sha256").agg(pl.col("article_id").n_unique().alias("n")).filter(
+        pl.col("n").is_between(2, max_articles))
+    rows = paragraphs.join(shared.select("text_sha256"), on="text_sha256").select("paragraph_id", "article_id", "text_sha256")
+    return (
+        rows.join(rows, on="text_sha256", suffix="_b")
+        .filter(pl.col("article_id") < pl.col("article_id_b"))
+        .select(paragraph_id_a="paragraph_id", paragraph_id_b="paragraph_id_b", article_id_a="article_id",
+                article_id_b="article_id_b", cosine=pl.lit(1.0, dtype=pl.Float32), kind=pl.lit("copy"))
+    )
+
+
+def article_similarity(
+    links: pl.DataFrame, articles: pl.DataFrame, identical: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """One row per article pair with linked paragraphs: shares both ways, relation and likely original.
 
     `links`: paragraph_similarity rows (with `kind`); `articles`: `article_id`, `n_paragraphs`,
-    `published`, `first_seen_at`.
+    `published`, `first_seen_at`; `identical`: `identical_paragraph_links`, counted as copies.
     """
+    if identical is not None and identical.height:
+        links = pl.concat([links.select(identical.columns).cast(identical.schema), identical])  # type: ignore[arg-type]
+        links = links.unique(["paragraph_id_a", "paragraph_id_b"], keep="first")
     if links.height == 0:
         return pl.DataFrame(schema=ARTICLE_SIMILARITY_SCHEMA)
     copied = pl.col("kind") == "copy"

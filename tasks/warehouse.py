@@ -387,6 +387,7 @@ def story_inputs(con: duckdb.DuckDBPyConnection) -> dict[str, pl.DataFrame]:
             "coalesce(f.first_seen_at, a.ingested_at) as first_seen_at "
             "from articles a left join ingest_files f using (source_path)",
         ),
+        "paragraph_hashes": read_frame(con, "select paragraph_id, article_id, text_sha256 from paragraphs"),
         "entities": read_frame(
             con,
             "select m.article_id, e.canonical_name, e.label, count(*) as mentions "

@@ -7,7 +7,15 @@ from datetime import date
 
 import polars as pl
 
-from tasks.clean import CLEANED_SCHEMA, clean_articles, clean_text, clean_texts, detect_language, recurring_lines
+from tasks.clean import (
+    CLEANED_SCHEMA,
+    clean_articles,
+    clean_text,
+    clean_texts,
+    detect_language,
+    recurring_lines,
+    removed_in_place,
+)
 
 STORY = (
     "The harbour board voted on Monday to dredge the main channel before the autumn storms arrive.\n\n"
@@ -142,3 +150,59 @@ def test_clean_articles_fills_the_new_columns() -> None:
     row = articles.row(0, named=True)
     assert row["language"] == "en" and row["updated"] == date(2030, 3, 4)
     assert removed["reason"].to_list() in (["update_note"], ["date_line"])
+
+
+def test_headline_restating_the_title_is_a_title_repeat() -> None:
+    text = f"Board orders harbour dredging\n\nHarbour board orders dredging | Coastal Gazette\n\n{STORY}"
+    assert clean_text(text).body == STORY
+    assert reasons(text)["Harbour board orders dredging | Coastal Gazette"] in {"title_repeat", "subtitle"}
+    # A first sentence that shares the title's words is article text.
+    story_first = "Board orders harbour dredging\n\nThe board orders harbour dredging to start in May, officials said."
+    assert clean_text(story_first).body.startswith("The board orders")
+
+
+def test_one_link_header_takes_its_bullet_list_but_not_the_next_paragraph() -> None:
+    text = (
+        "The harbour board voted on Monday to dredge the main channel before the autumn storms arrive.\n"
+        "Related: Ten wrecks found off the coast\n"
+        "- Storm season starts early\n"
+        "- New ferry timetable\n"
+        "Fishermen said the work was overdue and that two boats had run aground there since March."
+    )
+    article = clean_text(text)
+    assert "ferry" not in article.body and "run aground there since March." in article.body
+
+
+def test_capitalised_headline_of_another_story_but_not_a_short_capital_heading() -> None:
+    text = (
+        f"{STORY}\n\nHARBOUR TOWN CROWNS ITS OLDEST FISHERMAN AT THE SUMMER FESTIVAL\n\n"
+        "Fishermen said the work was overdue.\n\nWHAT COMES NEXT\n\n"
+        "The board will meet again in May to review the costs and to hear from residents of the quay."
+    )
+    article = clean_text(text)
+    assert "OLDEST FISHERMAN" not in article.body
+    assert "WHAT COMES NEXT" in article.body
+
+
+def test_newsletter_name_and_promotion_ending_in_a_call_to_action() -> None:
+    text = (
+        f"{STORY}\n\nMorning Tide Newsletter\n\n"
+        "Get the Gazette delivered every week, 52 issues for £30. Click here to subscribe."
+    )
+    assert clean_text(text).body == STORY
+    assert set(reasons(text).values()) == {"newsletter_prompt"}
+
+
+def test_removed_in_place_shows_the_whole_input() -> None:
+    text = f"Harbour dredging\n\n{STORY}\n\n© 2031 Coastal Gazette Ltd"
+    view = removed_in_place(text, clean_text(text))
+    assert view == f"[-title: Harbour dredging-]\n\n{STORY}\n\n[-copyright: © 2031 Coastal Gazette Ltd-]"
+
+
+def test_caption_ending_in_a_slash_credit() -> None:
+    text = f"{STORY}\n\nThe dredger Neptune in the main channel. (Port Photo/Ann Moss)"
+    assert clean_text(text).body == STORY
+    assert set(reasons(text).values()) == {"caption"}
+    # A sentence with a source in brackets mid-line is article text.
+    kept = "The poll (Gazette/Ipsos) found most residents back the plan, and the board will act on it."
+    assert clean_text(kept).body == kept

@@ -14,7 +14,7 @@ PEOPLE = {
     "Jay Carney": ("carney", "PERSON"), "Carney": ("carney", "PERSON"),
     "John Kerry": ("kerry", "PERSON"), "Kerry": ("kerry", "PERSON"),
     "Sergei Lavrov": ("lavrov", "PERSON"), "Lavrov": ("lavrov", "PERSON"),
-    "Putin": ("putin", "PERSON"), "Oleksandr Turchynov": ("turchynov", "PERSON"),
+    "Putin": ("putin", "PERSON"), "Oleksandr Turchynov": ("turchynov", "PERSON"), "Cara Diemont": ("diemont", "PERSON"),
     "U.S.": ("us", "GPE"), "Russia": ("russia", "GPE"), "Kremlin": ("kremlin", "ORG"), "London": ("london", "GPE"),
 }
 
@@ -189,3 +189,22 @@ def test_participle_takes_the_subject_of_the_sentence() -> None:
     assert (quote["speaker_entity_id"], quote["verb"]) == ("kerry", "warned")
     [quote] = run('Russia has moved troops to the border, prompting officials to respond with "a very serious series of steps".')
     assert quote["speaker_entity_id"] is None
+
+
+def test_a_surname_ner_missed_is_found_among_the_article_people() -> None:
+    # Only "Cara Diemont" is a mention (the helper tags whole names); "Ms Diemont" is not.
+    quotes = run("Cara Diemont runs the centre.", '"Customers are getting used to the idea," Ms Diemont says.',
+                 '"Customers are getting used to the idea," Ms Dimont says.')
+    assert [q["speaker_entity_id"] for q in quotes] == ["diemont", None]
+
+
+def test_pronoun_after_a_relative_clause_goes_to_the_subject() -> None:
+    quotes = run("Lavrov, who met Kerry for six hours in London, said talks went well.",
+                 '"Our partners also understand that this would be counterproductive," he said.')
+    assert quotes[0]["speaker_entity_id"] == "lavrov"
+
+
+def test_who_said_is_the_person_just_before() -> None:
+    quotes = run("“All of us would like to see actions, not words,” added Kerry, who said Russia needs "
+                 "“a more declarative policy on the troops” now.")
+    assert [(q["speaker_entity_id"], q["speaker_surface"]) for q in quotes] == [("kerry", "Kerry"), ("kerry", "who")]

@@ -162,3 +162,22 @@ def test_stories_group_linked_articles_and_name_them() -> None:
     budget = story_frame.filter(pl.col("n_articles") == 1).row(0, named=True)
     assert budget["label"] == "budget vote"
     assert members.filter(pl.col("is_original"))["article_id"].sort().to_list() == ["b", "z"]
+
+
+def test_identical_text_links_every_copy_of_a_widely_syndicated_story() -> None:
+    # Seven outlets carry the same three paragraphs; top-k links alone join each copy to a few others.
+    paragraphs = pl.DataFrame({
+        "paragraph_id": [f"{outlet}-{i}" for outlet in "abcdefg" for i in range(3)],
+        "article_id": [outlet for outlet in "abcdefg" for _ in range(3)],
+        "text_sha256": [f"h{i}" for _ in "abcdefg" for i in range(3)],
+    })
+    articles = _articles([(outlet, 3, None, datetime(2024, 1, 1 + n)) for n, outlet in enumerate("abcdefg")])
+    top_k_only = _links([(f"a-{i}", f"b-{i}", "copy") for i in range(3)])
+    assert stories.article_similarity(top_k_only, articles).height == 1
+    identical = stories.identical_paragraph_links(paragraphs)
+    assert identical.height == 21 * 3
+    similar = stories.article_similarity(top_k_only, articles, identical)
+    assert similar.height == 21 and (similar["relation"] == "duplicate").all()
+    assert (similar["original_article_id"] == similar["article_id_a"]).all()  # the earlier seen of each pair
+    # Boilerplate carried by more articles than the cap is not a copy.
+    assert stories.identical_paragraph_links(paragraphs, max_articles=5).height == 0

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -37,6 +39,9 @@ def render(browser: str, url: str, profile: Path, screenshot: Path) -> str:
 
 def test_ui_shows_the_flow_run_and_its_artifact(live_server, tmp_path: Path) -> None:
     browser = chromium()
+    with urllib.request.urlopen(f"{live_server['url']}/ui-settings", timeout=10) as response:
+        # The UI's scripts call this API: the server's own, not a default port's.
+        assert json.load(response)["api_url"] == live_server["api"]
     raw = tmp_path / "raw"
     raw.mkdir()
     (raw / "a.txt").write_text("Council votes on budget\n\nThe city council voted on Friday to pass the budget.\n")
@@ -53,11 +58,11 @@ def test_ui_shows_the_flow_run_and_its_artifact(live_server, tmp_path: Path) -> 
     run_page = render(browser, f"{live_server['url']}/runs/flow-run/{flow_run_id}", tmp_path / "profile-run",
                       tmp_path / "flow-run.png")
     assert run_name in run_page, "the flow run's page does not show its name"
-    assert "Completed" in run_page
-    assert "newsdag-ingest" in run_page
+    assert "Completed" in run_page and "newsdag-ingest" in run_page
+    assert "discover-files" in run_page and "Artifacts" in run_page  # its task runs, and a tab for its artifacts
 
     artifact_page = render(browser, f"{live_server['url']}/artifacts/artifact/{summary.id}", tmp_path / "profile-artifact",
                            tmp_path / "artifact.png")
-    assert "ingest-summary" in artifact_page
-    assert "removed as boilerplate" in artifact_page  # the artifact's own text, rendered
+    assert "ingest-summary" in artifact_page and run_name in artifact_page  # the artifact, of this run
+    assert "removed as boilerplate" in artifact_page  # its own text, rendered
     assert (tmp_path / "flow-run.png").stat().st_size > 10_000 and (tmp_path / "artifact.png").stat().st_size > 10_000
