@@ -119,10 +119,19 @@ def main() -> None:
         "same_title_missed": sorted(f"{a} {b} ({relation_of.get((a, b), 'not linked')})"
                                     for a, b in same_title_pairs if (a, b) not in flagged_pairs),
     })
+    # Stories over the corpus (no entities here: labels fall back to headline words).
+    story_frame, _ = stories.group_stories(
+        similar, meta.with_columns(outlet=pl.lit("bbc.co.uk")),
+        pl.DataFrame(schema={"article_id": pl.String, "canonical_name": pl.String, "label": pl.String,
+                             "mentions": pl.Int64}))
+    multi = story_frame.filter(pl.col("n_articles") > 1)
+    results["stories"] = {"articles": articles.height, "stories": story_frame.height,
+                          "multi_article_stories": multi.height, "articles_in_them": int(multi["n_articles"].sum()),
+                          "largest": int(story_frame["n_articles"].max() or 0)}
     sample = random.Random(0).sample(other, min(args.sample, len(other)))
     titles = dict(zip(articles["source_path"].to_list(), articles["title"].to_list()))
-    rows = similar.filter(pl.struct("path_a", "path_b").is_in(
-        pl.DataFrame({"path_a": [a for a, _ in sample], "path_b": [b for _, b in sample]}).to_struct().implode()))
+    chosen = set(sample)
+    rows = similar.filter(pl.Series([tuple(sorted(p)) in chosen for p in similar.select("path_a", "path_b").rows()]))
     rows.select("path_a", "path_b", "relation", "share_a", "share_b", "copied_share_a", "copied_share_b",
                 "mean_cosine", title_a=pl.col("path_a").replace_strict(titles),
                 title_b=pl.col("path_b").replace_strict(titles)).write_csv(out / "flagged_sample.tsv", separator="\t")

@@ -57,12 +57,12 @@ def corpus_vectors(cache: Path, size: int, seed: int = 0) -> np.ndarray:
 def frame(vectors: np.ndarray, offset: int) -> pl.DataFrame:
     ids = [f"{(offset + i) // PARAGRAPHS_PER_ARTICLE:08d}-{(offset + i) % PARAGRAPHS_PER_ARTICLE:04d}"
            for i in range(vectors.shape[0])]
-    return pl.DataFrame({
-        "paragraph_id": ids,
-        "article_id": [i.split("-")[0] for i in ids],
-        "text": [""] * len(ids),
-        "embedding": vectors,
-    }).with_columns(pl.col("embedding").cast(pl.Array(pl.Float32, vectors.shape[1])))
+    return pl.DataFrame(
+        {"paragraph_id": ids, "article_id": [i.split("-")[0] for i in ids], "text": [""] * len(ids),
+         "embedding": list(vectors)},
+        schema={"paragraph_id": pl.String, "article_id": pl.String, "text": pl.String,
+                "embedding": pl.Array(pl.Float32, vectors.shape[1])},
+    )
 
 
 def run_one(cache: Path, size: int, method: str, batch: int, queries: int) -> dict[str, object]:
@@ -129,8 +129,10 @@ def main() -> None:
             done = subprocess.run(
                 [sys.executable, __file__, "--one", "--sizes", str(size), "--methods", method, "--batch",
                  str(args.batch), "--queries", str(args.queries), "--out", str(args.out)],
-                capture_output=True, text=True, check=True,
+                capture_output=True, text=True,
             )
+            if done.returncode:
+                raise SystemExit(f"{method} at {size} failed:\n{done.stderr[-3000:]}")
             results.append(json.loads(done.stdout.strip().splitlines()[-1]))
             print(json.dumps(results[-1]), flush=True)
     (args.out / "scale.json").write_text(json.dumps(results, indent=2))

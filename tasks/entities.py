@@ -41,7 +41,8 @@ _OFFICES = (
     r"Secretary(?: of State| General|-General)?|Sec\.|President|Prime Minister|PM|Foreign Minister|"
     r"Foreign Secretary|Minister|Chancellor|Senator|Sen\.|Representative|Rep\.|Governor|Gov\.|General|Gen\.|"
     r"Mr\.?|Mrs\.?|Ms\.?|Dr\.?|Prof\.?|Sir|Dame|Lord|Lady|King|Queen|Prince|Princess|Pope|Judge|Justice|Mayor|"
-    r"Ambassador|Chairman|Chairwoman|Director|Spokesman|Spokeswoman|press secretary)"
+    r"Ambassador|Chairman|Chairwoman|Director|Spokesman|Spokeswoman|press secretary|Rabbi|Rev\.?|Reverend|Bishop|"
+    r"Archbishop|Cardinal|Sheikh|Imam)"
 )
 _NATIONALITY = r"(?:U\.S\.|US|U\.K\.|UK|American|Russian|British|French|German|Ukrainian|Chinese|EU)"
 TITLE_WORDS = re.compile(rf"^(?:{_NATIONALITY}\s+(?={_OFFICES}\s))?(?:{_OFFICES}\s+)+", re.I)
@@ -57,7 +58,10 @@ KNOWN_ALIASES = {
 # "Secretary of State": spaCy often tags the last word of an office as an ORG or GPE of its own.
 OFFICE_OF = re.compile(r"\b(?:Secretary|Minister|Ministers|Secretary-General|Commissioner)\s+(?:of\s+|for\s+)(?:the\s+)?$")
 # Words that mark the name after them as a place: "in Crimea", "across Ukraine".
-PLACE_PREPOSITIONS = {"in", "into", "across", "throughout", "near", "from", "to", "inside", "outside", "around"}
+PLACE_PREPOSITIONS = {"in", "into", "across", "throughout", "near", "inside", "around"}
+# Words that mark the name after them as a person: "Mr Ash", "Secretary Kerry".
+PERSON_PREFIXES = {"mr", "mr.", "mrs", "mrs.", "ms", "ms.", "dr", "dr.", "sir", "dame", "prof", "prof.", "president",
+                   "senator", "sen.", "sec.", "secretary", "minister", "spokesman", "spokeswoman", "rabbi", "rev."}
 # Suffixes that turn a place into its people or adjective: Crimea -> Crimean, Ukraine -> Ukrainian.
 DEMONYM_SUFFIXES = ("n", "an", "ian", "ean", "ese", "i", "ish")
 
@@ -110,12 +114,12 @@ def extract_mentions(paragraphs: pl.DataFrame, model: str, batch_size: int = 64)
     return pl.DataFrame(rows, schema={**MENTION_SCHEMA, "word_before": pl.String})
 
 
-def normalise_surface(surface: str) -> str:
+def normalise_surface(surface: str, strip_titles: bool = True) -> str:
     """Strip titles, possessives, leading articles and stray punctuation from a mention."""
     name = " ".join(surface.split())
     name = POSSESSIVE.sub("", name)
     name = re.sub(r"^the\s+", "", name, flags=re.I)
-    stripped = TITLE_WORDS.sub("", name)
+    stripped = TITLE_WORDS.sub("", name) if strip_titles else name
     name = stripped if stripped else name
     name = name.strip(" ,;:-–—\"'“”‘’()")
     return KNOWN_ALIASES.get(name.casefold(), name)
@@ -155,7 +159,8 @@ def decide_families(
     fixes the small model's usual mistakes:
     - a lone word that is the surname of a full PERSON name is that person ("Lavrov" tagged ORG),
       unless it is mostly tagged as a place ("Washington");
-    - a name whose demonym is used ("Crimean") or that follows "in"/"across" is a place, not an ORG.
+    - a name whose demonym is used ("Crimean") or that follows "in"/"across" is a place, not an ORG;
+    - a name after "Mr", "Ms", "Dr", "Secretary" is a person.
     Returns (family per folded name, raw label counts per folded name)."""
     votes: dict[str, Counter[str]] = defaultdict(Counter)
     raw_labels: dict[str, Counter[str]] = defaultdict(Counter)
@@ -165,6 +170,8 @@ def decide_families(
         raw_labels[key][label] += 1
         if before in PLACE_PREPOSITIONS:
             votes[key]["PLACE"] += 1
+        elif before in PERSON_PREFIXES:
+            votes[key]["PERSON"] += 2
     for row in known.iter_rows(named=True):
         # Stored entities outvote one batch's noise, so a name keeps its label across runs.
         for alias in {row["canonical_name"], *(row["aliases"] or [])}:
@@ -238,6 +245,22 @@ def split_hyphen_compounds(mentions: pl.DataFrame, family: dict[str, str]) -> pl
     return pl.DataFrame(rows, schema=mentions.schema) if changed else mentions
 
 
+def _names(mentions: pl.DataFrame, family: dict[str, str] | None) -> list[str]:
+    """Normalised names. Titles are stripped from PERSON mentions; from others only when what is left
+    is a person ("Sec. Kerry" tagged ORG), so that "General Motors" and "Justice Department" stay whole."""
+    people = {key for key, fam in (family or {}).items() if fam == "PERSON"}
+    people |= {key.split()[-1] for key in people if " " in key}  # and their surnames
+    names = []
+    for surface, label in zip(mentions["surface"].to_list(), mentions["label"].to_list()):
+        name = normalise_surface(surface, strip_titles=label == "PERSON")
+        if label != "PERSON" and family is not None:
+            stripped = normalise_surface(surface)
+            if stripped.casefold() in people:
+                name = stripped
+        names.append(name)
+    return names
+
+
 def _initials(name: str) -> str:
     return "".join(word[0] for word in name.split() if word[0].isupper())
 
@@ -259,10 +282,10 @@ def canonicalise_entities(mentions: pl.DataFrame, known: pl.DataFrame) -> tuple[
     if "word_before" not in mentions.columns:
         mentions = mentions.with_columns(word_before=pl.lit(""))
 
-    names = [normalise_surface(s) for s in mentions["surface"].to_list()]
+    names = _names(mentions, None)
     family, _ = decide_families(names, mentions["label"].to_list(), mentions["word_before"].to_list(), known)
     mentions = split_hyphen_compounds(split_person_place_runs(mentions, family), family)
-    names = [normalise_surface(s) for s in mentions["surface"].to_list()]
+    names = _names(mentions, family)
     articles = mentions["article_id"].to_list()
     family, raw_labels = decide_families(
         names, mentions["label"].to_list(), mentions["word_before"].to_list(), known
@@ -386,15 +409,18 @@ def canonicalise_entities(mentions: pl.DataFrame, known: pl.DataFrame) -> tuple[
 def find_entity(entities: pl.DataFrame, name: str) -> str | None:
     """The entity a name refers to, as a reader would look it up: the same alias (after titles and
     possessives are stripped), else the one person whose full name or surname it matches."""
+    aliases = [
+        (row["entity_id"], {a.casefold() for a in [row["canonical_name"], *(row["aliases"] or [])]})
+        for row in entities.iter_rows(named=True)
+    ]
+    # The name as written first ("General Motors"), then without titles ("Sec. Kerry" -> "Kerry").
+    for wanted in dict.fromkeys([normalise_surface(name, strip_titles=False).casefold(), normalise_surface(name).casefold()]):
+        exact = {entity_id for entity_id, names in aliases if wanted in names}
+        if len(exact) == 1:
+            return exact.pop()
+        if exact:
+            return None
     wanted = normalise_surface(name).casefold()
-    exact = {
-        row["entity_id"] for row in entities.iter_rows(named=True)
-        if wanted in {a.casefold() for a in [row["canonical_name"], *(row["aliases"] or [])]}
-    }
-    if len(exact) == 1:
-        return exact.pop()
-    if exact:
-        return None
     people = entities.filter(pl.col("label") == "PERSON")
     matches = {
         row["entity_id"] for row in people.iter_rows(named=True)

@@ -192,3 +192,21 @@ def test_find_entity_looks_names_up_like_a_reader() -> None:
 def test_no_mentions_gives_empty_frames() -> None:
     entities, resolved = canonicalise_entities(pl.DataFrame(schema=MENTION_SCHEMA), NO_KNOWN)
     assert entities.height == 0 and resolved.height == 0 and "entity_id" in resolved.columns
+
+
+def test_titles_are_kept_in_organisation_names_but_stripped_from_mislabelled_people() -> None:
+    frame = mentions(("a", "General Motors", "ORG"), ("a", "Justice Department", "ORG"), ("b", "John Kerry", "PERSON"),
+                     ("b", "Secretary Kerry", "ORG"))
+    _, names = resolve(frame)
+    assert names[("a", "General Motors")] == "General Motors"
+    assert names[("a", "Justice Department")] == "Justice Department"
+    assert names[("b", "Secretary Kerry")] == "John Kerry"
+
+
+def test_a_name_after_mr_or_ms_is_a_person() -> None:
+    frame = mentions(("a", "Ash", "GPE"), ("a", "Linford Christie", "ORG"))
+    frame = frame.with_columns(word_before=pl.Series(["mr", "sprinter"]))
+    entities, _ = resolve(frame)
+    labels = dict(zip(entities["canonical_name"], entities["label"]))
+    assert labels["Ash"] == "PERSON"
+    assert labels["Linford Christie"] == "ORG"  # no evidence either way: spaCy's label stands

@@ -1,8 +1,10 @@
-"""Scheduling and monitoring against a real Prefect server on a free loopback port (`live_server`)."""
+"""Scheduling and monitoring against a real Prefect server on a free loopback port (`live_server`),
+and the Prefect UI in a real browser (Debian's chromium, headless)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import shutil
@@ -10,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -61,24 +64,29 @@ def task_name(task_run) -> str:
     return task_run.name.rsplit("-", 1)[0]
 
 
-def test_run_uses_the_background_server_and_records_every_task_run(live_server, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def background_run(live_server, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """`newsdag run` as a user runs it (two batches and a bad file), and what the server recorded of it."""
+    tmp_path = tmp_path_factory.mktemp("background-run")
     raw = tmp_path / "raw"
     raw.mkdir()
     seeds = sorted(SEEDS_DIR.glob("*.txt"))
     shutil.copy(seeds[2], raw / "a.txt")
     shutil.copy(seeds[3], raw / "b.txt")
     (raw / "empty.txt").write_bytes(b"")
-    warehouse = tmp_path / "w.duckdb"
     env = {**live_server["env"], "NEWSDAG_BATCH_SIZE": "1"}  # two batches
     result = subprocess.run(
-        [sys.executable, "-m", "flows", "run", "--raw-dir", str(raw), "--warehouse", str(warehouse)],
+        [sys.executable, "-m", "flows", "run", "--raw-dir", str(raw), "--warehouse", str(tmp_path / "w.duckdb")],
         env=env, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert live_server["api"] in result.stderr
+    assert live_server["api"] in result.stderr  # it used the running server, not an ephemeral one
     flow_run_id = re.search(r"newsdag run ([0-9a-f-]{36})", result.stdout).group(1)
+    return {"id": flow_run_id, "record": flow_run_record(live_server["api"], flow_run_id), "dir": tmp_path}
 
-    record = flow_run_record(live_server["api"], flow_run_id)
+
+def test_run_uses_the_background_server_and_records_every_task_run(background_run) -> None:
+    record = background_run["record"]
     assert record["run"].state.is_completed()
     names = [task_name(t) for t in record["tasks"]]
     assert RUN_TASKS <= set(names), RUN_TASKS - set(names)
@@ -86,13 +94,59 @@ def test_run_uses_the_background_server_and_records_every_task_run(live_server, 
         assert names.count(name) == 2, (name, names)  # one per batch: none lost when the process exited
     assert all(t.state.is_completed() for t in record["tasks"])
 
-    files = {row["source_path"]: row for row in record["artifacts"]["ingest-files"].data}
+    data = record["artifacts"]["ingest-files"].data
+    files = {row["source_path"]: row for row in (json.loads(data) if isinstance(data, str) else data)}
     assert files["a.txt"]["status"] == "loaded" and files["a.txt"]["change"] == "new"
     assert files["empty.txt"]["status"] == "failed" and "empty" in files["empty.txt"]["error"]
     summary = record["artifacts"]["ingest-summary"].data
     assert "removed as boilerplate" in summary and "missing author" in summary and "| load |" in summary
+    assert "entity mentions" in summary  # rows per step
     assert "top-statements" in record["artifacts"]  # the two reports share statements
     assert any("batch 2/2 done" in message for message in record["logs"])
+
+
+def chromium() -> str:
+    """Debian's chromium; installed with apt-get when missing (`.ci/run` installs it up front)."""
+    found = shutil.which("chromium")
+    if not found and shutil.which("apt-get"):
+        for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
+            subprocess.run(command, capture_output=True, timeout=600)
+        found = shutil.which("chromium")
+    if not found:
+        pytest.skip("chromium is not installed and `apt-get install -y chromium` did not install it")
+    return found
+
+
+def render(browser: str, url: str, profile: Path, screenshot: Path) -> str:
+    """The page's DOM after its scripts ran, and a screenshot of it."""
+    flags = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={profile}", "--virtual-time-budget=20000", "--window-size=1400,1000"]
+    subprocess.run([*flags, f"--screenshot={screenshot}", url], capture_output=True, timeout=180, check=False)
+    dom = subprocess.run([*flags, "--dump-dom", url], capture_output=True, text=True, timeout=180)
+    return dom.stdout
+
+
+def test_ui_shows_the_flow_run_and_its_artifact(live_server, background_run, tmp_path: Path) -> None:
+    """Debian's chromium, headless, opens the run's page and its artifact's page; screenshots stay in tmp_path."""
+    browser = chromium()
+    with urllib.request.urlopen(f"{live_server['url']}/ui-settings", timeout=10) as response:
+        # The UI's scripts call this API: the server's own, not a default port's.
+        assert json.load(response)["api_url"] == live_server["api"]
+    run_name = background_run["record"]["run"].name
+    summary = background_run["record"]["artifacts"]["ingest-summary"]
+
+    run_page = render(browser, f"{live_server['url']}/runs/flow-run/{background_run['id']}", tmp_path / "profile-run",
+                      tmp_path / "flow-run.png")
+    assert run_name in run_page, "the flow run's page does not show its name"
+    assert "Completed" in run_page and "newsdag-ingest" in run_page
+    assert "discover-files" in run_page and "Artifacts" in run_page  # its task runs, and a tab for its artifacts
+
+    artifact_page = render(browser, f"{live_server['url']}/artifacts/artifact/{summary.id}", tmp_path / "profile-artifact",
+                           tmp_path / "artifact.png")
+    assert "ingest-summary" in artifact_page and run_name in artifact_page  # the artifact, of this run
+    assert "removed as boilerplate" in artifact_page  # its own text, rendered
+    assert (tmp_path / "flow-run.png").stat().st_size > 10_000 and (tmp_path / "artifact.png").stat().st_size > 10_000
 
 
 def test_serve_registers_a_scheduled_deployment_that_runs(live_server, tmp_path: Path) -> None:

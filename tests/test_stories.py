@@ -37,7 +37,7 @@ def test_article_similarity_covers_linked_pairs_both_ways(con) -> None:
     assert bad == 0
     # Five outlets' own reports of one event: related, not copies of one another.
     relations = {row[0] for row in con.execute("select distinct relation from article_similarity").fetchall()}
-    assert "duplicate" not in relations
+    assert relations == {"related"}
 
 
 def test_links_carry_lexical_overlap_and_kind(con) -> None:
