@@ -183,6 +183,8 @@ def delete_articles(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> N
             "or article_id_b in (select article_id from doomed)"
         )
         con.execute("delete from story_articles where article_id in (select article_id from doomed)")
+        # Stories left without articles go; the others are rebuilt at the end of the next run.
+        con.execute("delete from stories where story_id not in (select story_id from story_articles)")
         con.execute(
             "delete from quote_links where article_id_a in (select article_id from doomed) "
             "or article_id_b in (select article_id from doomed)"

@@ -149,17 +149,23 @@ def test_sigkill_at_random_points_leaves_whole_articles_and_the_next_run_reaches
     command = [sys.executable, "-m", "flows", "run", "--raw-dir", str(crashed_raw), "--warehouse", str(crashed)]
     seed = int(os.environ.get("NEWSDAG_CRASH_SEED", random.randrange(1_000_000)))
     rng = random.Random(seed)
-    # A full run has ~33 task runs (7 per batch); each kill lands after a random task plus up to 1 s.
+    # A full run has 40-odd task runs (8+ per batch); each kill lands after a random one plus up to 1 s.
     kills = [(rng.randint(1, 14), rng.uniform(0.0, 1.0)) for _ in range(2)]
     present = []
     for after_tasks, delay_s in kills:
         killed = run_and_kill(command, env, after_tasks, delay_s)
         if killed and crashed.exists():
-            present.append(assert_whole_or_absent(crashed, reference))
+            try:
+                present.append(assert_whole_or_absent(crashed, reference))
+            except AssertionError as error:  # say how to replay this crash
+                raise AssertionError(f"killed after task {after_tasks} + {delay_s:.2f} s, NEWSDAG_CRASH_SEED={seed}: {error}") from error
     assert present, f"no run was killed (seed {seed})"
     finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert finished.returncode == 0, (seed, finished.stderr[-2000:])
-    assert_same_state(warehouse_state(crashed), warehouse_state(reference))
+    try:
+        assert_same_state(warehouse_state(crashed), warehouse_state(reference))
+    except AssertionError as error:
+        raise AssertionError(f"after kills {kills}, NEWSDAG_CRASH_SEED={seed}: {error}") from error
     print(f"crash seed {seed}: kills {kills}, articles present after each kill {present}")
 
 

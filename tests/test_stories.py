@@ -58,3 +58,30 @@ def test_coverage_tells_shared_from_single_outlet_paragraphs(con) -> None:
     assert shared_without_link == 0
     outlets = con.execute("select count(*), sum(paragraphs) from story_outlets").fetchone()
     assert outlets[0] == 5
+
+
+def test_an_edited_copy_arriving_later_is_a_duplicate_of_the_original(run_flow, tmp_path) -> None:
+    import shutil
+
+    from tests.conftest import SEEDS_DIR
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    seed = sorted(SEEDS_DIR.glob("*.txt"))[2]
+    shutil.copy(seed, raw / "wire.txt")
+    warehouse = tmp_path / "w.duckdb"
+    run_flow(raw, warehouse)
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        (story_id,) = connection.execute("select story_id from stories").fetchone()
+
+    # Another outlet runs the same wire story with an extra closing paragraph, one run later.
+    (raw / "syndicated.txt").write_text(seed.read_text() + "\nThe newspaper's editors added this closing line.\n")
+    run_flow(raw, warehouse)
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        relation, original, basis, wire_id = connection.execute(
+            "select s.relation, s.original_article_id, s.original_basis, w.article_id from article_similarity s "
+            "join articles w on w.source_path = 'wire.txt'"
+        ).fetchone()
+        assert (relation, original, basis) == ("duplicate", wire_id, "first_seen")
+        # The copy joined the existing story, which kept its id.
+        assert connection.execute("select story_id, n_articles from stories").fetchall() == [(story_id, 2)]

@@ -4,7 +4,7 @@ select 'story member without article', s.article_id from story_articles s anti j
 union all
 select 'story without articles', s.story_id from stories s anti join story_articles m using (story_id)
 union all
-select 'story without one original', story_id from story_articles group by story_id having count(*) filter (where is_original) <> 1
+select 'story with several originals', story_id from story_articles group by story_id having count(*) filter (where is_original) > 1
 union all
 select 'article pair not stored once (a >= b)', article_id_a from article_similarity where article_id_a >= article_id_b
 union all
