@@ -256,38 +256,52 @@ def run_ingest(settings: Settings) -> dict[str, Any]:
             plan = plan_ingest(settings, files)
         with warehouse.connect(settings.warehouse) as con:
             warehouse.start_run(con, run_id, str(settings.raw_dir))
-        to_process = plan.filter(pl.col("action") == "process")
-        logger.info(
-            "%d files: %d to process, %d unchanged, %d duplicate, %d unreadable",
-            plan.height, to_process.height, (plan["action"] == "skip").sum(),
-            (plan["action"] == "duplicate").sum(), (plan["action"] == "fail").sum(),
-        )
-
-        read_results: list[pl.DataFrame] = []
-        loaded = 0
-        n_batches = (to_process.height + settings.batch_size - 1) // settings.batch_size
-        for number, batch_files in enumerate(_batches(to_process, settings.batch_size), start=1):
-            loaded += _process_batch(settings, batch_files, run_id, timings, read_results)
-            elapsed = time.perf_counter() - started
-            logger.info("batch %d/%d done: %d articles loaded (%.1f articles/s)", number, n_batches, loaded,
-                        loaded / elapsed if elapsed else 0.0)
-
-        with _timed(timings, "record"):
-            outcomes = _outcomes(plan, read_results)
-            deleted = record_files(settings, outcomes, run_id)
-        with _timed(timings, "stories"):
-            group_stories(settings, rebuild_search_index=loaded > 0 or deleted > 0)
-        with _timed(timings, "check"):
-            counts = check_warehouse(settings)
-        with _timed(timings, "report"):
-            report = report_run(settings, run_id)
-
-        summary = _summary(outcomes, counts, timings, deleted, time.perf_counter() - started, run_id)
-        summary["quality"] = {k: v for k, v in report.items() if k != "top_statements"}
-        with warehouse.connect(settings.warehouse) as con:
-            warehouse.finish_run(con, run_id, "completed", summary)
+        try:
+            summary, outcomes, report = _run_batches(settings, plan, run_id, timings, started, logger)
+        except Exception as error:
+            # The run's row says why it failed; the data already committed stays consistent.
+            with warehouse.connect(settings.warehouse) as con:
+                warehouse.finish_run(con, run_id, "failed", {"error": f"{type(error).__name__}: {error}"})
+            raise
     _publish_artifacts(outcomes, summary, report["top_statements"])
     return summary
+
+
+def _run_batches(
+    settings: Settings, plan: pl.DataFrame, run_id: str, timings: dict[str, float], started: float, logger: Any
+) -> tuple[dict[str, Any], pl.DataFrame, dict[str, Any]]:
+    """Process the planned files batch by batch, then record outcomes, group stories and check."""
+    to_process = plan.filter(pl.col("action") == "process")
+    logger.info(
+        "%d files: %d to process, %d unchanged, %d duplicate, %d unreadable",
+        plan.height, to_process.height, (plan["action"] == "skip").sum(),
+        (plan["action"] == "duplicate").sum(), (plan["action"] == "fail").sum(),
+    )
+
+    read_results: list[pl.DataFrame] = []
+    loaded = 0
+    n_batches = (to_process.height + settings.batch_size - 1) // settings.batch_size
+    for number, batch_files in enumerate(_batches(to_process, settings.batch_size), start=1):
+        loaded += _process_batch(settings, batch_files, run_id, timings, read_results)
+        elapsed = time.perf_counter() - started
+        logger.info("batch %d/%d done: %d articles loaded (%.1f articles/s)", number, n_batches, loaded,
+                    loaded / elapsed if elapsed else 0.0)
+
+    with _timed(timings, "record"):
+        outcomes = _outcomes(plan, read_results)
+        deleted = record_files(settings, outcomes, run_id)
+    with _timed(timings, "stories"):
+        group_stories(settings, rebuild_search_index=loaded > 0 or deleted > 0)
+    with _timed(timings, "check"):
+        counts = check_warehouse(settings)
+    with _timed(timings, "report"):
+        report = report_run(settings, run_id)
+
+    summary = _summary(outcomes, counts, timings, deleted, time.perf_counter() - started, run_id)
+    summary["quality"] = {k: v for k, v in report.items() if k != "top_statements"}
+    with warehouse.connect(settings.warehouse) as con:
+        warehouse.finish_run(con, run_id, "completed", summary)
+    return summary, outcomes, report
 
 
 def _process_batch(

@@ -307,6 +307,8 @@ def prune_deleted(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def start_run(con: duckdb.DuckDBPyConnection, run_id: str, raw_dir: str) -> None:
+    """Record a new run. Called under the writer lock, so any run still marked `running` has died."""
+    con.execute("update runs set status = 'interrupted' where status = 'running' and run_id <> ?", [run_id])
     con.execute(
         "insert or replace into runs (run_id, started_at, status, raw_dir) values (?, ?, 'running', ?)",
         [run_id, utc_now(), raw_dir],

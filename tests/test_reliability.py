@@ -373,6 +373,10 @@ def test_a_failed_data_check_fails_the_run_visibly(prefect_server, tmp_path: Pat
     state = ingest_flow(raw_dir=str(raw), warehouse_path=str(path), return_state=True)
     assert state.is_failed()
     assert "warehouse check failures" in state.message and "planted problem" in state.message
+    with duckdb.connect(str(path), read_only=True) as con:
+        statuses = con.execute("select status, summary from runs").fetchall()
+    assert [status for status, _ in statuses] == ["failed"]  # the run's row says it failed, and why
+    assert "planted problem" in statuses[0][1]
 
     monkeypatch.setattr(sys, "argv", ["newsdag", "run", "--ephemeral", "--raw-dir", str(raw), "--warehouse", str(path)])
     with pytest.raises(SystemExit) as exit_:
