@@ -3,7 +3,7 @@
 Runs, each in a fresh process, timed with /usr/bin/time:
   1. the full flow into a fresh warehouse (wall time, per-step seconds, peak memory);
   2. the model-only ceiling: the same paragraphs through the same models in a bare loop;
-  3. a re-run with no new files;
+  3. a re-run with no new files (with the background Prefect server, then in ephemeral mode);
   4. a re-run after adding one new article.
 Prints a table and writes bench/out/pipeline/results.json.
 
@@ -90,6 +90,11 @@ def main() -> None:
     results["rerun_no_new_files"] = {"wall_seconds": round(wall, 1), "peak_rss_mb": round(rss),
                                      "flow_seconds": last_run_summary(warehouse)["wall_seconds"]}
 
+    # The same re-run without a server: Prefect's ephemeral mode starts a temporary one in-process.
+    wall, rss, _ = timed([*NEWSDAG, "run", "--ephemeral"], env)
+    results["rerun_no_new_files_ephemeral"] = {"wall_seconds": round(wall, 1), "peak_rss_mb": round(rss),
+                                               "flow_seconds": last_run_summary(warehouse)["wall_seconds"]}
+
     new_article = sorted((ROOT / "data" / "raw").glob("*.txt"))[0]
     shutil.copy(new_article, raw / "bench-new-article.txt")
     wall, rss, _ = timed([*NEWSDAG, "run"], env)
@@ -97,7 +102,10 @@ def main() -> None:
                                         "flow_seconds": last_run_summary(warehouse)["wall_seconds"]}
 
     full, ceil = results["full_run"], results["model_ceiling"]
-    results["full_run_over_ceiling"] = round(full["wall_seconds"] / ceil["wall_seconds"], 3)  # type: ignore[index]
+    # The ceiling's wall time includes its own process start and model loading, as the full run's does.
+    results["full_run_over_ceiling"] = round(
+        full["wall_seconds"] / (ceil["wall_seconds"] - ceil["quote_embed_seconds"]), 3)  # type: ignore[index]
+    results["full_run_over_ceiling_with_quotes"] = round(full["wall_seconds"] / ceil["wall_seconds"], 3)  # type: ignore[index]
     results["articles_per_second"] = round(full["articles"] / full["wall_seconds"], 1)  # type: ignore[index]
     results["paragraphs_per_second"] = round(full["paragraphs"] / full["wall_seconds"], 1)  # type: ignore[index]
     (out / "results.json").write_text(json.dumps(results, indent=2))
@@ -108,8 +116,11 @@ def main() -> None:
     print("  steps         " + ", ".join(f"{k} {v:.1f}" for k, v in full["seconds_per_step"].items()))  # type: ignore[index]
     print(f"model ceiling   {ceil['wall_seconds']:>7.1f} s wall (load {ceil['model_load_seconds']}, embed "  # type: ignore[index]
           f"{ceil['embed_seconds']}, ner {ceil['ner_seconds']}), peak {ceil['peak_rss_mb']} MB")  # type: ignore[index]
-    print(f"full / ceiling  {results['full_run_over_ceiling']:>7.3f}")
+    print(f"  + quotes      {ceil['quote_embed_seconds']:>7.1f} s to embed {ceil['quotes']} quotes")  # type: ignore[index]
+    print(f"full / ceiling  {results['full_run_over_ceiling']:>7.3f} (paragraph embedding + NER), "
+          f"{results['full_run_over_ceiling_with_quotes']:.3f} (+ quote embedding)")
     print(f"re-run, no new  {results['rerun_no_new_files']['wall_seconds']:>7.1f} s wall")  # type: ignore[index]
+    print(f"  ephemeral     {results['rerun_no_new_files_ephemeral']['wall_seconds']:>7.1f} s wall (no server)")  # type: ignore[index]
     print(f"re-run, +1 new  {results['rerun_one_new_article']['wall_seconds']:>7.1f} s wall")  # type: ignore[index]
 
 

@@ -448,16 +448,12 @@ def link_quotes(
     pool = pl.concat([quotes.select("quote_id", "article_id", "text", "speaker_entity_id"),
                       existing.select("quote_id", "article_id", "text", "speaker_entity_id")])
     pool_vectors = np.vstack([quote_vectors, existing_vectors]) if existing.height else quote_vectors
-    cosines = quote_vectors @ pool_vectors.T
     ids, articles = pool["quote_id"].to_list(), pool["article_id"].to_list()
     texts, speakers = pool["text"].to_list(), pool["speaker_entity_id"].to_list()
     pairs: dict[tuple[str, str], dict[str, object]] = {}
-    # Quotes far apart in meaning (cosine < 0.4) are not worth comparing word by word.
-    for i, j in zip(*np.nonzero(cosines >= 0.4)):
-        i, j = int(i), int(j)
+    for i, j, cosine in _candidate_pairs(quote_vectors, pool_vectors):
         if articles[i] == articles[j] or (j < quotes.height and j <= i):
             continue
-        cosine = float(cosines[i, j])
         same_speaker = speakers[i] is not None and speakers[i] == speakers[j]
         words = fuzz.token_set_ratio(texts[i], texts[j], processor=_fold) / 100
         if min(len(texts[i].split()), len(texts[j].split())) < 5:
@@ -471,6 +467,20 @@ def link_quotes(
             "cosine": cosine, "word_similarity": words, "same_speaker": same_speaker,
         }
     return pl.DataFrame(list(pairs.values()), schema=QUOTE_LINK_SCHEMA)
+
+
+def _candidate_pairs(
+    vectors: np.ndarray, pool_vectors: np.ndarray, min_cosine: float = 0.4, block: int = 20_000
+) -> list[tuple[int, int, float]]:
+    """(row, pool row, cosine) for every pair with a cosine of at least `min_cosine`: quotes further apart in
+    meaning are not worth comparing word by word. The pool is scored a block at a time, so memory
+    stays bounded as the warehouse's quotes grow."""
+    found: list[tuple[int, int, float]] = []
+    for offset in range(0, pool_vectors.shape[0], block):
+        cosines = vectors @ pool_vectors[offset:offset + block].T
+        rows, columns = np.nonzero(cosines >= min_cosine)
+        found.extend((int(i), int(j) + offset, float(cosines[i, j])) for i, j in zip(rows, columns))
+    return found
 
 
 def _fold(text: str) -> str:
