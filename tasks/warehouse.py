@@ -107,17 +107,23 @@ def cached_embeddings(con: duckdb.DuckDBPyConnection, text_hashes: list[str], mo
         con.unregister("wanted_hashes")
 
 
-def paragraph_embeddings(con: duckdb.DuckDBPyConnection, excluding_articles: list[str]) -> pl.DataFrame:
-    """Every stored paragraph's embedding, except those of articles about to be replaced."""
+def _rows_excluding_articles(con: duckdb.DuckDBPyConnection, query: str, excluding_articles: list[str]) -> pl.DataFrame:
+    """Run `query`, which anti-joins the registered relation `excluded_articles` (`article_id`)."""
     excluded = pl.DataFrame({"article_id": excluding_articles}, schema={"article_id": pl.String})
     con.register("excluded_articles", excluded)
     try:
-        return read_frame(
-            con,
-            "select paragraph_id, article_id, text, embedding from paragraphs anti join excluded_articles using (article_id)",
-        )
+        return read_frame(con, query)
     finally:
         con.unregister("excluded_articles")
+
+
+def paragraph_embeddings(con: duckdb.DuckDBPyConnection, excluding_articles: list[str]) -> pl.DataFrame:
+    """Every stored paragraph's embedding, except those of articles about to be replaced."""
+    return _rows_excluding_articles(
+        con,
+        "select paragraph_id, article_id, text, embedding from paragraphs anti join excluded_articles using (article_id)",
+        excluding_articles,
+    )
 
 
 def known_entities(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
@@ -126,16 +132,12 @@ def known_entities(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
 
 def stored_quotes(con: duckdb.DuckDBPyConnection, excluding_articles: list[str]) -> pl.DataFrame:
     """Every stored quote with its embedding, except those of articles about to be replaced."""
-    excluded = pl.DataFrame({"article_id": excluding_articles}, schema={"article_id": pl.String})
-    con.register("excluded_articles", excluded)
-    try:
-        return read_frame(
-            con,
-            "select quote_id, article_id, text, speaker_entity_id, embedding from quotes "
-            "anti join excluded_articles using (article_id)",
-        )
-    finally:
-        con.unregister("excluded_articles")
+    return _rows_excluding_articles(
+        con,
+        "select quote_id, article_id, text, speaker_entity_id, embedding from quotes "
+        "anti join excluded_articles using (article_id)",
+        excluding_articles,
+    )
 
 
 @dataclass

@@ -7,6 +7,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -53,6 +54,15 @@ def seed_run(run_flow, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, 
     warehouse = tmp_path_factory.mktemp("warehouse") / "newsdag.duckdb"
     summary = run_flow(raw_dir, warehouse)
     return raw_dir, warehouse, summary
+
+
+@pytest.fixture(scope="module")
+def con(seed_run: tuple[Path, Path, dict]) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection to the samples' warehouse (per test module: other modules may write)."""
+    _, warehouse, _ = seed_run
+    connection = duckdb.connect(str(warehouse), read_only=True)
+    yield connection
+    connection.close()
 
 
 def free_port() -> int:

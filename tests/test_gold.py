@@ -5,21 +5,12 @@ from __future__ import annotations
 import json
 from datetime import date
 
-import duckdb
 import pytest
 
 from tests.conftest import GOLD_FILE
 
 GOLD = json.loads(GOLD_FILE.read_text())
 ARTICLES = sorted(GOLD["articles"].items())
-
-
-@pytest.fixture(scope="module")
-def con(seed_run):
-    _, warehouse, _ = seed_run
-    connection = duckdb.connect(str(warehouse), read_only=True)
-    yield connection
-    connection.close()
 
 
 def article_row(con, source_path: str) -> dict:

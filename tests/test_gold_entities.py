@@ -18,14 +18,6 @@ from tests.conftest import GOLD_FILE, SEEDS_DIR
 GOLD = json.loads(GOLD_FILE.read_text())
 
 
-@pytest.fixture(scope="module")
-def con(seed_run):
-    _, warehouse, _ = seed_run
-    connection = duckdb.connect(str(warehouse), read_only=True)
-    yield connection
-    connection.close()
-
-
 def entity_ids_for_form(con: duckdb.DuckDBPyConnection, entities: pl.DataFrame, form: str) -> set[str]:
     """Where a form is written in the article text: the entities of the mentions it covers. A form
     never written there (only in removed boilerplate, or not at all) is looked up as a reader would."""

@@ -3,15 +3,6 @@
 from __future__ import annotations
 
 import duckdb
-import pytest
-
-
-@pytest.fixture(scope="module")
-def con(seed_run):
-    _, warehouse, _ = seed_run
-    connection = duckdb.connect(str(warehouse), read_only=True)
-    yield connection
-    connection.close()
 
 
 def test_the_five_samples_are_one_story(con) -> None:
