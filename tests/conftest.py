@@ -12,7 +12,9 @@ import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SEEDS_DIR = PROJECT_ROOT / "data" / "raw"
-GOLD_FILE = PROJECT_ROOT.parent / "shared" / "gold" / "seeds.json"
+# The shared data (gold annotation) sits beside the checkout; NEWSDAG_SHARED_DIR points elsewhere.
+SHARED_DIR = Path(os.environ.get("NEWSDAG_SHARED_DIR", PROJECT_ROOT.parent / "shared"))
+GOLD_FILE = SHARED_DIR / "gold" / "seeds.json"
 
 
 def pytest_configure() -> None:
