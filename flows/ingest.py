@@ -11,6 +11,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import polars as pl
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 
 from tasks import clean, embed, entities, ingest, paragraphs, quotes, similarity, stories, warehouse
@@ -60,36 +62,54 @@ def split_paragraphs(articles: pl.DataFrame) -> pl.DataFrame:
     return paragraphs.split_paragraphs(articles)
 
 
-@step(name="embed-paragraphs")
-def embed_paragraphs(settings: Settings, paras: pl.DataFrame) -> pl.DataFrame:
-    """Embed each distinct paragraph text once; cached embeddings are reused."""
-    with warehouse.connect(settings.warehouse) as con:
-        cache = warehouse.cached_embeddings(con, paras["text_sha256"].unique().to_list(), settings.embedding_model)
-    return embed.embed_paragraphs(
-        paras, cache, settings.embedding_model, settings.embedding_dim, settings.embedding_device,
+@step(name="embed-texts")
+def embed_texts(
+    settings: Settings, texts: pl.DataFrame, cache: pl.DataFrame, previous: tuple[pl.DataFrame, float] | None
+) -> tuple[pl.DataFrame, float]:
+    """Embed each distinct paragraph and quote text once; cached embeddings (and the previous batch's,
+    not yet loaded) are reused. Runs in a worker thread beside entity extraction: the two models share
+    the CPU better than either uses it alone. Returns (vectors, seconds spent)."""
+    started = time.perf_counter()
+    if previous is not None:
+        array_type = pl.Array(pl.Float32, settings.embedding_dim)
+        cache = pl.concat([frame.select("text_sha256", pl.col("embedding").cast(array_type)) for frame in (cache, previous[0])])
+    vectors = embed.embed_texts(
+        texts, cache, settings.embedding_model, settings.embedding_dim, settings.embedding_device,
         settings.embedding_batch_size,
     )
+    return vectors, time.perf_counter() - started
 
 
 @step(name="extract-entities")
-def extract_entities(settings: Settings, paras: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Find named entities and resolve them to canonical entities."""
+def extract_entities(
+    settings: Settings, paras: pl.DataFrame, pending_entities: pl.DataFrame | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Find named entities and resolve them to canonical entities (those stored, updated by the
+    entities of a batch extracted but not loaded yet)."""
     mentions = entities.extract_mentions(paras, settings.spacy_model, settings.ner_batch_size)
     with warehouse.connect(settings.warehouse) as con:
         known = warehouse.known_entities(con)
+    if pending_entities is not None and pending_entities.height:
+        newer = pending_entities.select(known.columns)
+        known = pl.concat([known.join(newer, on="entity_id", how="anti"), newer.cast(known.schema)])
     return entities.canonicalise_entities(mentions, known)
 
 
 @step(name="extract-quotes")
-def extract_quotes(
-    settings: Settings, paras: pl.DataFrame, entity_frame: pl.DataFrame, mentions: pl.DataFrame
+def extract_quotes(paras: pl.DataFrame, entity_frame: pl.DataFrame, mentions: pl.DataFrame) -> pl.DataFrame:
+    """Find direct quotations and their speakers."""
+    return quotes.extract_quotes(paras, mentions, entity_frame)
+
+
+@step(name="link-quotes")
+def link_quotes(
+    settings: Settings, found: pl.DataFrame, vectors: pl.DataFrame, article_ids: list[str]
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Find direct quotations and their speakers; link quotes of one statement across outlets."""
-    found = quotes.extract_quotes(paras, mentions, entity_frame)
+    """Link quotes of one statement across outlets (this batch's and the stored ones)."""
     with warehouse.connect(settings.warehouse) as con:
-        existing = warehouse.stored_quotes(con, paras["article_id"].unique().to_list())
+        existing = warehouse.stored_quotes(con, article_ids)
     return quotes.embed_and_link(
-        found, existing, settings.embedding_model, settings.embedding_dim, settings.embedding_device,
+        found, vectors, existing, settings.embedding_model, settings.embedding_dim, settings.embedding_device,
         settings.embedding_batch_size,
     )
 
@@ -270,7 +290,11 @@ def run_ingest(settings: Settings) -> dict[str, Any]:
 def _run_batches(
     settings: Settings, plan: pl.DataFrame, run_id: str, timings: dict[str, float], started: float, logger: Any
 ) -> tuple[dict[str, Any], pl.DataFrame, dict[str, Any]]:
-    """Process the planned files batch by batch, then record outcomes, group stories and check."""
+    """Process the planned files batch by batch, then record outcomes, group stories and check.
+
+    Two batches are in flight: while batch k's texts are embedded in a worker thread, this thread
+    cleans batch k+1 and finds its entities and quotes, then loads batch k. Each batch is still
+    loaded whole, in order, in its own transaction."""
     to_process = plan.filter(pl.col("action") == "process")
     logger.info(
         "%d files: %d to process, %d unchanged, %d duplicate, %d unreadable",
@@ -281,11 +305,27 @@ def _run_batches(
     read_results: list[pl.DataFrame] = []
     loaded = 0
     n_batches = (to_process.height + settings.batch_size - 1) // settings.batch_size
-    for number, batch_files in enumerate(_batches(to_process, settings.batch_size), start=1):
-        loaded += _process_batch(settings, batch_files, run_id, timings, read_results)
+    pending: _PreparedBatch | None = None
+
+    def finish(prepared: _PreparedBatch) -> None:
+        nonlocal loaded
+        loaded += _finish_batch(settings, prepared, run_id, timings)
         elapsed = time.perf_counter() - started
-        logger.info("batch %d/%d done: %d articles loaded (%.1f articles/s)", number, n_batches, loaded,
+        logger.info("batch %d/%d done: %d articles loaded (%.1f articles/s)", prepared.number, n_batches, loaded,
                     loaded / elapsed if elapsed else 0.0)
+
+    for number, batch_files in enumerate(_batches(to_process, settings.batch_size), start=1):
+        try:
+            prepared = _prepare_batch(settings, number, batch_files, timings, read_results, pending)
+        except Exception:
+            if pending is not None:
+                finish(pending)  # keep the batch already embedded; this run still fails
+            raise
+        if pending is not None:
+            finish(pending)
+        pending = prepared
+    if pending is not None:
+        finish(pending)
 
     with _timed(timings, "record"):
         outcomes = _outcomes(plan, read_results)
@@ -304,49 +344,84 @@ def _run_batches(
     return summary, outcomes, report
 
 
-def _process_batch(
+@dataclass
+class _PreparedBatch:
+    """A batch cleaned, with its entities and quotes found and its embeddings on the way."""
+
+    number: int
+    documents: pl.DataFrame
+    cleaned: pl.DataFrame
+    removed: pl.DataFrame
+    paras: pl.DataFrame
+    entity_frame: pl.DataFrame
+    mentions: pl.DataFrame
+    found_quotes: pl.DataFrame
+    embedding: PrefectFuture[tuple[pl.DataFrame, float]]
+
+
+def _prepare_batch(
     settings: Settings,
+    number: int,
     batch_files: pl.DataFrame,
-    run_id: str,
     timings: dict[str, float],
     read_results: list[pl.DataFrame],
-) -> int:
+    previous: _PreparedBatch | None,
+) -> _PreparedBatch | None:
+    """Read, clean and split a batch, start embedding it, and find its entities and quotes meanwhile."""
     with _timed(timings, "read"):
         documents = read_documents(settings, batch_files)
     read_results.append(documents.select("source_path", "encoding", pl.col("error").alias("read_error")))
     good = documents.filter(pl.col("error").is_null())
     if good.height == 0:
-        return 0
+        return None
     with _timed(timings, "clean"):
         cleaned, removed = clean_articles(good)
     with _timed(timings, "split"):
         paras = split_paragraphs(cleaned)
-    with _timed(timings, "embed"):
-        embedded = embed_paragraphs(settings, paras)
+    with _timed(timings, "embed-start"):
+        texts = pl.concat([paras.select("text_sha256", "text"), quotes.quote_texts(paras)])
+        with warehouse.connect(settings.warehouse) as con:
+            cache = warehouse.cached_embeddings(con, texts["text_sha256"].unique().to_list(), settings.embedding_model)
+        embedding = embed_texts.submit(settings, texts, cache, previous.embedding if previous else None)
     with _timed(timings, "entities"):
-        entity_frame, mentions = extract_entities(settings, paras)
+        entity_frame, mentions = extract_entities(settings, paras, previous.entity_frame if previous else None)
     with _timed(timings, "quotes"):
-        quote_frame, quote_links = extract_quotes(settings, paras, entity_frame, mentions)
+        found_quotes = extract_quotes(paras, entity_frame, mentions)
+    return _PreparedBatch(number, good, cleaned, removed, paras, entity_frame, mentions, found_quotes, embedding)
+
+
+def _finish_batch(settings: Settings, prepared: _PreparedBatch, run_id: str, timings: dict[str, float]) -> int:
+    """Wait for the batch's embeddings, link its paragraphs and quotes, and load it."""
+    with _timed(timings, "embed-wait"):
+        vectors, embed_seconds = prepared.embedding.result()
+    timings["embed"] += embed_seconds
+    embedded = embed.attach_embeddings(prepared.paras, vectors, settings.embedding_model)
+    with _timed(timings, "quotes"):
+        quote_frame, quote_links = link_quotes(
+            settings, prepared.found_quotes, vectors, prepared.paras["article_id"].unique().to_list()
+        )
     with _timed(timings, "link"):
         links = link_paragraphs(settings, embedded)
+    good = prepared.documents
     now = warehouse.utc_now()
-    articles = good.select("article_id", "source_path", "content_sha256").join(cleaned, on="article_id").with_columns(
+    articles = good.select("article_id", "source_path", "content_sha256").join(prepared.cleaned, on="article_id").with_columns(
         ingested_at=pl.lit(now), run_id=pl.lit(run_id)
     )
     batch = warehouse.ArticleBatch(
         articles=articles,
         sources=good.select("article_id", "encoding", pl.col("text").alias("raw_text")),
-        removed_spans=removed,
+        removed_spans=prepared.removed,
         paragraphs=embedded.select(
             "paragraph_id", "article_id", "position", "text", "section_heading", "text_sha256", "n_words", "embedding",
             "model",
         ),
-        entities=entity_frame,
-        mentions=mentions.select(
+        entities=prepared.entity_frame,
+        mentions=prepared.mentions.select(
             "entity_id", "article_id", "paragraph_id", "start_char", "end_char", "surface", "label"
         ),
         links=links,
         extra={"quotes": quote_frame, "quote_links": quote_links},
+        vectors=vectors,
     )
     with _timed(timings, "load"):
         loaded = load_warehouse(settings, batch)

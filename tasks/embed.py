@@ -48,6 +48,48 @@ def encode_texts(texts: list[str], model: str, device: str = "cpu", batch_size: 
     return np.asarray(vectors, dtype=np.float32)
 
 
+def vector_frame(dimension: int) -> pl.DataFrame:
+    """An empty (`text_sha256`, `embedding`) frame: the shape of the embedding cache."""
+    return pl.DataFrame(schema={"text_sha256": pl.String, "embedding": pl.Array(pl.Float32, dimension)})
+
+
+def embed_texts(
+    texts: pl.DataFrame,
+    cache: pl.DataFrame,
+    model: str,
+    dimension: int,
+    device: str = "cpu",
+    batch_size: int = 64,
+) -> pl.DataFrame:
+    """Vectors (`text_sha256`, `embedding`) for each distinct text in `texts` (`text_sha256`, `text`).
+
+    `cache` holds known embeddings (`text_sha256`, `embedding`) for this model; each distinct text
+    not in it is encoded once, all in one call so the model sees one length-sorted stream.
+    """
+    array_type = pl.Array(pl.Float32, dimension)
+    distinct = texts.select("text_sha256", "text").unique("text_sha256", keep="first", maintain_order=True)
+    known = cache.select("text_sha256", pl.col("embedding").cast(array_type)).unique("text_sha256")
+    wanted = known.join(distinct.select("text_sha256"), on="text_sha256", how="semi")
+    missing = distinct.join(known.select("text_sha256"), on="text_sha256", how="anti")
+    if missing.height == 0:
+        return wanted
+    vectors = encode_texts(missing["text"].to_list(), model, device, batch_size)
+    if vectors.shape[1] != dimension:
+        raise ValueError(
+            f"model {model!r} gives {vectors.shape[1]}-dimensional embeddings but the warehouse expects "
+            f"{dimension} (set NEWSDAG_EMBEDDING_DIM and use a new warehouse file)"
+        )
+    fresh = pl.DataFrame({"text_sha256": missing["text_sha256"], "embedding": vectors}).with_columns(
+        pl.col("embedding").cast(array_type)
+    )
+    return pl.concat([wanted, fresh])
+
+
+def attach_embeddings(paragraphs: pl.DataFrame, vectors: pl.DataFrame, model: str) -> pl.DataFrame:
+    """Add `embedding` (from `vectors`, by text hash) and `model` to paragraphs."""
+    return paragraphs.join(vectors, on="text_sha256", how="left").with_columns(model=pl.lit(model))
+
+
 def embed_paragraphs(
     paragraphs: pl.DataFrame,
     cache: pl.DataFrame,
@@ -56,27 +98,7 @@ def embed_paragraphs(
     device: str = "cpu",
     batch_size: int = 64,
 ) -> pl.DataFrame:
-    """Add `embedding` (Array[Float32, dimension]) and `model` to paragraphs.
-
-    `cache` holds known embeddings (`text_sha256`, `embedding`) for this model; each distinct text
-    not in it is encoded once.
-    """
-    distinct = paragraphs.select("text_sha256", "text").unique("text_sha256", keep="first")
-    missing = distinct.join(cache.select("text_sha256"), on="text_sha256", how="anti")
-    array_type = pl.Array(pl.Float32, dimension)
-    if missing.height:
-        vectors = encode_texts(missing["text"].to_list(), model, device, batch_size)
-        if vectors.shape[1] != dimension:
-            raise ValueError(
-                f"model {model!r} gives {vectors.shape[1]}-dimensional embeddings but the warehouse expects "
-                f"{dimension} (set NEWSDAG_EMBEDDING_DIM and use a new warehouse file)"
-            )
-        fresh = pl.DataFrame({"text_sha256": missing["text_sha256"], "embedding": vectors}).with_columns(
-            pl.col("embedding").cast(array_type)
-        )
-    else:
-        fresh = pl.DataFrame(schema={"text_sha256": pl.String, "embedding": array_type})
-    known = pl.concat([cache.select("text_sha256", pl.col("embedding").cast(array_type)), fresh])
-    return paragraphs.join(known.unique("text_sha256"), on="text_sha256", how="left").with_columns(
-        model=pl.lit(model)
-    )
+    """Add `embedding` (Array[Float32, dimension]) and `model` to paragraphs, each distinct text encoded
+    once unless `cache` (`text_sha256`, `embedding`) already has it."""
+    vectors = embed_texts(paragraphs, cache, model, dimension, device, batch_size)
+    return attach_embeddings(paragraphs, vectors, model)

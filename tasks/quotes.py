@@ -20,6 +20,8 @@ import numpy as np
 import polars as pl
 from rapidfuzz import fuzz
 
+from tasks.paragraphs import text_hash
+
 QUOTE_SCHEMA = {
     "quote_id": pl.String,
     "article_id": pl.String,
@@ -157,6 +159,25 @@ def _clean_quote(text: str, start: int, end: int) -> tuple[int, int]:
     while end > start and (text[end - 1].isspace() or text[end - 1] == ","):
         end -= 1
     return start, end
+
+
+def _is_quotation(quoted: str) -> bool:
+    return len(quoted.split()) >= MIN_QUOTE_WORDS
+
+
+def quote_texts(paragraphs: pl.DataFrame) -> pl.DataFrame:
+    """The distinct texts (`text_sha256`, `text`) that `extract_quotes` will find in these paragraphs:
+    they depend on the paragraph text alone, so the embedding step can encode them in the same pass as
+    the paragraphs while entities are still being found."""
+    found: dict[str, str] = {}
+    for text in paragraphs["text"].to_list():
+        for span in find_quote_spans(text):
+            start, end = _clean_quote(text, span.start, span.end)
+            quoted = text[start:end]
+            if _is_quotation(quoted):
+                found.setdefault(text_hash(quoted), quoted)
+    return pl.DataFrame({"text_sha256": list(found), "text": list(found.values())},
+                        schema={"text_sha256": pl.String, "text": pl.String})
 
 
 def _mention_ending_at(mentions: Sequence[_Mention], position: int) -> _Mention | None:
@@ -361,7 +382,7 @@ def extract_quotes(paragraphs: pl.DataFrame, mentions: pl.DataFrame, entities: p
             for index, span in enumerate(spans):
                 start, end = _clean_quote(text, span.start, span.end)
                 quoted = text[start:end]
-                if len(quoted.split()) < MIN_QUOTE_WORDS:
+                if not _is_quotation(quoted):
                     continue
                 next_open = spans[index + 1].open_mark if index + 1 < len(spans) else len(text)
                 limit = min([e for e in ends if e > span.end + 1] + [next_open])
@@ -490,26 +511,35 @@ def _fold(text: str) -> str:
 
 def embed_and_link(
     found: pl.DataFrame,
+    vectors: pl.DataFrame,
     existing: pl.DataFrame,
     model: str,
     dimension: int,
     device: str = "cpu",
     batch_size: int = 64,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Embed this batch's quotes (with the paragraph model) and link them to each other and to the
-    stored ones (`existing`: `quote_id`, `article_id`, `text`, `speaker_entity_id`, `embedding`).
-    Returns (quotes with `embedding`, quote links)."""
-    from tasks.embed import encode_texts
+    """Give this batch's quotes their embeddings and link them to each other and to the stored ones.
+
+    `vectors` (`text_sha256`, `embedding`) are the embeddings the paragraph pass already made for the
+    quote texts (see `quote_texts`); a quote missing from it is encoded here. `existing`: stored quotes
+    (`quote_id`, `article_id`, `text`, `speaker_entity_id`, `embedding`). Returns (quotes with
+    `embedding`, quote links)."""
+    from tasks.embed import embed_texts
 
     array_type = pl.Array(pl.Float32, dimension)
     if found.height == 0:
         return found.with_columns(embedding=pl.lit(None, dtype=array_type)), pl.DataFrame(schema=QUOTE_LINK_SCHEMA)
-    vectors = encode_texts(found["text"].to_list(), model, device, batch_size)
-    existing = existing.filter(pl.col("embedding").is_not_null())
-    existing_vectors = (
-        np.asarray(existing["embedding"].to_list(), dtype=np.float32) if existing.height
-        else np.zeros((0, vectors.shape[1]), dtype=np.float32)
-    )
-    links = link_quotes(found, vectors, existing, existing_vectors)
-    embedded = found.with_columns(embedding=pl.Series(vectors).cast(array_type))
+    hashed = found.with_columns(text_sha256=pl.col("text").map_elements(text_hash, return_dtype=pl.String))
+    known = embed_texts(hashed, vectors, model, dimension, device, batch_size)
+    embedded = hashed.join(known, on="text_sha256", how="left", maintain_order="left").drop("text_sha256")
+    existing = existing.filter(pl.col("embedding").is_not_null()).with_columns(pl.col("embedding").cast(array_type))
+    links = link_quotes(embedded, _matrix(embedded["embedding"], dimension), existing,
+                        _matrix(existing["embedding"], dimension))
     return embedded, links
+
+
+def _matrix(embeddings: pl.Series, dimension: int) -> np.ndarray:
+    """An Array[Float32, dimension] column as a (rows, dimension) float32 matrix."""
+    if embeddings.len() == 0:
+        return np.zeros((0, dimension), dtype=np.float32)
+    return embeddings.to_numpy().astype(np.float32, copy=False).reshape(-1, dimension)

@@ -152,6 +152,9 @@ class ArticleBatch:
     mentions: pl.DataFrame
     links: pl.DataFrame
     extra: dict[str, pl.DataFrame] = field(default_factory=dict)
+    # Every (text_sha256, embedding) the batch used, quotes' texts included, for the embedding cache;
+    # None: the paragraphs' own.
+    vectors: pl.DataFrame | None = None
 
 
 # Child tables keyed by article; deleted before an article is (re)loaded.
@@ -227,9 +230,8 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: ArticleBatch, model: str) 
         _insert(con, "paragraph_similarity", batch.links)
         for table, frame in batch.extra.items():
             _insert(con, table, frame)
-        cache = (
-            batch.paragraphs.select("text_sha256", "embedding").unique("text_sha256").with_columns(model=pl.lit(model))
-        )
+        vectors = batch.paragraphs.select("text_sha256", "embedding") if batch.vectors is None else batch.vectors
+        cache = vectors.filter(pl.col("embedding").is_not_null()).unique("text_sha256").with_columns(model=pl.lit(model))
         con.register("incoming_cache", cache)
         con.execute(
             "insert into embedding_cache select text_sha256, model, embedding from incoming_cache "

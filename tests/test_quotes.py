@@ -7,7 +7,10 @@ import re
 import numpy as np
 import polars as pl
 
-from tasks.quotes import QUOTE_SCHEMA, extract_quotes, find_quote_spans, is_same_statement, link_quotes
+from tasks.paragraphs import text_hash
+from tasks.quotes import (
+    QUOTE_SCHEMA, embed_and_link, extract_quotes, find_quote_spans, is_same_statement, link_quotes, quote_texts,
+)
 
 # Made-up entities: name -> (entity_id, canonical label).
 PEOPLE = {
@@ -46,6 +49,8 @@ def run(*paragraphs: str) -> list[dict]:
     assert quotes.schema == pl.Schema(QUOTE_SCHEMA)
     for row in quotes.iter_rows(named=True):  # offsets point at the quoted words
         assert paragraphs[int(row["paragraph_id"][-4:])][row["start_char"]:row["end_char"]] == row["text"]
+    # The embedding step encodes quotes before entities are known: it must foresee every one.
+    assert set(quotes["text"].to_list()) <= set(quote_texts(paras)["text"].to_list())
     return quotes.to_dicts()
 
 
@@ -208,3 +213,24 @@ def test_who_said_is_the_person_just_before() -> None:
     quotes = run("“All of us would like to see actions, not words,” added Kerry, who said Russia needs "
                  "“a more declarative policy on the troops” now.")
     assert [(q["speaker_entity_id"], q["speaker_surface"]) for q in quotes] == [("kerry", "Kerry"), ("kerry", "who")]
+
+
+def test_quote_texts_are_known_from_the_text_alone_and_need_no_second_model_pass() -> None:
+    paras = pl.DataFrame({"article_id": ["a", "b"], "paragraph_id": ["a-0000", "b-0000"], "position": [0, 0], "text": [
+        'He called the talks "useful". "We will not accept this annexation at all," Kerry said.',
+        '"We will not accept this annexation at all," the secretary said in London.',
+    ]})
+    texts = quote_texts(paras)
+    assert texts["text"].to_list() == ["We will not accept this annexation at all"]  # once; no scare quote
+    assert texts["text_sha256"].to_list() == [text_hash("We will not accept this annexation at all")]
+    found = extract_quotes(paras, pl.DataFrame(schema={"article_id": pl.String, "paragraph_id": pl.String,
+                                                       "start_char": pl.Int32, "end_char": pl.Int32, "surface": pl.String,
+                                                       "label": pl.String, "entity_id": pl.String}),
+                           pl.DataFrame(schema={"entity_id": pl.String, "label": pl.String}))
+    vectors = texts.select("text_sha256", embedding=pl.lit([1.0, 0.0, 0.0, 0.0]).cast(pl.Array(pl.Float32, 4)))
+    existing = pl.DataFrame(schema={"quote_id": pl.String, "article_id": pl.String, "text": pl.String,
+                                    "speaker_entity_id": pl.String, "embedding": pl.Array(pl.Float32, 4)})
+    # Every vector is given, so the (nonexistent) model is never loaded.
+    embedded, links = embed_and_link(found, vectors, existing, model="no-such-model", dimension=4)
+    assert embedded["embedding"].to_list() == [[1.0, 0.0, 0.0, 0.0]] * 2
+    assert links.select("article_id_a", "article_id_b").rows() == [("a", "b")]
