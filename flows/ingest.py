@@ -62,6 +62,14 @@ def split_paragraphs(articles: pl.DataFrame) -> pl.DataFrame:
     return paragraphs.split_paragraphs(articles)
 
 
+@step(name="load-embedding-model")
+def load_embedding_model(settings: Settings) -> str:
+    """Import and load the embedding model in a worker thread while the first batch is read and cleaned
+    (importing sentence-transformers and torch takes seconds)."""
+    embed.load_model(settings.embedding_model, settings.embedding_device)
+    return settings.embedding_model
+
+
 @step(name="embed-texts")
 def embed_texts(
     settings: Settings, texts: pl.DataFrame, cache: pl.DataFrame, previous: tuple[pl.DataFrame, float] | None
@@ -269,7 +277,7 @@ def run_ingest(settings: Settings) -> dict[str, Any]:
     timings: dict[str, float] = defaultdict(float)
     started = time.perf_counter()
 
-    with warehouse.writer_lock(settings.warehouse):
+    with warehouse.writer_lock(settings.warehouse), warehouse.held_open(settings.warehouse):
         with _timed(timings, "discover"):
             files = discover_files(settings)
         with _timed(timings, "plan"):
@@ -306,6 +314,7 @@ def _run_batches(
     loaded = 0
     n_batches = (to_process.height + settings.batch_size - 1) // settings.batch_size
     pending: _PreparedBatch | None = None
+    warm_up = load_embedding_model.submit(settings) if to_process.height else None
 
     def finish(prepared: _PreparedBatch) -> None:
         nonlocal loaded
@@ -326,6 +335,8 @@ def _run_batches(
         pending = prepared
     if pending is not None:
         finish(pending)
+    if warm_up is not None:
+        warm_up.wait()  # a failure here already failed the batches' embedding
 
     with _timed(timings, "record"):
         outcomes = _outcomes(plan, read_results)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import threading
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,9 +30,18 @@ def resolve_model_path(model: str) -> str:
     return str(get_path()) if callable(get_path) else model
 
 
-@lru_cache(maxsize=2)
+_LOADING = threading.Lock()
+
+
 def load_model(model: str, device: str = "cpu") -> "SentenceTransformer":
-    """Load once per process. Never reaches a model hub, never runs remote code."""
+    """Load once per process, whichever thread asks first (the others wait for it). Never reaches a
+    model hub, never runs remote code."""
+    with _LOADING:
+        return _load_model(model, device)
+
+
+@lru_cache(maxsize=2)
+def _load_model(model: str, device: str) -> "SentenceTransformer":
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from sentence_transformers import SentenceTransformer

@@ -65,11 +65,22 @@ def _matrix(frame: pl.DataFrame) -> np.ndarray:
     return np.ascontiguousarray(frame["embedding"].to_numpy().astype(np.float32, copy=False))
 
 
-def exact_neighbours(queries: np.ndarray, corpus: np.ndarray, k: int, chunk_rows: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+# Cosines scored at once by the exact search (x 4 bytes, and a few temporaries of that size): queries
+# are taken in chunks small enough that memory stays flat as the corpus grows.
+EXACT_BLOCK_CELLS = 8_000_000
+
+
+def exact_chunk_rows(corpus_rows: int) -> int:
+    """Queries per block of the exact search, so that a block holds at most EXACT_BLOCK_CELLS cosines."""
+    return max(1, EXACT_BLOCK_CELLS // max(1, corpus_rows))
+
+
+def exact_neighbours(queries: np.ndarray, corpus: np.ndarray, k: int, chunk_rows: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Top-k corpus rows by cosine (unit vectors) for each query: (indices, scores), best first.
 
     The reference for the approximate index; cost grows with queries x corpus.
     """
+    chunk_rows = chunk_rows or exact_chunk_rows(corpus.shape[0])
     k = min(k, corpus.shape[0])
     indices = np.zeros((queries.shape[0], k), dtype=np.int64)
     scores = np.zeros((queries.shape[0], k), dtype=np.float32)

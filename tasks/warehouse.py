@@ -55,6 +55,16 @@ def connect(warehouse: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBP
         con.close()
 
 
+@contextmanager
+def held_open(warehouse: Path) -> Iterator[None]:
+    """Keep the database open while a run's steps connect and disconnect: DuckDB shares one open
+    database among a process's connections, so each step's connect is then nearly free, and the
+    write-ahead log is checkpointed once at the end instead of whenever a step's connection closes
+    (~0.1 s each; commits are durable in the log either way)."""
+    with connect(warehouse):
+        yield
+
+
 def _sql_files(folder: Path) -> list[Path]:
     return sorted(folder.glob("*.sql")) if folder.is_dir() else []
 

@@ -39,6 +39,16 @@ def test_exact_neighbours_are_the_true_top_k() -> None:
     assert rows[0][0] == 0 and scores[0][0] == pytest.approx(1.0, abs=1e-5)
 
 
+def test_exact_search_scores_a_bounded_block_whatever_the_corpus_size() -> None:
+    for corpus_rows in (10, 3_000, 50_000, 10_000_000):
+        chunk = similarity.exact_chunk_rows(corpus_rows)
+        assert chunk >= 1 and (chunk == 1 or chunk * corpus_rows <= similarity.EXACT_BLOCK_CELLS)
+    vectors = clustered_vectors(3000)
+    one_block, _ = similarity.exact_neighbours(vectors[:500], vectors, 5, chunk_rows=500)
+    default, _ = similarity.exact_neighbours(vectors[:500], vectors, 5)
+    assert np.array_equal(np.sort(default, axis=1), np.sort(one_block, axis=1))
+
+
 def test_ann_agrees_with_exact_search() -> None:
     vectors = clustered_vectors(3000)
     exact_rows, _ = similarity.exact_neighbours(vectors[:500], vectors, 10)

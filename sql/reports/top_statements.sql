@@ -1,11 +1,17 @@
 -- The paragraphs linked to the most other outlets: statements carried across outlets.
+-- Each link counted from both ends (a union, not an OR join: that would compare every pair).
+with link_ends as (
+    select paragraph_id_a as paragraph_id, article_id_b as other_article from paragraph_similarity
+    union all
+    select paragraph_id_b as paragraph_id, article_id_a as other_article from paragraph_similarity
+)
 select
     p.paragraph_id,
     coalesce(a.publisher, a.wire_source, a.source_path) as outlet,
     left(p.text, 160) as statement,
-    count(distinct case when s.article_id_a = p.article_id then s.article_id_b else s.article_id_a end) as linked_articles
-from paragraph_similarity s
-join paragraphs p on p.paragraph_id in (s.paragraph_id_a, s.paragraph_id_b)
+    count(distinct e.other_article) as linked_articles
+from link_ends e
+join paragraphs p using (paragraph_id)
 join articles a on a.article_id = p.article_id
 group by all
 order by linked_articles desc, p.paragraph_id
