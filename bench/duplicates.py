@@ -47,7 +47,8 @@ def embedded_paragraphs(corpus: Path, out: Path) -> tuple[pl.DataFrame, pl.DataF
     cache = pl.read_parquet(cache_path) if cache_path.exists() else pl.DataFrame(
         schema={"text_sha256": pl.String, "embedding": pl.Array(pl.Float32, settings.embedding_dim)})
     started = time.perf_counter()
-    embedded = embed.embed_paragraphs(paras, cache, settings.embedding_model, settings.embedding_dim)
+    vectors = embed.embed_texts(paras, cache, settings.embedding_model, settings.embedding_dim)
+    embedded = embed.attach_embeddings(paras, vectors, settings.embedding_model)
     print(f"embedded {paras.height} paragraphs in {time.perf_counter() - started:.1f}s "
           f"({cache.height} cached)", file=sys.stderr)
     embedded.select("text_sha256", "embedding").unique("text_sha256").write_parquet(cache_path)

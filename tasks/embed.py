@@ -1,4 +1,4 @@
-"""Embed paragraphs with a sentence-transformers model, reusing cached embeddings by text hash."""
+"""Embed texts (paragraphs, quotes) with a sentence-transformers model, reusing cached embeddings by text hash."""
 
 from __future__ import annotations
 
@@ -58,11 +58,6 @@ def encode_texts(texts: list[str], model: str, device: str = "cpu", batch_size: 
     return np.asarray(vectors, dtype=np.float32)
 
 
-def vector_frame(dimension: int) -> pl.DataFrame:
-    """An empty (`text_sha256`, `embedding`) frame: the shape of the embedding cache."""
-    return pl.DataFrame(schema={"text_sha256": pl.String, "embedding": pl.Array(pl.Float32, dimension)})
-
-
 def embed_texts(
     texts: pl.DataFrame,
     cache: pl.DataFrame,
@@ -97,18 +92,5 @@ def embed_texts(
 
 def attach_embeddings(paragraphs: pl.DataFrame, vectors: pl.DataFrame, model: str) -> pl.DataFrame:
     """Add `embedding` (from `vectors`, by text hash) and `model` to paragraphs."""
-    return paragraphs.join(vectors, on="text_sha256", how="left").with_columns(model=pl.lit(model))
+    return paragraphs.join(vectors, on="text_sha256", how="left", maintain_order="left").with_columns(model=pl.lit(model))
 
-
-def embed_paragraphs(
-    paragraphs: pl.DataFrame,
-    cache: pl.DataFrame,
-    model: str,
-    dimension: int,
-    device: str = "cpu",
-    batch_size: int = 64,
-) -> pl.DataFrame:
-    """Add `embedding` (Array[Float32, dimension]) and `model` to paragraphs, each distinct text encoded
-    once unless `cache` (`text_sha256`, `embedding`) already has it."""
-    vectors = embed_texts(paragraphs, cache, model, dimension, device, batch_size)
-    return attach_embeddings(paragraphs, vectors, model)

@@ -1,0 +1,46 @@
+"""Embedding with the real packaged model: each distinct text encoded once, cached vectors reused."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from tasks.embed import attach_embeddings, embed_texts
+from tasks.paragraphs import text_hash
+from tasks.settings import get_settings
+
+SETTINGS = get_settings()
+
+
+def texts_frame(*texts: str) -> pl.DataFrame:
+    return pl.DataFrame({"text_sha256": [text_hash(t) for t in texts], "text": list(texts)})
+
+
+def test_each_distinct_text_is_embedded_once_and_cached_vectors_are_reused() -> None:
+    said = "The minister said the talks had been useful."
+    texts = texts_frame(said, "Rain is expected across the north tomorrow.", said)
+    marker = np.zeros(SETTINGS.embedding_dim, dtype=np.float32)
+    marker[0] = 1.0  # no model gives this vector for a sentence: it can only come from the cache
+    cache = pl.DataFrame({"text_sha256": [text_hash("Rain is expected across the north tomorrow."), "unrelated"],
+                          "embedding": [marker, marker]}).with_columns(
+        pl.col("embedding").cast(pl.Array(pl.Float32, SETTINGS.embedding_dim)))
+
+    vectors = embed_texts(texts, cache, SETTINGS.embedding_model, SETTINGS.embedding_dim)
+
+    assert sorted(vectors["text_sha256"].to_list()) == sorted({text_hash(said), text_hash(texts["text"][1])})
+    by_hash = dict(zip(vectors["text_sha256"].to_list(), vectors["embedding"].to_numpy()))
+    assert np.array_equal(by_hash[texts["text_sha256"][1]], marker)
+    encoded = by_hash[text_hash(said)]
+    assert encoded.shape == (SETTINGS.embedding_dim,) and np.linalg.norm(encoded) == pytest.approx(1.0, abs=1e-5)
+
+    paragraphs = texts.with_columns(paragraph_id=pl.Series(["p0", "p1", "p2"]))
+    attached = attach_embeddings(paragraphs, vectors, SETTINGS.embedding_model)
+    assert attached["paragraph_id"].to_list() == ["p0", "p1", "p2"]
+    assert np.array_equal(attached["embedding"][0].to_numpy(), attached["embedding"][2].to_numpy())
+
+
+def test_a_model_of_another_size_than_the_warehouse_is_refused() -> None:
+    cache = pl.DataFrame(schema={"text_sha256": pl.String, "embedding": pl.Array(pl.Float32, 512)})
+    with pytest.raises(ValueError, match="384-dimensional embeddings but the warehouse expects 512"):
+        embed_texts(texts_frame("One sentence to embed."), cache, SETTINGS.embedding_model, 512)
