@@ -18,6 +18,7 @@ from pathlib import PurePosixPath
 from urllib.parse import urlparse
 
 import polars as pl
+from rapidfuzz import fuzz
 
 # ---------------------------------------------------------------------------------------------
 # Vocabulary shared by several rules
@@ -100,7 +101,11 @@ INLINE_CLICK_TO_TWEET = re.compile(r"\s*Click To Tweet\s*$")
 COMMENT_PROMPT = re.compile(
     r"^(?:post|leave|add|view|show|read|join)(?: a| your| the)? (?:comments?|discussion)\b.{0,30}$"
     r"|^(?:tell us what you think|have your say)\b.{0,30}$|\bcomments? (?:are|is) (?:closed|moderated)\b"
-    r"|^note: .{0,60}\bcomments?\b",
+    r"|^note: .{0,60}\bcomments?\b"
+    # A notice to commenters, in the languages news sites most often write one in ("ATENÇÃO: Comentários
+    # … não serão aprovados", "Attention : les commentaires …").
+    r"|^(?:aten[çc][ãa]o|atenci[óo]n|attention|aviso|nota|hinweis|achtung|avviso)\s*[:!–-].{0,200}?"
+    r"\b(?:coment[aá]rios?|commentaires?|kommentare?|commenti|comments?)\b",
     re.I,
 )
 # A header that opens a block of links to other stories, alone or followed by one headline.
@@ -262,8 +267,6 @@ def _last_sentence(text: str) -> str:
 
 def _restates_title(line: str, title: str) -> bool:
     """A head line that repeats the title in other words: a longer or shorter form, or "Title | Site"."""
-    from rapidfuzz import fuzz
-
     line_fold, title_fold = _fold(line), _fold(title)
     if not line_fold or not title_fold or _ends_statement(line):  # a sentence of the story, not a headline
         return False
@@ -360,6 +363,23 @@ def _split_lines(text: str) -> list[_Line]:
 # ---------------------------------------------------------------------------------------------
 
 
+def _series_prefix(headline: str) -> str | None:
+    """The part before " | " of a headline written as "<series or section> | <headline>"."""
+    prefix, separator, rest = headline.partition(" | ")
+    return prefix.strip().casefold() if separator and 1 <= _word_count(prefix) <= 8 and rest.strip() else None
+
+
+def _same_series_as_title(line: str, title: str | None) -> bool:
+    """A headline of another story in the title's series ("Milan Design Week 2018 | …"), not a sentence."""
+    if not title or _ends_statement(line):
+        return False
+    title_prefix, line_prefix = _series_prefix(title), _series_prefix(line)
+    if title_prefix is None or line_prefix is None or _fold(line) == _fold(title):
+        return False
+    # Outlets vary the series name's spelling a little ("Milan" / "Milano Design Week").
+    return fuzz.ratio(title_prefix, line_prefix) >= 85
+
+
 def _classify_line(line: str, article: CleanedArticle, in_tail: bool = True) -> str | None:
     """The remnant family of a whole line (and the metadata it carries), or None for article text."""
     words = _word_count(line)
@@ -374,6 +394,8 @@ def _classify_line(line: str, article: CleanedArticle, in_tail: bool = True) -> 
         return "markup"
     if 8 <= words <= 25 and _is_all_caps(line) and not _ends_statement(line):
         return "related_links"  # a headline of another story in capitals; section headings are shorter
+    if in_tail and words <= 25 and _same_series_as_title(line, article.title):
+        return "related_links"  # "Opinion | <another headline>" after the story: a teaser of the series
     if words <= 4 and NEWSLETTER_NAME.match(line):
         return "newsletter_prompt"
     if words <= 50 and '"' not in line and "“" not in line and CALL_TO_ACTION.match(_last_sentence(line)) \

@@ -206,3 +206,27 @@ def test_caption_ending_in_a_slash_credit() -> None:
     # A sentence with a source in brackets mid-line is article text.
     kept = "The poll (Gazette/Ipsos) found most residents back the plan, and the board will act on it."
     assert clean_text(kept).body == kept
+
+
+def test_a_notice_to_commenters_in_another_language_is_a_comment_prompt() -> None:
+    story = ("A câmara aprovou na segunda-feira a dragagem do canal principal antes das tempestades de outono.\n\n"
+             "Os pescadores disseram que a obra estava atrasada e que dois barcos encalharam ali desde março.")
+    notice = "ATENÇÃO: Comentários ofensivos ou fora do tema não serão publicados pela moderação."
+    assert reasons(f"{story}\n\n{notice}") == {notice: "comment_prompt"}
+    assert clean_text(f"{story}\n\n{notice}").body == story
+    # A sentence of the story about comments is not a notice to the reader.
+    reported = "Attention turned to the comments the mayor made about the harbour board on Monday."
+    assert clean_text(f"{STORY}\n\n{reported}").body == f"{STORY}\n\n{reported}"
+
+
+def test_headlines_of_the_title_series_after_the_story_are_related_links() -> None:
+    title = "Harbour Week 2031 | The board votes to dredge the channel"
+    teasers = ["Harbour Week 2031 | A new ferry for the islands", "Harbor Week 2031 | Storm season, explained"]
+    text = "\n\n".join([title, STORY, *teasers])
+    assert clean_text(text).body == STORY
+    assert {reasons(text)[t] for t in teasers} == {"related_links"}
+    # Inside the story, or without the title's series, such a line stays.
+    first, second = STORY.split("\n\n")
+    kept = "Harbour Week 2031 | a programme of talks runs until Friday"
+    assert kept in clean_text("\n\n".join([title, first, kept, second])).body
+    assert teasers[0] in clean_text("\n\n".join(["The board votes to dredge the channel", STORY, teasers[0]])).body
