@@ -94,3 +94,11 @@ def attach_embeddings(paragraphs: pl.DataFrame, vectors: pl.DataFrame, model: st
     """Add `embedding` (from `vectors`, by text hash) and `model` to paragraphs."""
     return paragraphs.join(vectors, on="text_sha256", how="left", maintain_order="left").with_columns(model=pl.lit(model))
 
+
+
+def embedding_matrix(embeddings: pl.Series) -> np.ndarray:
+    """An Array[Float32, dimension] column as a contiguous (rows, dimension) float32 matrix."""
+    dimension = embeddings.dtype.size  # type: ignore[attr-defined]
+    if embeddings.len() == 0:
+        return np.zeros((0, dimension), dtype=np.float32)
+    return np.ascontiguousarray(embeddings.to_numpy().astype(np.float32, copy=False).reshape(-1, dimension))

@@ -13,7 +13,7 @@ Rules, in the order they are tried for each quote:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -161,8 +161,13 @@ def _clean_quote(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-def _is_quotation(quoted: str) -> bool:
-    return len(quoted.split()) >= MIN_QUOTE_WORDS
+def _quotations(text: str, spans: Sequence[_Span]) -> Iterator[tuple[int, _Span, int, int]]:
+    """(index in `spans`, span, start, end) of each quoted stretch long enough to be a quotation; start and
+    end trimmed of spaces and the attribution's comma."""
+    for index, span in enumerate(spans):
+        start, end = _clean_quote(text, span.start, span.end)
+        if len(text[start:end].split()) >= MIN_QUOTE_WORDS:
+            yield index, span, start, end
 
 
 def quote_texts(paragraphs: pl.DataFrame) -> pl.DataFrame:
@@ -171,11 +176,8 @@ def quote_texts(paragraphs: pl.DataFrame) -> pl.DataFrame:
     the paragraphs while entities are still being found."""
     found: dict[str, str] = {}
     for text in paragraphs["text"].to_list():
-        for span in find_quote_spans(text):
-            start, end = _clean_quote(text, span.start, span.end)
-            quoted = text[start:end]
-            if _is_quotation(quoted):
-                found.setdefault(text_hash(quoted), quoted)
+        for _, _, start, end in _quotations(text, find_quote_spans(text)):
+            found.setdefault(text_hash(text[start:end]), text[start:end])
     return pl.DataFrame({"text_sha256": list(found), "text": list(found.values())},
                         schema={"text_sha256": pl.String, "text": pl.String})
 
@@ -379,11 +381,8 @@ def extract_quotes(paragraphs: pl.DataFrame, mentions: pl.DataFrame, entities: p
             ends = _sentence_ends(text)
             speakers_here: list[str | None] = []
             last_in_paragraph: dict[str, object] | None = None
-            for index, span in enumerate(spans):
-                start, end = _clean_quote(text, span.start, span.end)
+            for index, span, start, end in _quotations(text, spans):
                 quoted = text[start:end]
-                if not _is_quotation(quoted):
-                    continue
                 next_open = spans[index + 1].open_mark if index + 1 < len(spans) else len(text)
                 limit = min([e for e in ends if e > span.end + 1] + [next_open])
                 prev_close = spans[index - 1].end + 1 if index else 0
@@ -524,7 +523,7 @@ def embed_and_link(
     quote texts (see `quote_texts`); a quote missing from it is encoded here. `existing`: stored quotes
     (`quote_id`, `article_id`, `text`, `speaker_entity_id`, `embedding`). Returns (quotes with
     `embedding`, quote links)."""
-    from tasks.embed import embed_texts
+    from tasks.embed import embed_texts, embedding_matrix
 
     array_type = pl.Array(pl.Float32, dimension)
     if found.height == 0:
@@ -533,13 +532,7 @@ def embed_and_link(
     known = embed_texts(hashed, vectors, model, dimension, device, batch_size)
     embedded = hashed.join(known, on="text_sha256", how="left", maintain_order="left").drop("text_sha256")
     existing = existing.filter(pl.col("embedding").is_not_null()).with_columns(pl.col("embedding").cast(array_type))
-    links = link_quotes(embedded, _matrix(embedded["embedding"], dimension), existing,
-                        _matrix(existing["embedding"], dimension))
+    links = link_quotes(embedded, embedding_matrix(embedded["embedding"]), existing,
+                        embedding_matrix(existing["embedding"]))
     return embedded, links
 
-
-def _matrix(embeddings: pl.Series, dimension: int) -> np.ndarray:
-    """An Array[Float32, dimension] column as a (rows, dimension) float32 matrix."""
-    if embeddings.len() == 0:
-        return np.zeros((0, dimension), dtype=np.float32)
-    return embeddings.to_numpy().astype(np.float32, copy=False).reshape(-1, dimension)

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from tasks.embed import embedding_matrix
+
 LINK_SCHEMA = {
     "paragraph_id_a": pl.String,
     "paragraph_id_b": pl.String,
@@ -58,12 +60,6 @@ def link_kind(overlap: float) -> str:
 
 
 # --- nearest neighbours -------------------------------------------------------------------------
-
-def _matrix(frame: pl.DataFrame) -> np.ndarray:
-    if frame.height == 0:
-        return np.zeros((0, 0), dtype=np.float32)
-    return np.ascontiguousarray(frame["embedding"].to_numpy().astype(np.float32, copy=False))
-
 
 # Cosines scored at once by the exact search (x 4 bytes, and a few temporaries of that size): queries
 # are taken in chunks small enough that memory stays flat as the corpus grows.
@@ -159,7 +155,7 @@ def sync_paragraph_index(
     missing_ids = [wanted[key][0] for key in wanted if key not in present]
     if missing_ids:
         vectors = fetch_embeddings(missing_ids)
-        index.add(paragraph_key(vectors["paragraph_id"]), _matrix(vectors))
+        index.add(paragraph_key(vectors["paragraph_id"]), embedding_matrix(vectors["embedding"]))
     if stale or missing_ids:
         path.parent.mkdir(parents=True, exist_ok=True)
         index.save(str(path))
@@ -247,7 +243,7 @@ def link_similar_paragraphs(
         return pl.DataFrame(schema=LINK_SCHEMA)
     excluded = set(excluded_articles or [])
     depth = _query_depth(new, top_k)
-    new_vectors = _matrix(new)
+    new_vectors = embedding_matrix(new["embedding"])
     new_ids, new_articles = new["paragraph_id"].to_list(), new["article_id"].to_list()
     neighbours: list[list[tuple[str, str, float]]] = [[] for _ in new_ids]
 
@@ -263,7 +259,7 @@ def link_similar_paragraphs(
     elif existing.height:
         stored = existing.filter(~pl.col("paragraph_id").is_in(new_ids) & ~pl.col("article_id").is_in(list(excluded)))
         stored_ids, stored_articles = stored["paragraph_id"].to_list(), stored["article_id"].to_list()
-        rows, scores = exact_neighbours(new_vectors, _matrix(stored), depth)
+        rows, scores = exact_neighbours(new_vectors, embedding_matrix(stored["embedding"]), depth)
         for q in range(len(new_ids)):
             neighbours[q] += [(stored_ids[c], stored_articles[c], float(s)) for c, s in zip(rows[q], scores[q])]
 
