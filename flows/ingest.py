@@ -6,6 +6,7 @@ each over a batch of articles) and adds retries, logging, timing and artifacts.
 
 from __future__ import annotations
 
+import resource
 import time
 import uuid
 from collections import defaultdict
@@ -115,11 +116,10 @@ def link_quotes(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Link quotes of one statement across outlets (this batch's and the stored ones)."""
     with warehouse.connect(settings.warehouse) as con:
-        existing = warehouse.stored_quotes(con, article_ids)
-    return quotes.embed_and_link(
-        found, vectors, existing, settings.embedding_model, settings.embedding_dim, settings.embedding_device,
-        settings.embedding_batch_size,
-    )
+        return quotes.embed_and_link(
+            found, vectors, warehouse.stored_quote_blocks(con, article_ids), settings.embedding_model,
+            settings.embedding_dim, settings.embedding_device, settings.embedding_batch_size,
+        )
 
 
 def paragraph_index_path(settings: Settings) -> Path:
@@ -141,14 +141,15 @@ def link_paragraphs(settings: Settings, embedded: pl.DataFrame) -> pl.DataFrame:
     with warehouse.connect(settings.warehouse) as con:
         stored = warehouse.paragraph_ids(con)
         if stored.height <= settings.similarity_exact_max:
-            return similarity.link_similar_paragraphs(
-                embedded, warehouse.paragraph_embeddings(con, replaced), settings.similarity_threshold,
+            links = similarity.link_similar_paragraphs(
+                embedded, warehouse.paragraph_embedding_blocks(con, replaced), settings.similarity_threshold,
                 settings.similarity_top_k,
             )
-        index = _sync_paragraph_index(settings, con, stored)
-        links = similarity.link_similar_paragraphs(
-            embedded, embedded.head(0), settings.similarity_threshold, settings.similarity_top_k, index, replaced
-        )
+        else:
+            links = similarity.link_similar_paragraphs(
+                embedded, embedded.head(0), settings.similarity_threshold, settings.similarity_top_k,
+                _sync_paragraph_index(settings, con, stored), replaced,
+            )
         missing = similarity.paragraph_ids_missing_text(links, set(embedded["paragraph_id"].to_list()))
         texts = dict(warehouse.paragraph_texts(con, missing).iter_rows())
     texts.update(zip(embedded["paragraph_id"].to_list(), embedded["text"].to_list()))
@@ -311,6 +312,8 @@ def _run_batches(
     )
 
     read_results: list[pl.DataFrame] = []
+    # The process's peak memory after each batch: flat when nothing held grows with the warehouse.
+    peak_rss_by_batch: list[int] = []
     loaded = 0
     n_batches = (to_process.height + settings.batch_size - 1) // settings.batch_size
     pending: _PreparedBatch | None = None
@@ -320,8 +323,9 @@ def _run_batches(
         nonlocal loaded
         loaded += _finish_batch(settings, prepared, run_id, timings)
         elapsed = time.perf_counter() - started
-        logger.info("batch %d/%d done: %d articles loaded (%.1f articles/s)", prepared.number, n_batches, loaded,
-                    loaded / elapsed if elapsed else 0.0)
+        peak_rss_by_batch.append(_peak_rss_mb())
+        logger.info("batch %d/%d done: %d articles loaded (%.1f articles/s), peak memory %d MB", prepared.number,
+                    n_batches, loaded, loaded / elapsed if elapsed else 0.0, peak_rss_by_batch[-1])
 
     for number, batch_files in enumerate(_batches(to_process, settings.batch_size), start=1):
         try:
@@ -349,6 +353,7 @@ def _run_batches(
         report = report_run(settings, run_id)
 
     summary = _summary(outcomes, counts, timings, deleted, time.perf_counter() - started, run_id)
+    summary["peak_rss_mb_by_batch"] = peak_rss_by_batch
     summary["quality"] = {k: v for k, v in report.items() if k != "top_statements"}
     with warehouse.connect(settings.warehouse) as con:
         warehouse.finish_run(con, run_id, "completed", summary)
@@ -439,6 +444,11 @@ def _finish_batch(settings: Settings, prepared: _PreparedBatch, run_id: str, tim
     with _timed(timings, "link"):
         index_paragraphs(settings)
     return loaded
+
+
+def _peak_rss_mb() -> int:
+    """The process's peak resident memory so far (Linux reports kilobytes)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
 
 def _summary(

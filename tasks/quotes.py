@@ -13,13 +13,14 @@ Rules, in the order they are tried for each quote:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 from rapidfuzz import fuzz
 
+from tasks.embed import embed_texts, embedding_matrix
 from tasks.paragraphs import text_hash
 
 QUOTE_SCHEMA = {
@@ -451,42 +452,52 @@ def extract_quotes(paragraphs: pl.DataFrame, mentions: pl.DataFrame, entities: p
 
 
 def link_quotes(
-    quotes: pl.DataFrame,
-    quote_vectors: np.ndarray,
-    existing: pl.DataFrame,
-    existing_vectors: np.ndarray,
+    quotes: pl.DataFrame, quote_vectors: np.ndarray, existing: pl.DataFrame | Iterable[pl.DataFrame] = ()
 ) -> pl.DataFrame:
     """Pairs of quotes from different articles that report the same statement.
 
-    `quotes` (with `quote_vectors`, unit-length, one row each) are this batch's; `existing` (with
-    `existing_vectors`) are quotes already stored, outside the batch's articles. Linked when the words
-    are the same (token-set ratio, so a longer quote containing a shorter one counts), when the
-    meanings are close (cosine), or, for quotes given to the same speaker, when they are fairly close.
+    `quotes` (with `quote_vectors`, unit-length, one row each) are this batch's; `existing` are quotes
+    already stored, outside the batch's articles, with their `embedding` (a frame, or frames read a
+    block at a time). Linked when the words are the same (token-set ratio, so a longer quote
+    containing a shorter one counts), when the meanings are close (cosine), or, for quotes given to
+    the same speaker, when they are fairly close.
     """
+    pairs: dict[tuple[str, str], dict[str, object]] = {}
     if quotes.height == 0:
         return pl.DataFrame(schema=QUOTE_LINK_SCHEMA)
-    pool = pl.concat([quotes.select("quote_id", "article_id", "text", "speaker_entity_id"),
-                      existing.select("quote_id", "article_id", "text", "speaker_entity_id")])
-    pool_vectors = np.vstack([quote_vectors, existing_vectors]) if existing.height else quote_vectors
-    ids, articles = pool["quote_id"].to_list(), pool["article_id"].to_list()
-    texts, speakers = pool["text"].to_list(), pool["speaker_entity_id"].to_list()
-    pairs: dict[tuple[str, str], dict[str, object]] = {}
-    for i, j, cosine in _candidate_pairs(quote_vectors, pool_vectors):
-        if articles[i] == articles[j] or (j < quotes.height and j <= i):
+    _link_to_pool(quotes, quote_vectors, quotes, quote_vectors, pairs)
+    for block in [existing] if isinstance(existing, pl.DataFrame) else existing:
+        block = block.filter(pl.col("embedding").is_not_null())
+        if block.height:
+            _link_to_pool(quotes, quote_vectors, block, embedding_matrix(block["embedding"]), pairs)
+    return pl.DataFrame(list(pairs.values()), schema=QUOTE_LINK_SCHEMA)
+
+
+def _link_to_pool(
+    quotes: pl.DataFrame, vectors: np.ndarray, pool: pl.DataFrame, pool_vectors: np.ndarray,
+    pairs: dict[tuple[str, str], dict[str, object]],
+) -> None:
+    """Add to `pairs` the links between `quotes` and the quotes of `pool` (which may be `quotes` itself)."""
+    within = pool is quotes
+    ids, articles = quotes["quote_id"].to_list(), quotes["article_id"].to_list()
+    texts, speakers = quotes["text"].to_list(), quotes["speaker_entity_id"].to_list()
+    pool_ids, pool_articles = pool["quote_id"].to_list(), pool["article_id"].to_list()
+    pool_texts, pool_speakers = pool["text"].to_list(), pool["speaker_entity_id"].to_list()
+    for i, j, cosine in _candidate_pairs(vectors, pool_vectors):
+        if articles[i] == pool_articles[j] or (within and j <= i):
             continue
-        same_speaker = speakers[i] is not None and speakers[i] == speakers[j]
-        words = fuzz.token_set_ratio(texts[i], texts[j], processor=_fold) / 100
-        if min(len(texts[i].split()), len(texts[j].split())) < 5:
+        same_speaker = speakers[i] is not None and speakers[i] == pool_speakers[j]
+        words = fuzz.token_set_ratio(texts[i], pool_texts[j], processor=_fold) / 100
+        if min(len(texts[i].split()), len(pool_texts[j].split())) < 5:
             # Token sets of a few words match too easily: compare the short quotes whole.
-            words = min(words, fuzz.ratio(texts[i], texts[j], processor=_fold) / 100)
+            words = min(words, fuzz.ratio(texts[i], pool_texts[j], processor=_fold) / 100)
         if not is_same_statement(cosine, words, same_speaker):
             continue
-        a, b = sorted([(ids[i], articles[i]), (ids[j], articles[j])])
+        a, b = sorted([(ids[i], articles[i]), (pool_ids[j], pool_articles[j])])
         pairs[(a[0], b[0])] = {
             "quote_id_a": a[0], "quote_id_b": b[0], "article_id_a": a[1], "article_id_b": b[1],
             "cosine": cosine, "word_similarity": words, "same_speaker": same_speaker,
         }
-    return pl.DataFrame(list(pairs.values()), schema=QUOTE_LINK_SCHEMA)
 
 
 def _candidate_pairs(
@@ -511,7 +522,7 @@ def _fold(text: str) -> str:
 def embed_and_link(
     found: pl.DataFrame,
     vectors: pl.DataFrame,
-    existing: pl.DataFrame,
+    existing: pl.DataFrame | Iterable[pl.DataFrame],
     model: str,
     dimension: int,
     device: str = "cpu",
@@ -523,16 +534,11 @@ def embed_and_link(
     quote texts (see `quote_texts`); a quote missing from it is encoded here. `existing`: stored quotes
     (`quote_id`, `article_id`, `text`, `speaker_entity_id`, `embedding`). Returns (quotes with
     `embedding`, quote links)."""
-    from tasks.embed import embed_texts, embedding_matrix
-
     array_type = pl.Array(pl.Float32, dimension)
     if found.height == 0:
         return found.with_columns(embedding=pl.lit(None, dtype=array_type)), pl.DataFrame(schema=QUOTE_LINK_SCHEMA)
     hashed = found.with_columns(text_sha256=pl.col("text").map_elements(text_hash, return_dtype=pl.String))
     known = embed_texts(hashed, vectors, model, dimension, device, batch_size)
     embedded = hashed.join(known, on="text_sha256", how="left", maintain_order="left").drop("text_sha256")
-    existing = existing.filter(pl.col("embedding").is_not_null()).with_columns(pl.col("embedding").cast(array_type))
-    links = link_quotes(embedded, embedding_matrix(embedded["embedding"]), existing,
-                        embedding_matrix(existing["embedding"]))
-    return embedded, links
+    return embedded, link_quotes(embedded, embedding_matrix(embedded["embedding"]), existing)
 

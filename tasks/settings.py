@@ -35,9 +35,9 @@ class Settings(BaseSettings):
 
     similarity_threshold: float = 0.6
     similarity_top_k: int = 5
-    # Up to this many stored paragraphs a new batch is compared with all of them (exact); beyond,
-    # through the HNSW index kept beside the warehouse (`<warehouse>.hnsw`). Exact is faster up to ~200k
-    # paragraphs on a 2-core CPU, but its memory grows with the corpus (bench/similarity.py).
+    # Up to this many stored paragraphs a new batch is compared with all of them (exact, read a block
+    # at a time); beyond, through the HNSW index kept beside the warehouse (`<warehouse>.hnsw`), since
+    # exact search costs time in proportion to the corpus for every batch (bench/similarity.py).
     similarity_exact_max: int = 50_000
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -224,7 +224,7 @@ def _candidates(
 
 def link_similar_paragraphs(
     new: pl.DataFrame,
-    existing: pl.DataFrame,
+    existing: pl.DataFrame | Iterable[pl.DataFrame],
     threshold: float,
     top_k: int,
     index: ParagraphIndex | None = None,
@@ -233,10 +233,11 @@ def link_similar_paragraphs(
     """Link each new paragraph to its top-k most similar paragraphs in other articles (cosine >= threshold).
 
     `new` holds `paragraph_id`, `article_id` and unit-length `embedding` (and `text`). Stored
-    paragraphs are searched exactly in `existing` (same columns) or, when given, approximately in
-    `index`; articles in `excluded_articles` (about to be replaced) are skipped. New paragraphs are
-    always searched exactly among themselves. Each pair is stored once (paragraph_id_a <
-    paragraph_id_b). Lexical overlap is filled in where both texts are in `new` or `existing`; use
+    paragraphs are searched exactly in `existing` (same columns; a frame, or frames read a block at a
+    time so that memory stays flat as the warehouse grows) or, when given, approximately in `index`;
+    articles in `excluded_articles` (about to be replaced) are skipped. New paragraphs are always
+    searched exactly among themselves. Each pair is stored once (paragraph_id_a < paragraph_id_b).
+    Lexical overlap is filled in where both texts are in `new` or `existing`; use
     `add_lexical_overlap` for the others.
     """
     if new.height == 0:
@@ -251,24 +252,33 @@ def link_similar_paragraphs(
     for q in range(len(new_ids)):
         neighbours[q] += [(new_ids[c], new_articles[c], float(s)) for c, s in zip(rows[q], scores[q])]
 
+    texts: dict[str, str] = {}
     if index is not None:
         # A replaced article's old paragraphs are still in the index and resemble its new ones.
         found, cosines = index.search(new_vectors, depth + (depth - top_k if excluded else 0))
         for q, hits in enumerate(found):
             neighbours[q] += [(pid, aid, float(c)) for (pid, aid), c in zip(hits, cosines[q]) if aid not in excluded]
-    elif existing.height:
-        stored = existing.filter(~pl.col("paragraph_id").is_in(new_ids) & ~pl.col("article_id").is_in(list(excluded)))
-        stored_ids, stored_articles = stored["paragraph_id"].to_list(), stored["article_id"].to_list()
-        rows, scores = exact_neighbours(new_vectors, embedding_matrix(stored["embedding"]), depth)
-        for q in range(len(new_ids)):
-            neighbours[q] += [(stored_ids[c], stored_articles[c], float(s)) for c, s in zip(rows[q], scores[q])]
+    else:
+        excluded_list = list(excluded)
+        for block in [existing] if isinstance(existing, pl.DataFrame) else existing:
+            stored = block.filter(~pl.col("paragraph_id").is_in(new_ids) & ~pl.col("article_id").is_in(excluded_list))
+            if stored.height == 0:
+                continue
+            stored_ids, stored_articles = stored["paragraph_id"].to_list(), stored["article_id"].to_list()
+            rows, scores = exact_neighbours(new_vectors, embedding_matrix(stored["embedding"]), depth)
+            for q in range(len(new_ids)):
+                hits = neighbours[q] + [(stored_ids[c], stored_articles[c], float(s)) for c, s in zip(rows[q], scores[q])]
+                # Only the batch's own depth + 1 hits can be of the same article, so the best
+                # 2 * depth + 1 always hold the top_k from other articles.
+                neighbours[q] = sorted(hits, key=lambda hit: -hit[2])[:2 * depth + 1]
+            if "text" in stored.columns:
+                kept = {hit[0] for hits in neighbours for hit in hits}
+                texts.update((p, t) for p, t in zip(stored_ids, stored["text"].to_list()) if p in kept)
 
     pairs: dict[tuple[str, str], tuple[str, str, float]] = {}
     _candidates(new, neighbours, threshold, top_k, pairs)
-    texts: dict[str, str] = {}
-    for frame in (existing, new):
-        if "text" in frame.columns:
-            texts.update(zip(frame["paragraph_id"].to_list(), frame["text"].to_list()))
+    if "text" in new.columns:
+        texts.update(zip(new_ids, new["text"].to_list()))
     return add_lexical_overlap(_pairs_frame(pairs), texts)
 
 

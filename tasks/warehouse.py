@@ -117,21 +117,32 @@ def cached_embeddings(con: duckdb.DuckDBPyConnection, text_hashes: list[str], mo
         con.unregister("wanted_hashes")
 
 
-def _rows_excluding_articles(con: duckdb.DuckDBPyConnection, query: str, excluding_articles: list[str]) -> pl.DataFrame:
-    """Run `query`, which anti-joins the registered relation `excluded_articles` (`article_id`)."""
+# Rows per block when stored vectors are read a block at a time (~12 MB of 384-d float32 vectors).
+READ_BLOCK_ROWS = 8192
+
+
+def _blocks_excluding_articles(
+    con: duckdb.DuckDBPyConnection, query: str, excluding_articles: list[str], block_rows: int = READ_BLOCK_ROWS
+) -> Iterator[pl.DataFrame]:
+    """Stream `query`, which anti-joins the registered relation `excluded_articles` (`article_id`), a
+    block at a time, so that what the process holds does not grow with the warehouse."""
     excluded = pl.DataFrame({"article_id": excluding_articles}, schema={"article_id": pl.String})
     con.register("excluded_articles", excluded)
     try:
-        return read_frame(con, query)
+        for batch in con.execute(query).to_arrow_reader(block_rows):
+            block = pl.from_arrow(batch)
+            assert isinstance(block, pl.DataFrame)
+            yield block
     finally:
         con.unregister("excluded_articles")
 
 
-def paragraph_embeddings(con: duckdb.DuckDBPyConnection, excluding_articles: list[str]) -> pl.DataFrame:
-    """Every stored paragraph's embedding, except those of articles about to be replaced."""
-    return _rows_excluding_articles(
+def paragraph_embedding_blocks(con: duckdb.DuckDBPyConnection, excluding_articles: list[str]) -> Iterator[pl.DataFrame]:
+    """Stored paragraphs' embeddings (`paragraph_id`, `article_id`, `embedding`), a block at a time,
+    except those of articles about to be replaced."""
+    return _blocks_excluding_articles(
         con,
-        "select paragraph_id, article_id, text, embedding from paragraphs anti join excluded_articles using (article_id)",
+        "select paragraph_id, article_id, embedding from paragraphs anti join excluded_articles using (article_id)",
         excluding_articles,
     )
 
@@ -140,12 +151,12 @@ def known_entities(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     return read_frame(con, "select entity_id, canonical_name, label, aliases from entities")
 
 
-def stored_quotes(con: duckdb.DuckDBPyConnection, excluding_articles: list[str]) -> pl.DataFrame:
-    """Every stored quote with its embedding, except those of articles about to be replaced."""
-    return _rows_excluding_articles(
+def stored_quote_blocks(con: duckdb.DuckDBPyConnection, excluding_articles: list[str]) -> Iterator[pl.DataFrame]:
+    """Stored quotes with their embeddings, a block at a time, except those of articles about to be replaced."""
+    return _blocks_excluding_articles(
         con,
         "select quote_id, article_id, text, speaker_entity_id, embedding from quotes "
-        "anti join excluded_articles using (article_id)",
+        "anti join excluded_articles using (article_id) where embedding is not null",
         excluding_articles,
     )
 

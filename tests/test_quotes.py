@@ -161,12 +161,32 @@ def test_link_quotes_across_articles_only() -> None:
     vectors = np.eye(3, 4, dtype=np.float32)
     vectors[2] = vectors[0] * 0.7 + np.array([0, 0, 0, 0.714], dtype=np.float32)  # cosine 0.7 to a-q1
     existing = pl.DataFrame({"quote_id": ["c-q1"], "article_id": ["c"], "text": ["Something else entirely was said here"],
-                             "speaker_entity_id": ["kerry"]})
-    links = link_quotes(quotes, vectors, existing, np.eye(1, 4, k=3, dtype=np.float32))
+                             "speaker_entity_id": ["kerry"], "embedding": [[0.0, 0.0, 0.0, 1.0]]},
+                            schema_overrides={"embedding": pl.Array(pl.Float32, 4)})
+    links = link_quotes(quotes, vectors, existing)
     pairs = set(zip(links["quote_id_a"], links["quote_id_b"]))
     assert ("a-q1", "b-q1") in pairs
     assert not any(a.split("-")[0] == b.split("-")[0] for a, b in pairs)
     assert not any("c-q1" in pair for pair in pairs)
+
+
+def test_stored_quotes_read_in_blocks_give_the_links_of_one_read() -> None:
+    rng = np.random.default_rng(3)
+    statements = [f"statement number {n} was made about the budget and the war today" for n in range(40)]
+    stored = pl.DataFrame({
+        "quote_id": [f"s{n}-q" for n in range(120)], "article_id": [f"s{n}" for n in range(120)],
+        "text": [statements[n % 40] for n in range(120)], "speaker_entity_id": [None] * 120,
+    })
+    base = rng.normal(size=(40, 8)).astype(np.float32)
+    stored_vectors = base[np.arange(120) % 40] + rng.normal(scale=0.05, size=(120, 8)).astype(np.float32)
+    stored_vectors /= np.linalg.norm(stored_vectors, axis=1, keepdims=True)
+    stored = stored.with_columns(embedding=pl.Series(stored_vectors, dtype=pl.Array(pl.Float32, 8)))
+    new = stored.head(10).with_columns(quote_id=pl.col("quote_id") + "-new", article_id=pl.col("article_id") + "-new")
+    vectors = stored_vectors[:10]
+    whole = link_quotes(new.drop("embedding"), vectors, stored)
+    blocks = link_quotes(new.drop("embedding"), vectors, stored.iter_slices(7))
+    assert whole.height >= 30  # each new quote matches its three stored copies
+    assert blocks.sort("quote_id_a", "quote_id_b").drop("cosine").equals(whole.sort("quote_id_a", "quote_id_b").drop("cosine"))
 
 
 def test_quote_reopened_before_closing_runs_on_and_keeps_its_speaker() -> None:

@@ -49,6 +49,16 @@ def test_exact_search_scores_a_bounded_block_whatever_the_corpus_size() -> None:
     assert np.array_equal(np.sort(default, axis=1), np.sort(one_block, axis=1))
 
 
+def test_stored_paragraphs_read_in_blocks_give_the_links_of_one_read() -> None:
+    paragraphs = paragraph_frame(clustered_vectors(1200, noise=0.25))
+    stored, new = paragraphs.head(1000), paragraphs.tail(200)
+    whole = similarity.link_similar_paragraphs(new, stored, threshold=0.8, top_k=5)
+    blocks = similarity.link_similar_paragraphs(new, stored.iter_slices(97), threshold=0.8, top_k=5)
+    assert whole.height > 50
+    assert blocks.drop("cosine").equals(whole.drop("cosine"))
+    assert np.allclose(blocks["cosine"].to_numpy(), whole["cosine"].to_numpy(), atol=1e-5)  # BLAS order differs
+
+
 def test_ann_agrees_with_exact_search() -> None:
     vectors = clustered_vectors(3000)
     exact_rows, _ = similarity.exact_neighbours(vectors[:500], vectors, 10)
@@ -68,7 +78,7 @@ def test_links_through_the_index_match_exact_links(tmp_path: Path) -> None:
         tmp_path / "w.hnsw", stored.select("paragraph_id", "article_id"),
         lambda ids: stored.filter(pl.col("paragraph_id").is_in(ids)), 32)
     assert (added, removed) == (2000, 0)
-    approximate = similarity.link_similar_paragraphs(new, stored.select("paragraph_id", "text"), 0.8, 5, index)
+    approximate = similarity.link_similar_paragraphs(new, new.head(0), 0.8, 5, index)
     assert exact.height > 100
     same = exact.join(approximate, on=["paragraph_id_a", "paragraph_id_b"]).height
     assert same / exact.height >= 0.95
