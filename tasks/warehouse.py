@@ -200,6 +200,11 @@ def delete_articles(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> N
     ids = pl.DataFrame({"article_id": article_ids}, schema={"article_id": pl.String})
     con.register("doomed", ids)
     try:
+        # Articles are loaded whole, so none of these stored means no row anywhere hangs off them:
+        # new articles (a first run) skip the scans of every table below.
+        stored = con.execute("select count(*) from articles where article_id in (select article_id from doomed)").fetchone()
+        if not stored or stored[0] == 0:
+            return
         con.execute(
             "delete from paragraph_similarity where article_id_a in (select article_id from doomed) "
             "or article_id_b in (select article_id from doomed)"
