@@ -49,13 +49,48 @@ def _load_model(model: str, device: str) -> "SentenceTransformer":
     return SentenceTransformer(resolve_model_path(model), device=device, trust_remote_code=False)
 
 
+# Texts x tokens² per forward pass: a transformer holds texts x heads x tokens² attention scores, so 64
+# texts at the 256-token limit take ~300 MB more than 64 short ones. Long texts go in smaller batches
+# (the same work per token), which keeps the peak flat whatever the corpus's longest paragraphs.
+ATTENTION_BUDGET = 64 * 128 * 128
+
+
+def _approximate_tokens(text: str, limit: int) -> int:
+    """Word pieces in a text, roughly (about 4 characters each in English news), capped at the model's limit."""
+    return min(limit, len(text) // 4 + 2)
+
+
+def length_batches(texts: list[str], batch_size: int, max_tokens: int, budget: int = ATTENTION_BUDGET) -> list[list[int]]:
+    """Indices of `texts`, shortest first, in batches of at most `batch_size` texts and `budget` texts x tokens²."""
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for index in sorted(range(len(texts)), key=lambda i: len(texts[i])):
+        tokens = _approximate_tokens(texts[index], max_tokens)
+        if current and (len(current) == batch_size or (len(current) + 1) * tokens * tokens > budget):
+            batches.append(current)
+            current = []
+        current.append(index)
+    if current:
+        batches.append(current)
+    return batches
+
+
 def encode_texts(texts: list[str], model: str, device: str = "cpu", batch_size: int = 64) -> np.ndarray:
-    """Unit-length float32 embeddings, one row per text (sentence-transformers sorts by length)."""
+    """Unit-length float32 embeddings, one row per text, encoded shortest first (little padding) in
+    batches bounded by `batch_size` and ATTENTION_BUDGET."""
     encoder = load_model(model, device)
-    vectors = encoder.encode(
-        texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-    )
-    return np.asarray(vectors, dtype=np.float32)
+    max_tokens = int(encoder.max_seq_length or 512)
+    order: list[int] = []
+    parts: list[np.ndarray] = []
+    for batch in length_batches(texts, batch_size, max_tokens):
+        order += batch
+        parts.append(encoder.encode([texts[i] for i in batch], batch_size=len(batch), normalize_embeddings=True,
+                                    convert_to_numpy=True, show_progress_bar=False))
+    if not parts:
+        return np.zeros((0, 0), dtype=np.float32)
+    vectors = np.empty((len(texts), parts[0].shape[1]), dtype=np.float32)
+    vectors[order] = np.concatenate(parts)
+    return vectors
 
 
 def embed_texts(
