@@ -278,7 +278,7 @@ def run_ingest(settings: Settings) -> dict[str, Any]:
     timings: dict[str, float] = defaultdict(float)
     started = time.perf_counter()
 
-    with warehouse.writer_lock(settings.warehouse), warehouse.held_open(settings.warehouse):
+    with warehouse.writer_lock(settings.warehouse), warehouse.held_open(settings.warehouse, settings.duckdb_memory_limit):
         with _timed(timings, "discover"):
             files = discover_files(settings)
         with _timed(timings, "plan"):

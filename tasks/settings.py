@@ -30,6 +30,9 @@ class Settings(BaseSettings):
 
     # Articles processed (and committed) together; bounds memory and the work a crash can lose.
     batch_size: int = 256
+    # DuckDB's buffer pool during a run (it caches the warehouse's blocks up to this; DuckDB's own
+    # default is 80% of the machine's memory, which lets a run's memory grow with the warehouse).
+    duckdb_memory_limit: str = Field(default="256MB", pattern=r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
     # Files larger than this are recorded as failed rather than read into memory.
     max_file_bytes: int = Field(default=5_000_000, ge=1)
 

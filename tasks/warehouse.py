@@ -56,12 +56,18 @@ def connect(warehouse: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBP
 
 
 @contextmanager
-def held_open(warehouse: Path) -> Iterator[None]:
+def held_open(warehouse: Path, memory_limit: str | None = None) -> Iterator[None]:
     """Keep the database open while a run's steps connect and disconnect: DuckDB shares one open
     database among a process's connections, so each step's connect is then nearly free, and the
     write-ahead log is checkpointed once at the end instead of whenever a step's connection closes
-    (~0.1 s each; commits are durable in the log either way)."""
-    with connect(warehouse):
+    (~0.1 s each; commits are durable in the log either way).
+
+    `memory_limit` (e.g. "256MB") caps DuckDB's buffer pool for the time it is held: an open database
+    keeps every block it has read or written cached up to the limit, by default 80% of the machine's
+    memory, so without a cap a long run's memory grows with the warehouse."""
+    with connect(warehouse) as con:
+        if memory_limit:
+            con.execute(f"set memory_limit = '{memory_limit}'")
         yield
 
 
