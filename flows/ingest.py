@@ -6,8 +6,6 @@ each over a batch of articles) and adds retries, logging, timing and artifacts.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import resource
 import time
 import uuid
@@ -280,7 +278,6 @@ def run_ingest(settings: Settings) -> dict[str, Any]:
     timings: dict[str, float] = defaultdict(float)
     started = time.perf_counter()
 
-    _release_large_blocks_promptly()
     with warehouse.writer_lock(settings.warehouse), warehouse.held_open(settings.warehouse, settings.duckdb_memory_limit):
         with _timed(timings, "discover"):
             files = discover_files(settings)
@@ -447,22 +444,6 @@ def _finish_batch(settings: Settings, prepared: _PreparedBatch, run_id: str, tim
     with _timed(timings, "link"):
         index_paragraphs(settings)
     return loaded
-
-
-# glibc's mallopt parameter for the size above which an allocation gets its own mapping.
-_M_MMAP_THRESHOLD = -3
-
-
-def _release_large_blocks_promptly() -> None:
-    """Give tensors and score blocks (64 KB and up) their own mappings, returned to the system when
-    freed. By default glibc serves them from its heap, which the model's tensors of ever-changing
-    shapes fragment: 6,000 paragraphs embedded 1,200 at a time took the peak from 932 to 1,216 MB
-    (still rising), against 748 to 783 MB this way, at the same speed. No-op off glibc."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.mallopt(_M_MMAP_THRESHOLD, 64 * 1024)
-    except (OSError, AttributeError):
-        pass
 
 
 def _peak_rss_mb() -> int:

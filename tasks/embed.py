@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 
+from tasks.heap import release_free_heap
+
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
@@ -77,7 +79,8 @@ def length_batches(texts: list[str], batch_size: int, max_tokens: int, budget: i
 
 def encode_texts(texts: list[str], model: str, device: str = "cpu", batch_size: int = 64) -> np.ndarray:
     """Unit-length float32 embeddings, one row per text, encoded shortest first (little padding) in
-    batches bounded by `batch_size` and ATTENTION_BUDGET."""
+    batches bounded by `batch_size` and ATTENTION_BUDGET. Free heap memory the batches leave behind goes
+    back to the system as it builds up (see `tasks.heap`)."""
     encoder = load_model(model, device)
     max_tokens = int(encoder.max_seq_length or 512)
     order: list[int] = []
@@ -86,6 +89,7 @@ def encode_texts(texts: list[str], model: str, device: str = "cpu", batch_size: 
         order += batch
         parts.append(encoder.encode([texts[i] for i in batch], batch_size=len(batch), normalize_embeddings=True,
                                     convert_to_numpy=True, show_progress_bar=False))
+        release_free_heap()
     if not parts:
         return np.zeros((0, 0), dtype=np.float32)
     vectors = np.empty((len(texts), parts[0].shape[1]), dtype=np.float32)
@@ -128,7 +132,6 @@ def embed_texts(
 def attach_embeddings(paragraphs: pl.DataFrame, vectors: pl.DataFrame, model: str) -> pl.DataFrame:
     """Add `embedding` (from `vectors`, by text hash) and `model` to paragraphs."""
     return paragraphs.join(vectors, on="text_sha256", how="left", maintain_order="left").with_columns(model=pl.lit(model))
-
 
 
 def embedding_matrix(embeddings: pl.Series) -> np.ndarray:

@@ -466,9 +466,9 @@ def link_quotes(
     containing a shorter one counts), when the meanings are close (cosine), or, for quotes given to
     the same speaker, when they are fairly close.
     """
-    pairs: dict[tuple[str, str], dict[str, object]] = {}
     if quotes.height == 0:
         return pl.DataFrame(schema=QUOTE_LINK_SCHEMA)
+    pairs: dict[tuple[str, str], dict[str, object]] = {}
     _link_to_pool(quotes, quote_vectors, quotes, quote_vectors, pairs)
     for block in [existing] if isinstance(existing, pl.DataFrame) else existing:
         block = block.filter(pl.col("embedding").is_not_null())
