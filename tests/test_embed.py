@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from tasks.embed import ATTENTION_BUDGET, attach_embeddings, embed_texts, encode_texts, length_batches, load_model
+from tasks.embed import ATTENTION_BUDGET, TOKEN_BUDGET, attach_embeddings, embed_texts, encode_texts, length_batches, load_model
 from tasks.paragraphs import text_hash
 from tasks.settings import get_settings
 
@@ -47,14 +47,15 @@ def test_a_model_of_another_size_than_the_warehouse_is_refused() -> None:
 
 
 def test_long_texts_go_in_smaller_batches_and_each_text_keeps_its_own_vector() -> None:
-    texts = [f"Short note number {n}." for n in range(70)] + [f"{n} " + "a long paragraph of news " * 60 for n in range(20)]
-    batches = length_batches(texts, batch_size=64, max_tokens=256)
+    texts = [f"Short note number {n}." for n in range(300)] + [f"{n} " + "a long paragraph of news " * 60 for n in range(20)]
+    batches = length_batches(texts, batch_size=256, max_tokens=256)
     assert sorted(i for batch in batches for i in batch) == list(range(len(texts)))
-    assert max(len(batch) for batch in batches) == 64  # short texts: the configured batch size
+    assert max(len(batch) for batch in batches) == 256  # short texts: the configured batch size
     for batch in batches:
         longest = max(min(256, len(texts[i]) // 4 + 2) for i in batch)
         assert len(batch) == 1 or len(batch) * longest ** 2 <= ATTENTION_BUDGET
-    assert any(len(batch) < 20 for batch in batches if all(i >= 70 for i in batch))
+        assert len(batch) == 1 or len(batch) * longest <= TOKEN_BUDGET
+    assert any(len(batch) < 20 for batch in batches if all(i >= 300 for i in batch))
 
     vectors = encode_texts(texts, SETTINGS.embedding_model)
     plain = load_model(SETTINGS.embedding_model).encode(texts, batch_size=64, normalize_embeddings=True)
