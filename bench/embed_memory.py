@@ -16,7 +16,6 @@ import argparse
 import ctypes
 import ctypes.util
 import os
-import resource
 import sys
 import time
 from pathlib import Path
@@ -28,14 +27,10 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import tasks.embed  # noqa: E402
 from tasks.embed import encode_texts, load_model  # noqa: E402
-from tasks.heap import free_heap_bytes  # noqa: E402
+from tasks.heap import free_heap_bytes, peak_rss_mb, resident_bytes  # noqa: E402
 from tasks.settings import get_settings  # noqa: E402
 
 _M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
-
-
-def resident_mb() -> int:
-    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 2**20
 
 
 def corpus_paragraphs(corpus: Path, limit: int) -> list[str]:
@@ -68,8 +63,7 @@ def main() -> None:
     started = time.perf_counter()
     for number in range(args.batches):
         encode_texts(texts[number * args.batch_size:(number + 1) * args.batch_size], model)
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
-        print(f"batch {number + 1}: peak {peak} MB, resident {resident_mb()} MB, "
+        print(f"batch {number + 1}: peak {peak_rss_mb()} MB, resident {resident_bytes() // 2**20} MB, "
               f"heap free {(free_heap_bytes() or 0) // 2**20} MB, {time.perf_counter() - started:.1f} s", flush=True)
     print(f"{label}: {len(texts)} paragraphs in {time.perf_counter() - started:.1f} s")
 

@@ -6,7 +6,6 @@ each over a batch of articles) and adds retries, logging, timing and artifacts.
 
 from __future__ import annotations
 
-import resource
 import time
 import uuid
 from collections import defaultdict
@@ -23,7 +22,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 
-from tasks import clean, embed, entities, ingest, paragraphs, quotes, similarity, stories, warehouse
+from tasks import clean, embed, entities, heap, ingest, paragraphs, quotes, similarity, stories, warehouse
 from tasks.settings import Settings, get_settings
 
 # Frames are passed in-process; nothing here is worth persisting or caching by Prefect (the
@@ -323,7 +322,7 @@ def _run_batches(
         nonlocal loaded
         loaded += _finish_batch(settings, prepared, run_id, timings)
         elapsed = time.perf_counter() - started
-        peak_rss_by_batch.append(_peak_rss_mb())
+        peak_rss_by_batch.append(heap.peak_rss_mb())
         logger.info("batch %d/%d done: %d articles loaded (%.1f articles/s), peak memory %d MB", prepared.number,
                     n_batches, loaded, loaded / elapsed if elapsed else 0.0, peak_rss_by_batch[-1])
 
@@ -444,11 +443,6 @@ def _finish_batch(settings: Settings, prepared: _PreparedBatch, run_id: str, tim
     with _timed(timings, "link"):
         index_paragraphs(settings)
     return loaded
-
-
-def _peak_rss_mb() -> int:
-    """The process's peak resident memory so far (Linux reports kilobytes)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
 
 def _summary(

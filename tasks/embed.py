@@ -86,8 +86,8 @@ def length_batches(
 
 def encode_texts(texts: list[str], model: str, device: str = "cpu", batch_size: int = 256) -> np.ndarray:
     """Unit-length float32 embeddings, one row per text, encoded shortest first (little padding) in
-    batches bounded by `batch_size`, TOKEN_BUDGET and ATTENTION_BUDGET. Free heap memory the batches leave behind goes
-    back to the system as it builds up (see `tasks.heap`)."""
+    batches bounded by `batch_size`, TOKEN_BUDGET and ATTENTION_BUDGET. Free heap memory the batches
+    leave behind goes back to the system as it builds up (see `tasks.heap`)."""
     encoder = load_model(model, device)
     max_tokens = int(encoder.max_seq_length or 512)
     order: list[int] = []
