@@ -103,7 +103,8 @@ def main() -> None:
     results["full_run"] = {"wall_seconds": round(wall, 1), "peak_rss_mb": round(rss), "flow_seconds": summary["wall_seconds"],
                            "seconds_per_step": summary["seconds_per_step"], "articles": summary["articles"],
                            "paragraphs": summary["paragraphs"],
-                           "peak_rss_mb_by_batch": summary.get("peak_rss_mb_by_batch", [])}
+                           **{key: summary.get(key, []) for key in
+                              ("peak_rss_mb_by_batch", "resident_mb_by_batch", "duckdb_mb_by_batch", "free_heap_mb_by_batch")}}
     if args.full_run_only:
         (out / "results.json").write_text(json.dumps(results, indent=2))
         full = results["full_run"]

@@ -311,8 +311,9 @@ def _run_batches(
     )
 
     read_results: list[pl.DataFrame] = []
-    # The process's peak memory after each batch: flat when nothing held grows with the warehouse.
-    peak_rss_by_batch: list[int] = []
+    # The process's peak and current memory, and DuckDB's share, after each batch: flat when nothing
+    # held grows with the warehouse.
+    memory_by_batch: dict[str, list[int]] = {"peak_rss_mb": [], "resident_mb": [], "duckdb_mb": [], "free_heap_mb": []}
     loaded = 0
     n_batches = (to_process.height + settings.batch_size - 1) // settings.batch_size
     pending: _PreparedBatch | None = None
@@ -322,9 +323,14 @@ def _run_batches(
         nonlocal loaded
         loaded += _finish_batch(settings, prepared, run_id, timings)
         elapsed = time.perf_counter() - started
-        peak_rss_by_batch.append(heap.peak_rss_mb())
-        logger.info("batch %d/%d done: %d articles loaded (%.1f articles/s), peak memory %d MB", prepared.number,
-                    n_batches, loaded, loaded / elapsed if elapsed else 0.0, peak_rss_by_batch[-1])
+        with warehouse.connect(settings.warehouse) as con:
+            duckdb_bytes = warehouse.memory_in_use(con)
+        for key, value in (("peak_rss_mb", heap.peak_rss_mb()), ("resident_mb", heap.resident_bytes() >> 20),
+                           ("duckdb_mb", duckdb_bytes >> 20), ("free_heap_mb", (heap.free_heap_bytes() or 0) >> 20)):
+            memory_by_batch[key].append(value)
+        logger.info("batch %d/%d done: %d articles loaded (%.1f articles/s), memory %d MB (peak %d MB, DuckDB %d MB)",
+                    prepared.number, n_batches, loaded, loaded / elapsed if elapsed else 0.0,
+                    memory_by_batch["resident_mb"][-1], memory_by_batch["peak_rss_mb"][-1], memory_by_batch["duckdb_mb"][-1])
 
     for number, batch_files in enumerate(_batches(to_process, settings.batch_size), start=1):
         try:
@@ -352,7 +358,7 @@ def _run_batches(
         report = report_run(settings, run_id)
 
     summary = _summary(outcomes, counts, timings, deleted, time.perf_counter() - started, run_id)
-    summary["peak_rss_mb_by_batch"] = peak_rss_by_batch
+    summary.update({f"{key}_by_batch": values for key, values in memory_by_batch.items()})
     summary["quality"] = {k: v for k, v in report.items() if k != "top_statements"}
     with warehouse.connect(settings.warehouse) as con:
         warehouse.finish_run(con, run_id, "completed", summary)

@@ -71,6 +71,12 @@ def held_open(warehouse: Path, memory_limit: str | None = None) -> Iterator[None
         yield
 
 
+def memory_in_use(con: duckdb.DuckDBPyConnection) -> int:
+    """Bytes DuckDB's buffer manager holds now (cached blocks, hash tables, appended data)."""
+    row = con.execute("select coalesce(sum(memory_usage_bytes), 0) from duckdb_memory()").fetchone()
+    return int(row[0]) if row else 0
+
+
 def _sql_files(folder: Path) -> list[Path]:
     return sorted(folder.glob("*.sql")) if folder.is_dir() else []
 
@@ -226,20 +232,35 @@ def delete_articles(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> N
             "delete from quote_links where article_id_a in (select article_id from doomed) "
             "or article_id_b in (select article_id from doomed)"
         )
+        mentioned = [row[0] for row in con.execute(
+            "select distinct entity_id from entity_mentions where article_id in (select article_id from doomed)"
+        ).fetchall()]
         for table in _ARTICLE_TABLES:
             con.execute(f"delete from {table} where article_id in (select article_id from doomed)")
     finally:
         con.unregister("doomed")
-    con.execute("delete from entities where entity_id not in (select entity_id from entity_mentions)")
-    refresh_entity_counts(con)
+    refresh_entity_counts(con, mentioned, drop_unmentioned=True)
 
 
-def refresh_entity_counts(con: duckdb.DuckDBPyConnection) -> None:
-    """Keep `entities.mention_count` equal to the entity's rows in entity_mentions."""
-    con.execute(
-        "update entities set mention_count = coalesce((select count(*) from entity_mentions m "
-        "where m.entity_id = entities.entity_id), 0)"
-    )
+def refresh_entity_counts(con: duckdb.DuckDBPyConnection, entity_ids: list[str], drop_unmentioned: bool = False) -> None:
+    """Keep `entities.mention_count` equal to the entity's rows in entity_mentions, for the entities
+    whose mentions changed (a batch touches a few hundred; updating every stored entity would rewrite
+    the whole table each batch). `drop_unmentioned`: entities left without mentions go."""
+    if not entity_ids:
+        return
+    con.register("touched_entities", pl.DataFrame({"entity_id": entity_ids}, schema={"entity_id": pl.String}))
+    try:
+        if drop_unmentioned:
+            con.execute(
+                "delete from entities where entity_id in (select entity_id from touched_entities) "
+                "and entity_id not in (select entity_id from entity_mentions)"
+            )
+        con.execute(
+            "update entities set mention_count = coalesce((select count(*) from entity_mentions m "
+            "where m.entity_id = entities.entity_id), 0) where entity_id in (select entity_id from touched_entities)"
+        )
+    finally:
+        con.unregister("touched_entities")
 
 
 def load_batch(con: duckdb.DuckDBPyConnection, batch: ArticleBatch, model: str) -> None:
@@ -258,7 +279,7 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: ArticleBatch, model: str) 
             con.unregister("incoming_entities")
             _insert(con, "entities", batch.entities)
         _insert(con, "entity_mentions", batch.mentions)
-        refresh_entity_counts(con)
+        refresh_entity_counts(con, batch.entities["entity_id"].to_list())
         _insert(con, "paragraph_similarity", batch.links)
         for table, frame in batch.extra.items():
             _insert(con, table, frame)

@@ -94,3 +94,36 @@ def test_bad_input_is_recorded_and_good_input_loads(run_flow, tmp_path: Path, mo
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert con.execute("select status from ingest_files where source_path = 'latin1.txt'").fetchone()[0] == "failed"
         assert con.execute("select count(*) from articles where source_path = 'latin1.txt'").fetchone()[0] == 1
+
+
+def test_edit_that_drops_a_name_drops_its_entity_and_keeps_counts(run_flow, tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    story = raw / "story.txt"
+    base = (
+        "Harbour talks resume\n\n"
+        "Officials from Norway and Canada met in Oslo on Monday to discuss fishing quotas in the north Atlantic.\n\n"
+        "The talks are expected to last three days, according to the Norwegian foreign ministry.\n"
+    )
+    extra = "Fisheries minister Helen Marston, who chairs the Oslo panel, said the Canadian offer was a good start.\n"
+    story.write_text(base + "\n" + extra)
+    (raw / "other.txt").write_text(
+        "Canada raises rates\n\nThe Bank of Canada raised its main interest rate on Wednesday, citing inflation.\n"
+    )
+    warehouse = tmp_path / "w.duckdb"
+    run_flow(raw, warehouse)
+
+    def entity_counts() -> dict[str, int]:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            return dict(con.execute("select canonical_name, mention_count from entities").fetchall())
+
+    before = entity_counts()
+    assert before.get("Helen Marston") == 1
+    story.write_text(base)  # the sentence naming her is edited out
+    summary = run_flow(raw, warehouse)  # the flow's data checks fail it on a stale count or an orphan entity
+    assert summary["changed"] == 1
+    after = entity_counts()
+    assert "Helen Marston" not in after
+    # Oslo is still mentioned, once fewer; the other article's entities are untouched.
+    assert after["Oslo"] == before["Oslo"] - 1
+    assert after["Bank of Canada"] == before["Bank of Canada"]

@@ -5,6 +5,8 @@ select 'mention without paragraph', m.paragraph_id from entity_mentions m anti j
 union all
 select 'mention without entity', m.entity_id from entity_mentions m anti join entities e using (entity_id)
 union all
+select 'entity without mention', e.entity_id from entities e anti join entity_mentions m using (entity_id)
+union all
 select 'link without paragraph', s.paragraph_id_a from paragraph_similarity s
 where s.paragraph_id_a not in (select paragraph_id from paragraphs) or s.paragraph_id_b not in (select paragraph_id from paragraphs)
 union all
