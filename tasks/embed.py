@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import os
 import threading
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -147,3 +148,9 @@ def embedding_matrix(embeddings: pl.Series) -> np.ndarray:
     if embeddings.len() == 0:
         return np.zeros((0, dimension), dtype=np.float32)
     return np.ascontiguousarray(embeddings.to_numpy().astype(np.float32, copy=False).reshape(-1, dimension))
+
+
+def frame_blocks(stored: pl.DataFrame | Iterable[pl.DataFrame]) -> Iterable[pl.DataFrame]:
+    """Stored rows with their embeddings as blocks: one frame, or blocks read from the warehouse one at a
+    time (so that what a search holds does not grow with the warehouse)."""
+    return [stored] if isinstance(stored, pl.DataFrame) else stored

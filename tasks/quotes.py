@@ -22,7 +22,7 @@ import numpy as np
 import polars as pl
 from rapidfuzz import fuzz
 
-from tasks.embed import embed_texts, embedding_matrix
+from tasks.embed import embed_texts, embedding_matrix, frame_blocks
 from tasks.paragraphs import text_hash
 
 QUOTE_SCHEMA = {
@@ -470,7 +470,7 @@ def link_quotes(
         return pl.DataFrame(schema=QUOTE_LINK_SCHEMA)
     pairs: dict[tuple[str, str], dict[str, object]] = {}
     _link_to_pool(quotes, quote_vectors, quotes, quote_vectors, pairs)
-    for block in [existing] if isinstance(existing, pl.DataFrame) else existing:
+    for block in frame_blocks(existing):
         block = block.filter(pl.col("embedding").is_not_null())
         if block.height:
             _link_to_pool(quotes, quote_vectors, block, embedding_matrix(block["embedding"]), pairs)

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from tasks.embed import embedding_matrix
+from tasks.embed import embedding_matrix, frame_blocks
 
 LINK_SCHEMA = {
     "paragraph_id_a": pl.String,
@@ -262,7 +262,7 @@ def link_similar_paragraphs(
             neighbours[q] += [(pid, aid, float(c)) for (pid, aid), c in zip(hits, cosines[q]) if aid not in excluded]
     else:
         excluded_list = list(excluded)
-        for block in [existing] if isinstance(existing, pl.DataFrame) else existing:
+        for block in frame_blocks(existing):
             stored = block.filter(~pl.col("paragraph_id").is_in(new_ids) & ~pl.col("article_id").is_in(excluded_list))
             if stored.height == 0:
                 continue
