@@ -113,12 +113,18 @@ RELATED_HEADER = re.compile(
     r"^(?:related(?: post| posts| content| stories| articles| coverage| links)?|see more|see also|read more|read also|"
     r"also read|more on this|watch|listen|don'?t miss|recommended(?: for you)?|trending(?: now)?|most (?:read|popular|viewed)"
     r"(?: in [\w ]{1,30})?|popular on [\w .]{1,30}|more from [\w .]{1,40}|you (?:may|might) also like|top stories|"
-    r"partner news|explore further|tags|latest news|more stories|editor'?s picks?)\s*(?P<rest>[:|].*|\.{2,}|…)?$",
+    r"partner news|explore further|tags|latest news|more stories|editor'?s picks?|"
+    # The same headers in the languages news sites most often write them in (pt, es, fr, de, it, ko),
+    # after an optional site name ("Entermedia 주요뉴스": its top stories).
+    r"leia (?:também|mais)|veja (?:também|mais)|saiba mais|lea (?:también|más)|leer más|ver más|lire aussi|à lire aussi|"
+    r"voir aussi|lesen sie auch|mehr zum thema|leggi anche|(?:[\w-]{1,20} )?(?:주요\s?뉴스|관련\s?기사|많이 본 뉴스))"
+    r"\s*(?P<rest>[:|].*|\.{2,}|…)?$",
     re.I,
 )
 # Express-style related links end with a tag in brackets: "... [VIDEO]", "... [INSIGHT]".
 BRACKET_TAG_HEADLINE = re.compile(r"\[[A-Z][A-Z ]{2,20}\]\s*\|?\s*$")
 BULLET = re.compile(r"^\s*[-*•·▪]\s+\S")
+BULLET_MARK = re.compile(r"^\s*[-*•·▪]\s+")
 MARKUP_LEFTOVER = re.compile(r"^[-*•]?\s*[a-z0-9]+(?:-[a-z0-9]+){2,}$")
 PUBLISHED_LABEL = re.compile(r"^(?:first |last )?(?:published|posted|updated|publicado|date)(?: on| at)?\s*[:\-]?\s*", re.I)
 APP_PROMPT = re.compile(
@@ -140,6 +146,10 @@ UPDATE_NOTE = re.compile(
     r"updated|last updated|correction|update)\b\s*:?\s*(?P<note>.*)$",
     re.I,
 )
+# AP's story slug ("BC-EU--Britain-Brexit-Election, 1st Ld-Writethru"): wire metadata, not text.
+WIRE_SLUG = re.compile(r"^BC-[A-Z]{2,}(?:-{1,2}[\w'’]+)+(?:,\s*[\w -]{1,40})?$")
+# The line Reuters closes every story with.
+STANDARDS_FOOTER = re.compile(r"^Our Standards:\s*The Thomson Reuters Trust Principles\.?$", re.I)
 COPYRIGHT = re.compile(r"^(?:©|\(c\)|copyright\b).{0,200}$", re.I)
 CONTACT = re.compile(r"^(?:write to|contact|email)\s+.{1,80}\s+at\s+\S+@\S+.*$", re.I)
 CAPTION_MARKER = re.compile(
@@ -419,6 +429,11 @@ def _classify_line(line: str, article: CleanedArticle, in_tail: bool = True) -> 
         # A bare URL after the last paragraph is a footer; inside the article it may be content.
         article.url = article.url or match.group("url")
         return "url_footer"
+    if WIRE_SLUG.match(line):
+        article.wire_source = article.wire_source or "AP"
+        return "wire_slug"
+    if STANDARDS_FOOTER.match(line):
+        return "standards_footer"
     if match := SOURCE_LINE.match(line):
         article.wire_source = article.wire_source or normalise_agency(match.group("source")) or match.group("source").strip().title()
         return "source_credit"
@@ -651,6 +666,7 @@ def clean_text(text: str, recurring: frozenset[str] = frozenset()) -> CleanedArt
             continue
         previous_kept = line
 
+    _mark_headline_lists(lines)
     _restore_inner_urls(lines, article)
     _mark_section_headings(lines, article)
 
@@ -775,6 +791,43 @@ def detect_language(text: str) -> str | None:
 
     language, _ = py3langid.classify(text[:800])  # enough to tell; the cost grows with the length
     return str(language)
+
+
+# A short bulleted list of other stories' headlines, left where a "Related" box stood after the story.
+HEADLINE_LIST_ITEMS = range(3, 7)
+_QUOTES_AND_PUNCTUATION = "\"'“”‘’():,?!"
+
+
+def _is_headline(text: str) -> bool:
+    """Headline case: 3-16 words, no closing full stop, nearly every later word of 4+ letters capitalised."""
+    words = text.split()
+    later = [w.strip(_QUOTES_AND_PUNCTUATION) for w in words[1:]]
+    long_words = [w for w in later if len(w) >= 4]
+    return 3 <= len(words) <= 16 and not text.endswith(".") and len(long_words) >= 2 \
+        and sum(w[0].isupper() or w[0].isdigit() for w in long_words) >= 0.8 * len(long_words)
+
+
+def _mark_headline_lists(lines: list[_Line]) -> None:
+    """A run of 3-6 bulleted headlines after the story's last paragraph is a related-links box whose header
+    the extractor dropped. Longer lists, and lists with story text after them, are kept."""
+    runs: list[list[_Line]] = [[]]
+    for line in lines:
+        if line.blank:
+            continue
+        if line.reason is None and BULLET.match(line.stripped):
+            runs[-1].append(line)
+        elif runs[-1]:
+            runs.append([])
+    kept = [line for line in lines if not line.blank and line.reason is None]
+    for run in runs:
+        if len(run) not in HEADLINE_LIST_ITEMS or kept[0] is run[0]:
+            continue
+        after = kept[kept.index(run[-1]) + 1:]
+        if any(_looks_like_body(line.stripped) for line in after):
+            continue
+        if all(_is_headline(BULLET_MARK.sub("", line.stripped)) for line in run):
+            for line in run:
+                line.reason = "related_links"
 
 
 def _restore_inner_urls(lines: list[_Line], article: CleanedArticle) -> None:

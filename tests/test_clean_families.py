@@ -230,3 +230,42 @@ def test_headlines_of_the_title_series_after_the_story_are_related_links() -> No
     kept = "Harbour Week 2031 | a programme of talks runs until Friday"
     assert kept in clean_text("\n\n".join([title, first, kept, second])).body
     assert teasers[0] in clean_text("\n\n".join(["The board votes to dredge the channel", STORY, teasers[0]])).body
+
+
+def test_related_headers_in_other_languages_open_a_links_block() -> None:
+    text = (
+        f"Harbour dredging\n\n{STORY}\n\nLeia também\n- Porto de Santos amplia o canal de navegação\n\n"
+        "Gazeta 주요뉴스\n- 항구 준설 작업 시작"
+    )
+    assert clean_text(text).body == STORY
+    assert set(reasons(text).values()) == {"title", "related_links"}
+
+
+def test_short_bulleted_headline_list_after_the_story_is_related_links() -> None:
+    headlines = "- Ten Strange Ships Found in the Channel\n- Why Harbour Seals Are Moving North\n- The 5 Deepest Ports in Europe"
+    text = f"Harbour dredging\n\n{STORY}\n\n{headlines}\n\nOriginally published on Coastal Weekly."
+    article = clean_text(text)
+    assert "Ten Strange Ships" not in article.body and "Deepest Ports" not in article.body
+    assert reasons(text)["- Why Harbour Seals Are Moving North"] == "related_links"
+
+
+def test_bulleted_lists_that_belong_to_the_story_are_kept() -> None:
+    headlines = "- Ten Strange Ships Found in the Channel\n- Why Harbour Seals Are Moving North\n- The 5 Deepest Ports in Europe"
+    # The story goes on after the list.
+    later = "The board will meet again in June to decide whether a second channel should be dredged as well."
+    assert "Harbour Seals" in clean_text(f"Harbour dredging\n\n{STORY}\n\n{headlines}\n\n{later}").body
+    # Items written as sentences, not headlines.
+    items = "- two boats ran aground in March\n- the pilots asked for buoys\n- the board found the money in May"
+    assert "the pilots asked for buoys" in clean_text(f"Harbour dredging\n\n{STORY}\n\n{items}").body
+    # A longer list is the story's own (a table of results, say), whatever its case.
+    results = "\n".join(f"- Harbour Team {n} (Group A): Third Place Finish" for n in range(1, 9))
+    assert "Harbour Team 8" in clean_text(f"Harbour dredging\n\n{STORY}\n\n{results}").body
+
+
+def test_wire_slug_and_reuters_standards_line() -> None:
+    text = f"Harbour dredging\n\nBC-EU--Harbour-Dredging, 1st Ld-Writethru\n\n{STORY}\n\nOur Standards: The Thomson Reuters Trust Principles."
+    article = clean_text(text)
+    assert article.body == STORY
+    assert reasons(text)["BC-EU--Harbour-Dredging, 1st Ld-Writethru"] == "wire_slug"
+    assert reasons(text)["Our Standards: The Thomson Reuters Trust Principles."] == "standards_footer"
+    assert article.wire_source == "AP"
