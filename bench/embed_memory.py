@@ -7,7 +7,10 @@ process's peak and current resident memory, the heap's free memory and the secon
   --mapped-block-kb N    glibc as it comes, but blocks of N KB and up in their own mappings
                          (`mallopt(M_MMAP_THRESHOLD)`), the alternative `tasks.heap` was chosen over
 
+  --budget-scale F       the embedding batches' budgets (tasks.embed.ATTENTION_BUDGET, TOKEN_BUDGET) times F
+
 Usage: python bench/embed_memory.py [--corpus DIR] [--keep-free-heap | --mapped-block-kb 4096] [--batches 4]
+                                    [--budget-scale 2]
 """
 
 from __future__ import annotations
@@ -50,7 +53,10 @@ def main() -> None:
     setting.add_argument("--mapped-block-kb", type=int, default=0)
     parser.add_argument("--batches", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=1200)
+    parser.add_argument("--budget-scale", type=float, default=1.0)
     args = parser.parse_args()
+    tasks.embed.ATTENTION_BUDGET = int(tasks.embed.ATTENTION_BUDGET * args.budget_scale)
+    tasks.embed.TOKEN_BUDGET = int(tasks.embed.TOKEN_BUDGET * args.budget_scale)
     if args.keep_free_heap or args.mapped_block_kb:
         tasks.embed.release_free_heap = lambda: False  # type: ignore[assignment]
     if args.mapped_block_kb:
@@ -60,6 +66,8 @@ def main() -> None:
     model = get_settings().embedding_model
     load_model(model)
     texts = corpus_paragraphs(args.corpus, args.batches * args.batch_size)
+    encode_texts(texts[:32], model)  # the first pass allocates what every later one reuses
+    print(f"model loaded: resident {resident_bytes() // 2**20} MB; budgets x{args.budget_scale:g}", flush=True)
     started = time.perf_counter()
     for number in range(args.batches):
         encode_texts(texts[number * args.batch_size:(number + 1) * args.batch_size], model)

@@ -69,10 +69,13 @@ def _approximate_tokens(text: str, limit: int) -> int:
 
 
 def length_batches(
-    texts: list[str], batch_size: int, max_tokens: int, budget: int = ATTENTION_BUDGET, token_budget: int = TOKEN_BUDGET
+    texts: list[str], batch_size: int, max_tokens: int, budget: int | None = None, token_budget: int | None = None
 ) -> list[list[int]]:
     """Indices of `texts`, shortest first, in batches of at most `batch_size` texts, `token_budget` texts x
-    tokens and `budget` texts x tokens² (counted at the batch's longest text, as padded)."""
+    tokens and `budget` texts x tokens² (counted at the batch's longest text, as padded; by default
+    TOKEN_BUDGET and ATTENTION_BUDGET)."""
+    budget = ATTENTION_BUDGET if budget is None else budget
+    token_budget = TOKEN_BUDGET if token_budget is None else token_budget
     batches: list[list[int]] = []
     current: list[int] = []
     for index in sorted(range(len(texts)), key=lambda i: len(texts[i])):
