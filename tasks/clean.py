@@ -123,8 +123,8 @@ RELATED_HEADER = re.compile(
 )
 # Express-style related links end with a tag in brackets: "... [VIDEO]", "... [INSIGHT]".
 BRACKET_TAG_HEADLINE = re.compile(r"\[[A-Z][A-Z ]{2,20}\]\s*\|?\s*$")
-BULLET = re.compile(r"^\s*[-*•·▪]\s+\S")
-BULLET_MARK = re.compile(r"^\s*[-*•·▪]\s+")
+# A list item's mark (matched up to its text, so that `BULLET.sub("", line)` leaves the item).
+BULLET = re.compile(r"^\s*[-*•·▪]\s+(?=\S)")
 MARKUP_LEFTOVER = re.compile(r"^[-*•]?\s*[a-z0-9]+(?:-[a-z0-9]+){2,}$")
 PUBLISHED_LABEL = re.compile(r"^(?:first |last )?(?:published|posted|updated|publicado|date)(?: on| at)?\s*[:\-]?\s*", re.I)
 APP_PROMPT = re.compile(
@@ -825,7 +825,7 @@ def _mark_headline_lists(lines: list[_Line]) -> None:
         after = kept[kept.index(run[-1]) + 1:]
         if any(_looks_like_body(line.stripped) for line in after):
             continue
-        if all(_is_headline(BULLET_MARK.sub("", line.stripped)) for line in run):
+        if all(_is_headline(BULLET.sub("", line.stripped)) for line in run):
             for line in run:
                 line.reason = "related_links"
 
