@@ -667,6 +667,7 @@ def clean_text(text: str, recurring: frozenset[str] = frozenset()) -> CleanedArt
         previous_kept = line
 
     _mark_headline_lists(lines)
+    _mark_excerpt_listings(lines)
     _restore_inner_urls(lines, article)
     _mark_section_headings(lines, article)
 
@@ -828,6 +829,37 @@ def _mark_headline_lists(lines: list[_Line]) -> None:
         if all(_is_headline(BULLET.sub("", line.stripped)) for line in run):
             for line in run:
                 line.reason = "related_links"
+
+
+# Excerpts of other posts, which a listing cuts at a fixed length and marks with a detached or bracketed
+# ellipsis: "... traçando um plano paralelo para …", "... the council said [...]". (A writer trailing off
+# types it against the word: "somewhere...".)
+TRUNCATED_EXCERPT = re.compile(r"(?:[\w,;]\s(?:…|\.\.\.)|\[(?:…|\.\.\.)\])$")
+EXCERPT_MIN_WORDS = 15
+# Cut at the same length: as many words, or lengths within 2% (sites cut at N words or N characters).
+EXCERPT_CHAR_TOLERANCE = 0.02
+
+
+def _same_cut_length(a: str, b: str) -> bool:
+    return _word_count(a) == _word_count(b) or abs(len(a) - len(b)) <= EXCERPT_CHAR_TOLERANCE * max(len(a), len(b))
+
+
+def _mark_excerpt_listings(lines: list[_Line]) -> None:
+    """Two or more paragraphs cut off mid-sentence with an ellipsis at the same length are teasers from a
+    listing of other posts (a writer trailing off does not stop at a fixed length); the stretch from the first
+    to the last of them is the listing, shorter teasers that needed no cut included. The article's first
+    paragraph is never part of it."""
+    kept = [line for line in lines if not line.blank and line.reason is None]
+    cut = [line for line in kept[1:]
+           if _word_count(line.stripped) >= EXCERPT_MIN_WORDS and TRUNCATED_EXCERPT.search(line.stripped)]
+    if len(cut) < 2:
+        return
+    # The largest set of cut paragraphs sharing a length with one of them.
+    same = max(([other for other in cut if _same_cut_length(line.stripped, other.stripped)] for line in cut), key=len)
+    if len(same) < 2:
+        return
+    for line in kept[kept.index(same[0]):kept.index(same[-1]) + 1]:
+        line.reason = "related_links"
 
 
 def _restore_inner_urls(lines: list[_Line], article: CleanedArticle) -> None:

@@ -269,3 +269,33 @@ def test_wire_slug_and_reuters_standards_line() -> None:
     assert reasons(text)["BC-EU--Harbour-Dredging, 1st Ld-Writethru"] == "wire_slug"
     assert reasons(text)["Our Standards: The Thomson Reuters Trust Principles."] == "standards_footer"
     assert article.wire_source == "AP"
+
+
+def _excerpt(topic: str, words: int) -> str:
+    """A teaser cut after `words` words, as a listing of other posts leaves it."""
+    filler = f"the {topic} story went on with more detail about the harbour and the people who work there".split()
+    return " ".join((filler * 10)[:words]).capitalize() + " …"
+
+
+def test_teasers_cut_at_one_length_are_a_listing_of_other_posts() -> None:
+    listing = [_excerpt("ferry", 40), "A short teaser that needed no cut ends with its author. Ana Lima", _excerpt("lighthouse", 40)]
+    text = "Harbour dredging\n\n" + "\n\n".join([STORY, *listing])
+    article = clean_text(text)
+    assert article.body == STORY
+    assert {reasons(text)[line] for line in listing} == {"related_links"}
+    # Cut by characters rather than words: the same length, give or take a word's width.
+    by_characters = [_excerpt("ferry", 40)[:200] + " …", _excerpt("pier", 41)[:203] + " …"]
+    assert clean_text("\n\n".join(["Harbour dredging", STORY, *by_characters])).body == STORY
+
+
+def test_a_writer_trailing_off_is_not_a_listing() -> None:
+    # Paragraphs ending in an ellipsis at different lengths are the story's own.
+    trailing = [_excerpt("ferry", 20), STORY, _excerpt("lighthouse", 45)]
+    article = clean_text("\n\n".join(["Harbour dredging", STORY, *trailing]))
+    assert article.body == "\n\n".join([STORY, *trailing])
+    # An ellipsis typed against the last word is a writer's, whatever the length.
+    typed = [_excerpt("ferry", 30).replace(" …", "..."), _excerpt("lighthouse", 30).replace(" …", "...")]
+    assert clean_text("\n\n".join(["Harbour dredging", STORY, *typed])).body == "\n\n".join([STORY, *typed])
+    # One cut paragraph is not a listing, and the story's first paragraph is never part of one.
+    first_cut = [_excerpt("ferry", 40), STORY, _excerpt("lighthouse", 40)]
+    assert clean_text("\n\n".join(["Harbour dredging", *first_cut])).body == "\n\n".join(first_cut)
