@@ -93,6 +93,14 @@ REPORTING_BY = re.compile(
     r"^(?:\(?\s*)?(?:additional\s+)?(?:reporting|writing|editing|compiled|research)\s+by\s+.{2,300}$", re.I
 )
 SOCIAL_FOLLOW = re.compile(rf"^(?:follow|reach|find)\b.{{0,300}}\bon\s+{SOCIAL_NETWORKS}\b.*$", re.I)
+# A closing "Follow him on Twitter @handle." after a sentence of text (an author's blurb): the prompt goes,
+# the sentence stays.
+INLINE_SOCIAL_FOLLOW = re.compile(
+    rf"(?<=[.!?\"”’])\s+(?P<prompt>(?i:follow)\s+(?:(?i:him|her|them|us|me)|[A-Z][\w'’.-]+(?:\s+[A-Z][\w'’.-]+){{0,3}})"
+    rf"\s+(?i:on)\s+(?i:{SOCIAL_NETWORKS})\b(?:\s+\S+){{0,40}}?)\s*$"
+)
+# A note about the story set after it ("Editor's note: ...").
+EDITORS_NOTE = re.compile(r"^(?:editor'?s'?|editorial)\s+note\b", re.I)
 FOLLOW_LINK = re.compile(r"^(?:follow|more)\b.{0,120}\bhttps?://\S+.{0,120}$", re.I)
 # Newsletter and subscription prompts speak to the reader; a story about subscriptions does not.
 NEWSLETTER_TOPIC = re.compile(r"\b(?:newsletters?|inbox|subscri(?:be|bing|ption)|sign(?:ing)?[ -]up)\b", re.I)
@@ -512,6 +520,9 @@ def _cut_inline(line: _Line, article: CleanedArticle, first_body_line: bool) -> 
     if match := INLINE_CLICK_TO_TWEET.search(line.text):
         if match.start() > 0:
             line.cuts.append((match.start(), match.end(), "promo"))
+    if match := INLINE_SOCIAL_FOLLOW.search(line.text):
+        article.authors.extend(n for n in names_in_follow_line(match.group("prompt")) if n not in article.authors)
+        line.cuts.append((match.start("prompt"), match.end("prompt"), "social_prompt"))
     if match := INLINE_SOURCE.search(line.text):
         if match.start() > 0:
             article.wire_source = article.wire_source or normalise_agency(match.group("source")) or match.group("source").strip().title()
@@ -808,9 +819,14 @@ def _is_headline(text: str) -> bool:
         and sum(w[0].isupper() or w[0].isdigit() for w in long_words) >= 0.8 * len(long_words)
 
 
+def _is_afterword(line: _Line) -> bool:
+    return bool(EDITORS_NOTE.match(line.stripped)) or any(reason == "social_prompt" for *_, reason in line.cuts)
+
+
 def _mark_headline_lists(lines: list[_Line]) -> None:
     """A run of 3-6 bulleted headlines after the story's last paragraph is a related-links box whose header
-    the extractor dropped. Longer lists, and lists with story text after them, are kept."""
+    the extractor dropped. Longer lists, and lists with story text after them, are kept; an editor's note
+    or an author's blurb (a line that closed with a social prompt) after the list is not story text."""
     runs: list[list[_Line]] = [[]]
     for line in lines:
         if line.blank:
@@ -824,7 +840,7 @@ def _mark_headline_lists(lines: list[_Line]) -> None:
         if len(run) not in HEADLINE_LIST_ITEMS or kept[0] is run[0]:
             continue
         after = kept[kept.index(run[-1]) + 1:]
-        if any(_looks_like_body(line.stripped) for line in after):
+        if any(_looks_like_body(line.stripped) and not _is_afterword(line) for line in after):
             continue
         if all(_is_headline(BULLET.sub("", line.stripped)) for line in run):
             for line in run:

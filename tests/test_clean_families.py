@@ -299,3 +299,24 @@ def test_a_writer_trailing_off_is_not_a_listing() -> None:
     # One cut paragraph is not a listing, and the story's first paragraph is never part of one.
     first_cut = [_excerpt("ferry", 40), STORY, _excerpt("lighthouse", 40)]
     assert clean_text("\n\n".join(["Harbour dredging", *first_cut])).body == "\n\n".join(first_cut)
+
+
+def test_social_prompt_closing_an_authors_blurb_is_cut_and_the_blurb_kept() -> None:
+    blurb = "Nora Quay's book about harbours is out now."
+    line = f"{blurb} Follow Nora Quay on Twitter @noraquay. Follow us on Facebook."
+    article = clean_text(f"Harbour dredging\n\n{STORY}\n\n{line}")
+    assert article.body == f"{STORY}\n\n{blurb}"
+    assert reasons(f"Harbour dredging\n\n{STORY}\n\n{line}")["Follow Nora Quay on Twitter @noraquay. Follow us on Facebook."] == "social_prompt"
+    assert "Nora Quay" in article.authors
+    # "Follow" inside a sentence of the story is not a prompt.
+    story_line = "The pilots said they would follow the board on Twitter and in the papers until the work was done."
+    assert story_line in clean_text(f"Harbour dredging\n\n{STORY}\n\n{story_line}").body
+
+
+def test_headline_list_before_an_editors_note_or_an_authors_blurb_is_related_links() -> None:
+    headlines = "- Ten Strange Ships Found in the Channel\n- Why Harbour Seals Are Moving North\n- The 5 Deepest Ports in Europe"
+    for afterword in ("Editor's note: This story was updated at 5 p.m. to include the board's vote count.",
+                      "Nora Quay's book about the harbour is out now. Follow her on Twitter @noraquay."):
+        article = clean_text(f"Harbour dredging\n\n{STORY}\n\n{headlines}\n\n{afterword}")
+        assert "Harbour Seals" not in article.body, afterword
+        assert article.body.startswith(STORY) and afterword.split(".")[0] in article.body
