@@ -505,6 +505,11 @@ def _head_rules(line: str, article: CleanedArticle) -> str | None:
     return None
 
 
+def _closes_article(later: list[_Line], name: str) -> bool:
+    """No article text follows, other than more sentences about `name` ("Ascom is headquartered in ...")."""
+    return all(line.stripped.startswith(name + " ") for line in later if not line.blank and _looks_like_body(line.stripped))
+
+
 def _looks_like_body(line: str) -> bool:
     words = _word_count(line)
     return words >= 40 or (words >= 12 and _ends_sentence(line))
@@ -620,6 +625,7 @@ def clean_text(text: str, recurring: frozenset[str] = frozenset()) -> CleanedArt
     previous_kept: _Line | None = None
     previous_reason: str | None = None
     in_related_block: str | bool = False  # False, or what continues the block: "headlines" or "bullets"
+    about_name: str | None = None  # the issuer whose closing self-description was found
     for index, line in enumerate(lines):
         if line.blank or line.reason:
             continue
@@ -636,8 +642,15 @@ def clean_text(text: str, recurring: frozenset[str] = frozenset()) -> CleanedArt
         line_text = normalise_space(MARKDOWN_LINK.sub(r"\1", stripped)) if "](" in stripped else stripped
         in_tail = not body_after[index] or previous_reason == "url_footer"
         reason = _classify_line(line_text, article, in_tail)
+        if reason is None and about_name and line_text.startswith(about_name + " "):
+            reason = "about_block"  # the issuer's self-description goes on ("Ascom is headquartered in ...")
         if reason is None and recurring and _recurring_key(line_text) in recurring:
             reason = "recurring"
+            if about := SELF_DESCRIPTION.match(line_text):
+                if _closes_article(lines[index + 1:], about.group("name")):
+                    reason, about_name = "about_block", about.group("name")
+                elif _word_count(line_text) > RECURRING_MAX_WORDS:
+                    reason = None  # recurring only as a closing self-description, and this one does not close
         if reason is None and in_related_block:
             # Lines under a "Related" / "Read more" header: bullets and headlines, until article text resumes.
             # Headlines may end in "?" or "!"; a sentence of the story ends in a full stop or a quote.
@@ -742,6 +755,14 @@ RECURRING_MIN_DOCUMENTS = 3
 RECURRING_MAX_WORDS = 15
 # Two documents sharing more than this share of their story lines are copies of one story; they count once.
 NEAR_COPY_OVERLAP = 0.5
+# A press release's closing self-description of its issuer ("Ascom is a global solutions provider ..."),
+# repeated word for word in the issuer's other releases. Two distinct documents suffice as evidence: it must
+# also close the story and describe its subject, which wire copy shared by two stories does not.
+SELF_DESCRIPTION = re.compile(
+    r"^(?P<name>[A-Z][\w&.'’-]*(?: [A-Z][\w&.'’-]*){0,4})(?: \([^)]{1,40}\))?,? (?:is|are) (?:a|an|the|one of the)\b"
+)
+ABOUT_MIN_DOCUMENTS = 2
+ABOUT_LAST_PARAGRAPHS = 3
 
 
 def _recurring_key(line: str) -> str:
@@ -749,9 +770,10 @@ def _recurring_key(line: str) -> str:
     return re.sub(r"\d+", "0", _fold(line))
 
 
-def _candidate_lines(text: str) -> tuple[set[str], set[str]]:
-    """The story lines of one document (lines that read like article text), and the lines that may count
-    as furniture: short ones, and any in the head or tail."""
+def _candidate_lines(text: str) -> tuple[set[str], set[str], set[str]]:
+    """The story lines of one document (lines that read like article text), the lines that may count
+    as furniture (short ones, and any in the head or tail), and the self-descriptions among its last
+    paragraphs."""
     lines = [normalise_space(line) for line in text.split("\n")]
     # Line 1 is the title; lines without a letter (rules "___", scores "2-1") are not evidence of anything.
     lines = [line for line in lines[1:] if re.search(r"[^\W\d_]", line)]
@@ -762,29 +784,33 @@ def _candidate_lines(text: str) -> tuple[set[str], set[str]]:
         for index, line in enumerate(lines)
         if _word_count(line) <= RECURRING_MAX_WORDS or index < first or index > last
     }
-    return {_recurring_key(lines[index]) for index in body}, candidates
+    about = {_recurring_key(lines[index]) for index in body[-ABOUT_LAST_PARAGRAPHS:] if SELF_DESCRIPTION.match(lines[index])}
+    return {_recurring_key(lines[index]) for index in body}, candidates | about, about
 
 
 def recurring_lines(texts: Iterable[str], min_documents: int = RECURRING_MIN_DOCUMENTS) -> frozenset[str]:
     """Normalised lines found in at least `min_documents` distinct documents of a batch.
 
     Deterministic (depends only on the set of texts). Near-copies of one story (more than half their
-    lines shared) count as one document, so a story filed twice does not lose its own paragraphs."""
+    lines shared) count as one document, so a story filed twice does not lose its own paragraphs. An
+    issuer's closing self-description counts from `ABOUT_MIN_DOCUMENTS`."""
     texts = list(texts)
-    documents, candidates = zip(*(_candidate_lines(text) for text in texts)) if texts else ((), ())
+    documents, candidates, abouts = zip(*(_candidate_lines(text) for text in texts)) if texts else ((), (), ())
+    about_keys = set().union(*abouts)
     holders: dict[str, list[int]] = defaultdict(list)
     for index, keys in enumerate(candidates):
         for key in keys:
             holders[key].append(index)
     recurring: set[str] = set()
     for key, indices in holders.items():
-        if len(indices) < min_documents:
+        needed = min(min_documents, ABOUT_MIN_DOCUMENTS) if key in about_keys else min_documents
+        if len(indices) < needed:
             continue
         distinct: list[int] = []
         for index in indices:
             if all(_overlap(documents[index], documents[other]) <= NEAR_COPY_OVERLAP for other in distinct):
                 distinct.append(index)
-            if len(distinct) >= min_documents:
+            if len(distinct) >= needed:
                 recurring.add(key)
                 break
     return frozenset(recurring)

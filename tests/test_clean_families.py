@@ -320,3 +320,21 @@ def test_headline_list_before_an_editors_note_or_an_authors_blurb_is_related_lin
         article = clean_text(f"Harbour dredging\n\n{STORY}\n\n{headlines}\n\n{afterword}")
         assert "Harbour Seals" not in article.body, afterword
         assert article.body.startswith(STORY) and afterword.split(".")[0] in article.body
+
+
+def test_an_issuers_self_description_closing_two_releases_is_an_about_block() -> None:
+    about = ("Quayside Marine is a leading supplier of dredging equipment to ports in northern Europe and "
+             "the Baltic, with a service network covering forty harbours.")
+    more = "Quayside Marine is headquartered in Bergen and employs around 400 people."
+    first = f"Quayside wins Bergen contract\n\n{STORY}\n\n{about}\n\n{more}"
+    second = ("Quayside opens Riga office\n\nThe company opened a service office in Riga on Tuesday to be nearer its "
+              f"Baltic customers, its chief executive said.\n\n{about}\n\nQuayside Marine is listed in Oslo.")
+    cleaned = clean_texts({"releases/a.txt": first, "releases/b.txt": second})
+    assert cleaned["releases/a.txt"].body == STORY
+    assert "Riga on Tuesday" in cleaned["releases/b.txt"].body and "Quayside Marine" not in cleaned["releases/b.txt"].body
+    assert {span.reason for span in cleaned["releases/a.txt"].removed} == {"title", "about_block"}
+    # One release alone is no evidence; nor is a shared paragraph that does not close the story.
+    assert about in clean_texts({"releases/a.txt": first})["releases/a.txt"].body
+    story_after = f"{STORY}\n\n{about}\n\nThe harbour board will vote on the second contract in June, its chair said."
+    kept = clean_texts({"releases/a.txt": f"Quayside wins\n\n{story_after}", "releases/b.txt": second})
+    assert about in kept["releases/a.txt"].body
