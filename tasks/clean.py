@@ -655,8 +655,8 @@ def clean_text(text: str, recurring: frozenset[str] = frozenset()) -> CleanedArt
             # Lines under a "Related" / "Read more" header: bullets and headlines, until article text resumes.
             # Headlines may end in "?" or "!"; a sentence of the story ends in a full stop or a quote.
             # After a one-link header ("Related: <headline>") only a bulleted list continues the block.
-            if BULLET.match(line_text) or (in_related_block == "headlines" and _word_count(line_text) <= 20
-                                           and not _ends_statement(line_text)):
+            if BULLET.match(line_text) or (in_related_block == "headlines" and (
+                    (_word_count(line_text) <= 20 and not _ends_statement(line_text)) or GLUED_TEASER.match(line.text.strip()))):
                 reason = "related_links"
             else:
                 in_related_block = False
@@ -692,6 +692,7 @@ def clean_text(text: str, recurring: frozenset[str] = frozenset()) -> CleanedArt
 
     _mark_headline_lists(lines)
     _mark_excerpt_listings(lines)
+    _mark_lines_between_link_headers(lines)
     _restore_inner_urls(lines, article)
     _mark_section_headings(lines, article)
 
@@ -870,6 +871,32 @@ def _mark_headline_lists(lines: list[_Line]) -> None:
             continue
         if all(_is_headline(BULLET.sub("", line.stripped)) for line in run):
             for line in run:
+                line.reason = "related_links"
+
+
+# A teaser as an extractor joins a link's headline and its standfirst: "Historic church on the verge of
+# destruction  The church is in ruins ..." (two spaces where the two elements met: matched on the raw line).
+GLUED_TEASER = re.compile(r"^[^.!?]{10,120}[^\s.!?:;,]  +[A-Z\"“].{10,}$")
+# Teasers between two headers of link boxes ("Top stories" ... "Partner news"): one short sentence each.
+BETWEEN_HEADERS_MAX_LINES = 8
+BETWEEN_HEADERS_MAX_WORDS = 25
+_MEDIA_HEADER = re.compile(r"^(?:watch|listen|tags)\b", re.I)
+
+
+def _mark_lines_between_link_headers(lines: list[_Line]) -> None:
+    """Lines between two bare headers of link boxes ("Top stories", "Partner news") are the first box's
+    teasers, when there are few of them and each is one short sentence (a story's paragraphs are longer
+    or more). Headers of embedded media ("Watch", "Listen") do not count: they may stand inside a story."""
+    content = [line for line in lines if not line.blank]
+    headers = [index for index, line in enumerate(content)
+               if line.reason == "related_links" and (header := RELATED_HEADER.match(line.stripped))
+               and not (header.group("rest") or "").strip(" :|.…") and not _MEDIA_HEADER.match(line.stripped)]
+    for first, second in zip(headers, headers[1:]):
+        between = [line for line in content[first + 1:second] if line.reason is None]
+        if 0 < len(between) <= BETWEEN_HEADERS_MAX_LINES and all(
+                _word_count(line.stripped) <= BETWEEN_HEADERS_MAX_WORDS
+                and not re.search(r"[.!?][\"”’]?\s+[A-Z]", line.stripped) for line in between):
+            for line in between:
                 line.reason = "related_links"
 
 

@@ -338,3 +338,30 @@ def test_an_issuers_self_description_closing_two_releases_is_an_about_block() ->
     story_after = f"{STORY}\n\n{about}\n\nThe harbour board will vote on the second contract in June, its chair said."
     kept = clean_texts({"releases/a.txt": f"Quayside wins\n\n{story_after}", "releases/b.txt": second})
     assert about in kept["releases/a.txt"].body
+
+
+def test_teasers_between_two_link_box_headers_and_glued_teasers_are_related_links() -> None:
+    teasers = ["The ferry company raised its prices for the winter on Friday.",
+               "A lighthouse keeper retired after forty years on the rock."]
+    glued = "Seals return to the north pier  Wardens counted more than sixty seals on the pier, Dr. Lind said."
+    text = "\n\n".join(["Harbour dredging", STORY, "Top stories", *teasers, "Partner news", "The Queen of the Quays", glued])
+    article = clean_text(text)
+    assert article.body == STORY
+    assert {reasons(text)[line] for line in [*teasers, "Top stories", "Partner news"]} == {"related_links"}
+    assert reasons(text)[glued] == "related_links"
+
+
+def test_story_paragraphs_between_headers_are_kept() -> None:
+    # Long paragraphs, or several sentences, between two headers are the story's; so are lines after a
+    # "Watch" header, which may label a video inside the story.
+    long_paragraph = ("The board said the dredging would begin in September and take about six weeks, weather "
+                      "permitting, and that the channel would stay open to small boats during the work.")
+    two_sentences = "The ferry will still run. Its timetable changes on Monday."
+    for between in ([long_paragraph], [two_sentences]):
+        text = "\n\n".join(["Harbour dredging", STORY, "Top stories", *between, "Partner news"])
+        assert between[0] in clean_text(text).body
+    text = "\n\n".join(["Harbour dredging", STORY, "Watch", "The pilots said the work was overdue.", "Related stories"])
+    assert "The pilots said the work was overdue." in clean_text(text).body
+    # Two spaces inside a story line outside a link box change nothing.
+    spaced = "The board met on Monday.  It voted to dredge the channel before the storms."
+    assert "It voted to dredge" in clean_text(f"Harbour dredging\n\n{STORY}\n\n{spaced}").body
