@@ -134,6 +134,11 @@ BRACKET_TAG_HEADLINE = re.compile(r"\[[A-Z][A-Z ]{2,20}\]\s*\|?\s*$")
 # A list item's mark (matched up to its text, so that `BULLET.sub("", line)` leaves the item).
 BULLET = re.compile(r"^\s*[-*•·▪]\s+(?=\S)")
 MARKUP_LEFTOVER = re.compile(r"^[-*•]?\s*[a-z0-9]+(?:-[a-z0-9]+){2,}$")
+# An ad slot's or layout's class name: "above-phone", "landscape-tablet", "sidebar-desktop".
+LAYOUT_CLASS = re.compile(
+    r"^[-*•]?\s*(?:[a-z0-9]+-)+?(?:phone|tablet|desktop|mobile|portrait|landscape|sidebar|leaderboard|mpu)"
+    r"(?:-[a-z0-9]+)*$|^[-*•]?\s*(?:phone|tablet|desktop|mobile|portrait|landscape|sidebar|leaderboard|mpu)(?:-[a-z0-9]+)+$"
+)
 PUBLISHED_LABEL = re.compile(r"^(?:first |last )?(?:published|posted|updated|publicado|date)(?: on| at)?\s*[:\-]?\s*", re.I)
 APP_PROMPT = re.compile(
     r"^(?:click here|tap here|download|get)\b.{0,80}\b(?:app|newsletter)\b.{0,40}$"
@@ -191,6 +196,9 @@ GLUED_HOVERCARD = re.compile(
 MARKDOWN_HEADING = re.compile(r"^#{1,6}\s+(?P<text>.+?)\s*#*\s*$")
 NEWSLETTER_NAME = re.compile(r"^[\w'’ ]{1,40}\bnewsletter$", re.I)
 CALL_TO_ACTION = re.compile(r"^(?:sign up|subscribe|click here|tap here|register now|join now)\b", re.I)
+# A sales offer: "Use the code GETPRO", "Join our Free Parlay Challenge".
+PROMO_CODE = re.compile(r"\b(?:use|enter|apply) (?:the )?(?:promo(?:tional)? |coupon |discount |voucher )?code\b", re.I)
+JOIN_PROMPT = re.compile(r"^join (?:our|us)\b", re.I)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -408,7 +416,7 @@ def _classify_line(line: str, article: CleanedArticle, in_tail: bool = True) -> 
         return "navigation"
     if words <= 25 and (RELATED_HEADER.match(line) or BRACKET_TAG_HEADLINE.search(line)):
         return "related_links"
-    if MARKUP_LEFTOVER.match(line):
+    if MARKUP_LEFTOVER.match(line) or LAYOUT_CLASS.match(line):
         return "markup"
     if 8 <= words <= 25 and _is_all_caps(line) and not _ends_statement(line):
         return "related_links"  # a headline of another story in capitals; section headings are shorter
@@ -460,6 +468,8 @@ def _classify_line(line: str, article: CleanedArticle, in_tail: bool = True) -> 
         return "social_prompt"
     if words <= 30 and '"' not in line and "“" not in line and NEWSLETTER_TOPIC.search(line) and READER_ADDRESS.search(line):
         return "newsletter_prompt"
+    if (words <= 80 and PROMO_CODE.search(line)) or (words <= 12 and JOIN_PROMPT.match(line) and not _ends_sentence(line)):
+        return "promo"
     if words <= 30 and (APP_PROMPT.match(line) or FOLLOW_LINK.match(line)):
         return "social_prompt"
     if words <= 30 and COMMENT_PROMPT.search(line):
@@ -693,6 +703,7 @@ def clean_text(text: str, recurring: frozenset[str] = frozenset()) -> CleanedArt
     _mark_headline_lists(lines)
     _mark_excerpt_listings(lines)
     _mark_lines_between_link_headers(lines)
+    _mark_newsletter_widgets(lines)
     _restore_inner_urls(lines, article)
     _mark_section_headings(lines, article)
 
@@ -898,6 +909,24 @@ def _mark_lines_between_link_headers(lines: list[_Line]) -> None:
                 and not re.search(r"[.!?][\"”’]?\s+[A-Z]", line.stripped) for line in between):
             for line in between:
                 line.reason = "related_links"
+
+
+# A sign-up box's lines between its other lines ("Pick Six Newsletter" / <pitch> / "Thanks for signing up!" /
+# "Sorry!" / "There was an error processing your subscription."): the box, whatever they say.
+WIDGET_GAP_LINES = 3
+WIDGET_GAP_WORDS = 20
+
+
+def _mark_newsletter_widgets(lines: list[_Line]) -> None:
+    """Up to three short lines between two newsletter prompts belong to the same sign-up box."""
+    content = [line for line in lines if not line.blank]
+    prompts = [index for index, line in enumerate(content) if line.reason == "newsletter_prompt"]
+    for first, second in zip(prompts, prompts[1:]):
+        between = content[first + 1:second]
+        if 0 < len(between) <= WIDGET_GAP_LINES and all(
+                line.reason is None and _word_count(line.stripped) <= WIDGET_GAP_WORDS for line in between):
+            for line in between:
+                line.reason = "newsletter_prompt"
 
 
 # Excerpts of other posts, which a listing cuts at a fixed length and marks with a detached or bracketed

@@ -365,3 +365,28 @@ def test_story_paragraphs_between_headers_are_kept() -> None:
     # Two spaces inside a story line outside a link box change nothing.
     spaced = "The board met on Monday.  It voted to dredge the channel before the storms."
     assert "It voted to dredge" in clean_text(f"Harbour dredging\n\n{STORY}\n\n{spaced}").body
+
+
+def test_sign_up_box_lines_offers_and_layout_class_names() -> None:
+    box = ["Harbour Daily Newsletter", "The week's catches, tides and gossip, every Friday.", "Thanks for signing up!",
+           "Oops!", "There was an error processing your subscription."]
+    offer = "Get the harbour app for as little as 2 euros a month. Use the code TIDES at checkout."
+    lines = [*box, offer, "Join our Free Fishing Challenge", "- above-phone", "- landscape-tablet"]
+    text = "\n\n".join(["Harbour dredging", STORY, *lines])
+    assert clean_text(text).body == STORY
+    found = reasons(text)
+    assert {found[line] for line in box} == {"newsletter_prompt"}
+    assert found[offer] == found["Join our Free Fishing Challenge"] == "promo"
+    assert found["- above-phone"] == found["- landscape-tablet"] == "markup"
+
+
+def test_story_lines_near_sign_up_boxes_and_offers_are_kept() -> None:
+    # A story paragraph between two prompts is longer than a box's lines; "join us" ending a sentence is
+    # the story's; hyphenated words that name no layout stay.
+    paragraph = ("The harbour board said it would publish the dredging schedule each week so that the fishermen "
+                 "could plan their trips around the work.")
+    kept = [paragraph, "Join us at the quay, the harbour master told the crowd.", "- well-known", "- long-term"]
+    text = "\n\n".join(["Harbour dredging", STORY, "Harbour Daily Newsletter", paragraph, "Thanks for signing up!",
+                        *kept[1:]])
+    body = clean_text(text).body
+    assert all(line in body for line in kept)
