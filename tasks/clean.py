@@ -197,7 +197,10 @@ MARKDOWN_HEADING = re.compile(r"^#{1,6}\s+(?P<text>.+?)\s*#*\s*$")
 NEWSLETTER_NAME = re.compile(r"^[\w'’ ]{1,40}\bnewsletter$", re.I)
 CALL_TO_ACTION = re.compile(r"^(?:sign up|subscribe|click here|tap here|register now|join now)\b", re.I)
 # A sales offer: "Use the code GETPRO", "Join our Free Parlay Challenge".
-PROMO_CODE = re.compile(r"\b(?:use|enter|apply) (?:the )?(?:promo(?:tional)? |coupon |discount |voucher )?code\b", re.I)
+# (A code in capitals or a named kind of code: "hackers use code hidden in images" is a story.)
+PROMO_CODE = re.compile(
+    r"\b(?i:use|enter|apply) (?i:the )?(?:(?i:promo(?:tional)?|coupon|discount|voucher) (?i:code)\b|(?i:code) [\"“']?[A-Z0-9]{4,}\b)"
+)
 JOIN_PROMPT = re.compile(r"^join (?:our|us)\b", re.I)
 
 

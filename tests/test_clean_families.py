@@ -385,7 +385,8 @@ def test_story_lines_near_sign_up_boxes_and_offers_are_kept() -> None:
     # the story's; hyphenated words that name no layout stay.
     paragraph = ("The harbour board said it would publish the dredging schedule each week so that the fishermen "
                  "could plan their trips around the work.")
-    kept = [paragraph, "Join us at the quay, the harbour master told the crowd.", "- well-known", "- long-term"]
+    kept = [paragraph, "Join us at the quay, the harbour master told the crowd.", "- well-known", "- long-term",
+            "Smugglers use code words on the radio, the coastguard said."]
     text = "\n\n".join(["Harbour dredging", STORY, "Harbour Daily Newsletter", paragraph, "Thanks for signing up!",
                         *kept[1:]])
     body = clean_text(text).body
