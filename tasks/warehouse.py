@@ -114,19 +114,29 @@ def known_files(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     )
 
 
+@contextmanager
+def registered(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> Iterator[None]:
+    """`frame` as the relation `name` for the statements run inside the block."""
+    con.register(name, frame)
+    try:
+        yield
+    finally:
+        con.unregister(name)
+
+
+def _key_frame(column: str, values: list[str]) -> pl.DataFrame:
+    return pl.DataFrame({column: values}, schema={column: pl.String})
+
+
 def cached_embeddings(con: duckdb.DuckDBPyConnection, text_hashes: list[str], model: str) -> pl.DataFrame:
     """Embeddings already computed for these texts with this model."""
-    wanted = pl.DataFrame({"text_sha256": text_hashes}, schema={"text_sha256": pl.String})
-    con.register("wanted_hashes", wanted)
-    try:
+    with registered(con, "wanted_hashes", _key_frame("text_sha256", text_hashes)):
         return read_frame(
             con,
             "select c.text_sha256, c.embedding from embedding_cache c "
             "join wanted_hashes w using (text_sha256) where c.model = ?",
             [model],
         )
-    finally:
-        con.unregister("wanted_hashes")
 
 
 # Rows per block when stored vectors are read a block at a time (~12 MB of 384-d float32 vectors).
@@ -138,15 +148,11 @@ def _blocks_excluding_articles(
 ) -> Iterator[pl.DataFrame]:
     """Stream `query`, which anti-joins the registered relation `excluded_articles` (`article_id`), a
     block at a time, so that what the process holds does not grow with the warehouse."""
-    excluded = pl.DataFrame({"article_id": excluding_articles}, schema={"article_id": pl.String})
-    con.register("excluded_articles", excluded)
-    try:
+    with registered(con, "excluded_articles", _key_frame("article_id", excluding_articles)):
         for batch in con.execute(query).to_arrow_reader(block_rows):
             block = pl.from_arrow(batch)
             assert isinstance(block, pl.DataFrame)
             yield block
-    finally:
-        con.unregister("excluded_articles")
 
 
 def paragraph_embedding_blocks(con: duckdb.DuckDBPyConnection, excluding_articles: list[str]) -> Iterator[pl.DataFrame]:
@@ -197,21 +203,16 @@ _ARTICLE_TABLES = ("quotes", "entity_mentions", "removed_spans", "paragraphs", "
 def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
     if frame.height == 0:
         return
-    con.register("incoming", frame)
-    try:
-        columns = ", ".join(frame.columns)
+    columns = ", ".join(frame.columns)
+    with registered(con, "incoming", frame):
         con.execute(f"insert into {table} ({columns}) select {columns} from incoming")  # names come from our frames
-    finally:
-        con.unregister("incoming")
 
 
 def delete_articles(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> None:
     """Remove articles and every row that hangs off them (inside the caller's transaction)."""
     if not article_ids:
         return
-    ids = pl.DataFrame({"article_id": article_ids}, schema={"article_id": pl.String})
-    con.register("doomed", ids)
-    try:
+    with registered(con, "doomed", _key_frame("article_id", article_ids)):
         # Articles are loaded whole, so none of these stored means no row anywhere hangs off them:
         # new articles (a first run) skip the scans of every table below.
         stored = con.execute("select count(*) from articles where article_id in (select article_id from doomed)").fetchone()
@@ -237,8 +238,6 @@ def delete_articles(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> N
         ).fetchall()]
         for table in _ARTICLE_TABLES:
             con.execute(f"delete from {table} where article_id in (select article_id from doomed)")
-    finally:
-        con.unregister("doomed")
     refresh_entity_counts(con, mentioned, drop_unmentioned=True)
 
 
@@ -248,8 +247,7 @@ def refresh_entity_counts(con: duckdb.DuckDBPyConnection, entity_ids: list[str],
     the whole table each batch). `drop_unmentioned`: entities left without mentions go."""
     if not entity_ids:
         return
-    con.register("touched_entities", pl.DataFrame({"entity_id": entity_ids}, schema={"entity_id": pl.String}))
-    try:
+    with registered(con, "touched_entities", _key_frame("entity_id", entity_ids)):
         if drop_unmentioned:
             con.execute(
                 "delete from entities where entity_id in (select entity_id from touched_entities) "
@@ -259,8 +257,6 @@ def refresh_entity_counts(con: duckdb.DuckDBPyConnection, entity_ids: list[str],
             "update entities set mention_count = coalesce((select count(*) from entity_mentions m "
             "where m.entity_id = entities.entity_id), 0) where entity_id in (select entity_id from touched_entities)"
         )
-    finally:
-        con.unregister("touched_entities")
 
 
 def load_batch(con: duckdb.DuckDBPyConnection, batch: ArticleBatch, model: str) -> None:
@@ -274,9 +270,8 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: ArticleBatch, model: str) 
         _insert(con, "removed_spans", batch.removed_spans)
         _insert(con, "paragraphs", batch.paragraphs)
         if batch.entities.height:
-            con.register("incoming_entities", batch.entities)
-            con.execute("delete from entities where entity_id in (select entity_id from incoming_entities)")
-            con.unregister("incoming_entities")
+            with registered(con, "incoming_entities", batch.entities):
+                con.execute("delete from entities where entity_id in (select entity_id from incoming_entities)")
             _insert(con, "entities", batch.entities)
         _insert(con, "entity_mentions", batch.mentions)
         refresh_entity_counts(con, batch.entities["entity_id"].to_list())
@@ -285,12 +280,11 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: ArticleBatch, model: str) 
             _insert(con, table, frame)
         vectors = batch.paragraphs.select("text_sha256", "embedding") if batch.vectors is None else batch.vectors
         cache = vectors.filter(pl.col("embedding").is_not_null()).unique("text_sha256").with_columns(model=pl.lit(model))
-        con.register("incoming_cache", cache)
-        con.execute(
-            "insert into embedding_cache select text_sha256, model, embedding from incoming_cache "
-            "anti join embedding_cache using (text_sha256, model)"
-        )
-        con.unregister("incoming_cache")
+        with registered(con, "incoming_cache", cache):
+            con.execute(
+                "insert into embedding_cache select text_sha256, model, embedding from incoming_cache "
+                "anti join embedding_cache using (text_sha256, model)"
+            )
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
@@ -304,9 +298,8 @@ def record_files(con: duckdb.DuckDBPyConnection, files: pl.DataFrame, run_id: st
         "source_path", "content_sha256", "size_bytes", "status", "change", "duplicate_of", "encoding", "error",
         "article_id",
     ).with_columns(seen_at=pl.lit(now), run_id=pl.lit(run_id))
-    con.register("incoming_files", frame)
-    try:
-        con.execute("begin transaction")
+    # One statement: DuckDB applies it whole or not at all.
+    with registered(con, "incoming_files", frame):
         con.execute(
             """
             insert into ingest_files
@@ -322,27 +315,17 @@ def record_files(con: duckdb.DuckDBPyConnection, files: pl.DataFrame, run_id: st
                 last_seen_at = excluded.last_seen_at, run_id = excluded.run_id
             """
         )
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
-    finally:
-        con.unregister("incoming_files")
 
 
 def mark_deleted(con: duckdb.DuckDBPyConnection, present_paths: list[str], run_id: str) -> int:
     """Files that were in the raw folder before and are gone now: their articles stay in the warehouse,
     their ingest_files row says `deleted` (use `newsdag prune` to remove them)."""
-    present = pl.DataFrame({"source_path": present_paths}, schema={"source_path": pl.String})
-    con.register("present_files", present)
-    try:
+    with registered(con, "present_files", _key_frame("source_path", present_paths)):
         gone = con.execute(
             "update ingest_files set status = 'deleted', last_seen_at = ?, run_id = ? "
             "where status <> 'deleted' and source_path not in (select source_path from present_files) returning 1",
             [utc_now(), run_id],
         ).fetchall()
-    finally:
-        con.unregister("present_files")
     return len(gone)
 
 
@@ -420,12 +403,8 @@ def paragraph_ids(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
 
 
 def _paragraphs_by_id(con: duckdb.DuckDBPyConnection, ids: list[str], columns: str) -> pl.DataFrame:
-    wanted = pl.DataFrame({"paragraph_id": ids}, schema={"paragraph_id": pl.String})
-    con.register("wanted_paragraphs", wanted)
-    try:
+    with registered(con, "wanted_paragraphs", _key_frame("paragraph_id", ids)):
         return read_frame(con, f"select {columns} from paragraphs join wanted_paragraphs using (paragraph_id)")  # fixed names
-    finally:
-        con.unregister("wanted_paragraphs")
 
 
 def paragraph_vectors(con: duckdb.DuckDBPyConnection, ids: list[str]) -> pl.DataFrame:
