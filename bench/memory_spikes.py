@@ -2,10 +2,11 @@
 
     .venv/bin/python bench/memory_spikes.py --raw-dir DIR [--warehouse FILE]
 
-Prints, for each batch, the highest resident memory seen since the previous batch was loaded and the
-step the flow's own thread was in at that moment (and whether the embedding thread was busy), then the
-highest point seen in each (step, embedding busy) pair. The run's peak (`ru_maxrss`) is a running
-maximum; this tells a transient that only coincides now and then from memory that accumulates.
+Prints, for each batch, the lowest, median and highest resident memory seen since the previous batch was
+loaded, the step the flow's own thread was in at the highest (and whether the embedding thread was busy),
+then the highest point seen in each (step, embedding busy) pair, and the batches' medians and highs by
+thirds of the run. The run's peak (`ru_maxrss`) is a running maximum; this tells a transient that only
+coincides now and then from memory that accumulates (a rising median or lowest point).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -28,6 +30,16 @@ from tasks import heap  # noqa: E402
 SAMPLE_SECONDS = 0.02
 
 
+@dataclass
+class Window:
+    """Resident memory (MB) over one batch's window, and the flow's (step, embedding busy) at its highest."""
+
+    lowest: int
+    median: int
+    highest: int
+    state: tuple[str, bool]
+
+
 class Sampler:
     """Resident memory, sampled on a daemon thread, tagged with what the flow was doing."""
 
@@ -36,6 +48,7 @@ class Sampler:
         self.embedding = False
         self.by_state: dict[tuple[str, bool], int] = {}
         self.window: tuple[int, tuple[str, bool]] = (0, ("start", False))
+        self.window_samples: list[int] = []
         self.stopped = False
 
     def run(self) -> None:
@@ -45,14 +58,16 @@ class Sampler:
             self.by_state[state] = max(self.by_state.get(state, 0), resident)
             if resident > self.window[0]:
                 self.window = (resident, state)
+            self.window_samples.append(resident)
             time.sleep(SAMPLE_SECONDS)
 
-    def take_window(self) -> tuple[int, tuple[str, bool]]:
-        window, self.window = self.window, (0, (self.step, self.embedding))
-        return window
+    def take_window(self) -> Window:
+        (highest, state), samples = self.window, sorted(self.window_samples) or [0]
+        self.window, self.window_samples = (0, (self.step, self.embedding)), []
+        return Window(samples[0], samples[len(samples) // 2], highest, state)
 
 
-def instrument(sampler: Sampler, windows: list[tuple[int, tuple[str, bool]]]) -> None:
+def instrument(sampler: Sampler, windows: list[Window]) -> None:
     """Wrap the flow module's step timer, embedding call and batch end to tell the sampler."""
     timed, embed_texts, finish_batch = ingest_module._timed, ingest_module.embed.embed_texts, ingest_module._finish_batch
 
@@ -89,7 +104,8 @@ def main() -> None:
     args = parser.parse_args()
     warehouse = args.warehouse or Path(tempfile.mkdtemp(prefix="newsdag-spikes-")) / "spikes.duckdb"
 
-    sampler, windows = Sampler(), []
+    sampler = Sampler()
+    windows: list[Window] = []
     instrument(sampler, windows)
     threading.Thread(target=sampler.run, daemon=True).start()
     connect_prefect(ephemeral=True)
@@ -99,12 +115,19 @@ def main() -> None:
         raise SystemExit(f"flow failed: {state.message}")
 
     print(f"warehouse {warehouse}")
-    print("batch  highest MB  flow's step  embedding busy")
-    for number, (resident, (step, embedding)) in enumerate(windows, start=1):
-        print(f"{number:>5}  {resident:>10}  {step:<11}  {embedding}")
+    print("batch  lowest  median  highest MB  flow's step at the highest  embedding busy")
+    for number, window in enumerate(windows, start=1):
+        step, embedding = window.state
+        print(f"{number:>5}  {window.lowest:>6}  {window.median:>6}  {window.highest:>10}  {step:<26}  {embedding}")
     print("highest MB by (flow's step, embedding busy):")
     for (step, embedding), resident in sorted(sampler.by_state.items(), key=lambda item: -item[1]):
         print(f"  {resident:>6}  {step:<11}  {embedding}")
+    print("by thirds of the run (batches): median of the batches' medians, highest of their highs")
+    third = max(1, len(windows) // 3)
+    for start in range(0, len(windows), third):
+        part = windows[start:start + third]
+        medians = sorted(window.median for window in part)
+        print(f"  {start + 1:>3}-{start + len(part):<3}  {medians[len(medians) // 2]:>6}  {max(w.highest for w in part):>6}")
     print(f"peak (ru_maxrss) {heap.peak_rss_mb()} MB")
 
 
