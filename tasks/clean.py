@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -897,21 +897,34 @@ BETWEEN_HEADERS_MAX_WORDS = 25
 _MEDIA_HEADER = re.compile(r"^(?:watch|listen|tags)\b", re.I)
 
 
+def _mark_between(lines: list[_Line], is_boundary: Callable[[_Line], bool], fits: Callable[[_Line], bool],
+                  max_lines: int, reason: str) -> None:
+    """Kept lines between two boundary lines take `reason` when there are at most `max_lines` of them
+    and each fits: a box's inner lines, whatever they say."""
+    content = [line for line in lines if not line.blank]
+    boundaries = [index for index, line in enumerate(content) if is_boundary(line)]
+    for first, second in zip(boundaries, boundaries[1:]):
+        between = [line for line in content[first + 1:second] if line.reason is None]
+        if 0 < len(between) <= max_lines and all(fits(line) for line in between):
+            for line in between:
+                line.reason = reason
+
+
+def _is_link_box_header(line: _Line) -> bool:
+    header = RELATED_HEADER.match(line.stripped) if line.reason == "related_links" else None
+    return bool(header) and not (header.group("rest") or "").strip(" :|.…") and not _MEDIA_HEADER.match(line.stripped)
+
+
 def _mark_lines_between_link_headers(lines: list[_Line]) -> None:
     """Lines between two bare headers of link boxes ("Top stories", "Partner news") are the first box's
     teasers, when there are few of them and each is one short sentence (a story's paragraphs are longer
     or more). Headers of embedded media ("Watch", "Listen") do not count: they may stand inside a story."""
-    content = [line for line in lines if not line.blank]
-    headers = [index for index, line in enumerate(content)
-               if line.reason == "related_links" and (header := RELATED_HEADER.match(line.stripped))
-               and not (header.group("rest") or "").strip(" :|.…") and not _MEDIA_HEADER.match(line.stripped)]
-    for first, second in zip(headers, headers[1:]):
-        between = [line for line in content[first + 1:second] if line.reason is None]
-        if 0 < len(between) <= BETWEEN_HEADERS_MAX_LINES and all(
-                _word_count(line.stripped) <= BETWEEN_HEADERS_MAX_WORDS
-                and not re.search(r"[.!?][\"”’]?\s+[A-Z]", line.stripped) for line in between):
-            for line in between:
-                line.reason = "related_links"
+    _mark_between(
+        lines, _is_link_box_header,
+        lambda line: _word_count(line.stripped) <= BETWEEN_HEADERS_MAX_WORDS
+        and not re.search(r"[.!?][\"”’]?\s+[A-Z]", line.stripped),
+        BETWEEN_HEADERS_MAX_LINES, "related_links",
+    )
 
 
 # A sign-up box's lines between its other lines ("Pick Six Newsletter" / <pitch> / "Thanks for signing up!" /
@@ -922,14 +935,8 @@ WIDGET_GAP_WORDS = 20
 
 def _mark_newsletter_widgets(lines: list[_Line]) -> None:
     """Up to three short lines between two newsletter prompts belong to the same sign-up box."""
-    content = [line for line in lines if not line.blank]
-    prompts = [index for index, line in enumerate(content) if line.reason == "newsletter_prompt"]
-    for first, second in zip(prompts, prompts[1:]):
-        between = content[first + 1:second]
-        if 0 < len(between) <= WIDGET_GAP_LINES and all(
-                line.reason is None and _word_count(line.stripped) <= WIDGET_GAP_WORDS for line in between):
-            for line in between:
-                line.reason = "newsletter_prompt"
+    _mark_between(lines, lambda line: line.reason == "newsletter_prompt",
+                  lambda line: _word_count(line.stripped) <= WIDGET_GAP_WORDS, WIDGET_GAP_LINES, "newsletter_prompt")
 
 
 # Excerpts of other posts, which a listing cuts at a fixed length and marks with a detached or bracketed
