@@ -55,13 +55,12 @@ def _load_model(model: str, device: str) -> "SentenceTransformer":
 # Texts x tokens² per forward pass: a transformer holds texts x heads x tokens² attention scores, so 64
 # texts at the 256-token limit take ~300 MB more than 64 short ones. Long texts go in smaller batches
 # (the same work per token), which keeps the peak flat whatever the corpus's longest paragraphs.
-# 16 x 128²: 2,400 BBC paragraphs peak ~150 MB above the loaded model against ~170 MB at 32 x 128² and
-# ~360 MB at 64 x 128², in the same time (27-28 s; bench/embed_memory.py --budget-scale); the flow's
-# peak is this on top of entity extraction, which runs meanwhile.
-ATTENTION_BUDGET = 16 * 128 * 128
-# Texts x tokens per forward pass (the activations grow with it): the same bound as 16 texts of 128
+# 32 x 128²: 2,400 BBC paragraphs peak ~170 MB above the loaded model against ~360 MB at 64 x 128²,
+# in the same time (29-31 s against 31-34 s); the flow's peak is this on top of entity extraction.
+ATTENTION_BUDGET = 32 * 128 * 128
+# Texts x tokens per forward pass (the activations grow with it): the same bound as 32 texts of 128
 # tokens, while short texts such as quotes go in batches of up to `batch_size` (fewer, larger passes).
-TOKEN_BUDGET = 16 * 128
+TOKEN_BUDGET = 32 * 128
 
 
 def _approximate_tokens(text: str, limit: int) -> int:
