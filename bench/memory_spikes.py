@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import flows.ingest as ingest_module  # noqa: E402
 from flows.cli import connect_prefect  # noqa: E402
-from tasks import heap  # noqa: E402
+from tasks import embed, heap  # noqa: E402
 
 SAMPLE_SECONDS = 0.02
 
@@ -53,7 +53,8 @@ class Sampler:
 
     def run(self) -> None:
         while not self.stopped:
-            resident = heap.resident_bytes() >> 20
+            # The flow's process and its embedding worker together.
+            resident = (heap.resident_bytes() + sum(worker.resident_bytes() for worker in embed.running_workers())) >> 20
             state = (self.step, self.embedding)
             self.by_state[state] = max(self.by_state.get(state, 0), resident)
             if resident > self.window[0]:
@@ -128,7 +129,8 @@ def main() -> None:
         part = windows[start:start + third]
         medians = sorted(window.median for window in part)
         print(f"  {start + 1:>3}-{start + len(part):<3}  {medians[len(medians) // 2]:>6}  {max(w.highest for w in part):>6}")
-    print(f"peak (ru_maxrss) {heap.peak_rss_mb()} MB")
+    workers = sum(worker.peak_rss_mb() for worker in embed.running_workers())
+    print(f"peak (ru_maxrss) {heap.peak_rss_mb()} MB, embedding worker's peak {workers} MB")
 
 
 if __name__ == "__main__":

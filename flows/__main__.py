@@ -1,3 +1,5 @@
 from flows.cli import main
 
-main()
+# Guarded: the embedding worker's process (spawn) imports the parent's main module again.
+if __name__ == "__main__":
+    main()

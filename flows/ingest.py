@@ -64,10 +64,17 @@ def split_paragraphs(articles: pl.DataFrame) -> pl.DataFrame:
 
 @step(name="load-embedding-model")
 def load_embedding_model(settings: Settings) -> str:
-    """Import and load the embedding model in a worker thread while the first batch is read and cleaned
-    (importing sentence-transformers and torch takes seconds)."""
-    embed.load_model(settings.embedding_model, settings.embedding_device)
+    """Start the embedding model (in its worker process, or in this one) while the first batch is read
+    and cleaned (importing sentence-transformers and torch takes seconds)."""
+    if settings.embedding_in_worker:
+        embed.embedding_worker(settings.embedding_model, settings.embedding_device)
+    else:
+        embed.load_model(settings.embedding_model, settings.embedding_device)
     return settings.embedding_model
+
+
+def _encoder(settings: Settings) -> embed.Encoder:
+    return embed.encode_in_worker if settings.embedding_in_worker else embed.encode_texts
 
 
 @step(name="embed-texts")
@@ -83,7 +90,7 @@ def embed_texts(
         cache = pl.concat([frame.select("text_sha256", pl.col("embedding").cast(array_type)) for frame in (cache, previous[0])])
     vectors = embed.embed_texts(
         texts, cache, settings.embedding_model, settings.embedding_dim, settings.embedding_device,
-        settings.embedding_batch_size,
+        settings.embedding_batch_size, _encoder(settings),
     )
     return vectors, time.perf_counter() - started
 
@@ -117,7 +124,7 @@ def link_quotes(
     with warehouse.connect(settings.warehouse) as con:
         return quotes.embed_and_link(
             found, vectors, warehouse.stored_quote_blocks(con, article_ids), settings.embedding_model,
-            settings.embedding_dim, settings.embedding_device, settings.embedding_batch_size,
+            settings.embedding_dim, settings.embedding_device, settings.embedding_batch_size, _encoder(settings),
         )
 
 
@@ -325,7 +332,12 @@ def _run_batches(
         elapsed = time.perf_counter() - started
         with warehouse.connect(settings.warehouse) as con:
             duckdb_bytes = warehouse.memory_in_use(con)
-        for key, value in (("peak_rss_mb", heap.peak_rss_mb()), ("resident_mb", heap.resident_bytes() >> 20),
+        # With the model in its worker process, its memory counts too: the sum of the two peaks (an upper
+        # bound of their peak together) and of what each holds now.
+        workers = embed.running_workers()
+        peak_mb = heap.peak_rss_mb() + sum(worker.peak_rss_mb() for worker in workers)
+        resident = heap.resident_bytes() + sum(worker.resident_bytes() for worker in workers)
+        for key, value in (("peak_rss_mb", peak_mb), ("resident_mb", resident >> 20),
                            ("duckdb_mb", duckdb_bytes >> 20), ("free_heap_mb", (heap.free_heap_bytes() or 0) >> 20)):
             memory_by_batch[key].append(value)
         logger.info("batch %d/%d done: %d articles loaded (%.1f articles/s), memory %d MB (peak %d MB, DuckDB %d MB)",

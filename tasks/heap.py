@@ -47,15 +47,27 @@ def free_heap_bytes() -> int | None:
     return None if libc is None else int(libc.mallinfo2().fordblks)
 
 
-def resident_bytes() -> int:
-    """The process's resident memory now."""
-    with open("/proc/self/statm", "rb") as statm:
-        return int(statm.read().split()[1]) * _PAGE_SIZE
+def resident_bytes(pid: int | None = None) -> int:
+    """A process's resident memory now (this process's by default); 0 if it has ended."""
+    try:
+        with open(f"/proc/{pid or 'self'}/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * _PAGE_SIZE
+    except (FileNotFoundError, ProcessLookupError):
+        return 0
 
 
-def peak_rss_mb() -> int:
-    """The process's peak resident memory so far, in MB (Linux reports kilobytes)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+def peak_rss_mb(pid: int | None = None) -> int:
+    """A process's peak resident memory so far, in MB (this process's by default); 0 if it has ended."""
+    if pid is None:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024  # Linux reports kilobytes
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) // 1024
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return 0
 
 
 def release_free_heap(limit: int = GROWTH_LIMIT) -> bool:

@@ -22,7 +22,7 @@ import numpy as np
 import polars as pl
 from rapidfuzz import fuzz
 
-from tasks.embed import embed_texts, embedding_matrix, frame_blocks
+from tasks.embed import Encoder, embed_texts, embedding_matrix, encode_texts, frame_blocks
 from tasks.paragraphs import text_hash
 
 QUOTE_SCHEMA = {
@@ -531,18 +531,19 @@ def embed_and_link(
     dimension: int,
     device: str = "cpu",
     batch_size: int = 256,
+    encode: Encoder = encode_texts,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Give this batch's quotes their embeddings and link them to each other and to the stored ones.
 
     `vectors` (`text_sha256`, `embedding`) are the embeddings the paragraph pass already made for the
-    quote texts (see `quote_texts`); a quote missing from it is encoded here. `existing`: stored quotes
+    quote texts (see `quote_texts`); a quote missing from it is encoded here, by `encode`. `existing`: stored quotes
     (`quote_id`, `article_id`, `text`, `speaker_entity_id`, `embedding`). Returns (quotes with
     `embedding`, quote links)."""
     array_type = pl.Array(pl.Float32, dimension)
     if found.height == 0:
         return found.with_columns(embedding=pl.lit(None, dtype=array_type)), pl.DataFrame(schema=QUOTE_LINK_SCHEMA)
     hashed = found.with_columns(text_sha256=pl.col("text").map_elements(text_hash, return_dtype=pl.String))
-    known = embed_texts(hashed, vectors, model, dimension, device, batch_size)
+    known = embed_texts(hashed, vectors, model, dimension, device, batch_size, encode)
     embedded = hashed.join(known, on="text_sha256", how="left", maintain_order="left").drop("text_sha256")
     return embedded, link_quotes(embedded, embedding_matrix(embedded["embedding"]), existing)
 

