@@ -70,13 +70,13 @@ def last_run_summary(warehouse: Path) -> dict:
     return json.loads(row[0])
 
 
-def memory_by_batch(peaks: list[int]) -> str:
+def memory_by_batch(peaks: list[int], label: str = "memory") -> str:
     """The flow's peak memory after the first batch, at a quarter, half and three quarters of the run, and at
     the end: flat when what each batch holds does not grow with the warehouse."""
     if not peaks:
-        return "  memory        (no batches)"
+        return f"  {label:<13} (no batches)"
     marks = sorted({0, len(peaks) // 4, len(peaks) // 2, 3 * len(peaks) // 4, len(peaks) - 1})
-    return "  memory        peak after batch " + ", ".join(f"{m + 1}: {peaks[m]} MB" for m in marks)
+    return f"  {label:<13} peak after batch " + ", ".join(f"{m + 1}: {peaks[m]} MB" for m in marks)
 
 
 def main() -> None:
@@ -107,13 +107,15 @@ def main() -> None:
                            "seconds_per_step": summary["seconds_per_step"], "articles": summary["articles"],
                            "paragraphs": summary["paragraphs"],
                            **{key: summary.get(key, []) for key in
-                              ("peak_rss_mb_by_batch", "resident_mb_by_batch", "duckdb_mb_by_batch", "free_heap_mb_by_batch")}}
+                              ("peak_rss_mb_by_batch", "resident_mb_by_batch", "duckdb_mb_by_batch", "free_heap_mb_by_batch",
+                               "embedding_worker_peak_mb_by_batch")}}
     if args.full_run_only:
         (out / "results.json").write_text(json.dumps(results, indent=2))
         full = results["full_run"]
         print(f"corpus {args.corpus} x{args.copies} ({n_files} files, fraction {args.fraction})")
         print(f"full run        {full['wall_seconds']:>7.1f} s wall, peak {full['peak_rss_mb']} MB")  # type: ignore[index]
         print(memory_by_batch(full["peak_rss_mb_by_batch"]))  # type: ignore[index]
+        print(memory_by_batch(full["embedding_worker_peak_mb_by_batch"], "  its worker"))  # type: ignore[index]
         return
 
     wall, rss, stdout = timed([sys.executable, "bench/model_ceiling.py", "--warehouse", str(warehouse)], env)
@@ -157,6 +159,7 @@ def main() -> None:
     print(f"full run        {full['wall_seconds']:>7.1f} s wall, peak {full['peak_rss_mb']} MB, "  # type: ignore[index]
           f"{results['articles_per_second']} articles/s, {results['paragraphs_per_second']} paragraphs/s")
     print(memory_by_batch(full["peak_rss_mb_by_batch"]))  # type: ignore[index]
+    print(memory_by_batch(full["embedding_worker_peak_mb_by_batch"], "  its worker"))  # type: ignore[index]
     print("  steps         " + ", ".join(f"{k} {v:.1f}" for k, v in full["seconds_per_step"].items()))  # type: ignore[index]
     print(f"model ceiling   {results['sequential_ceiling_seconds']:>7.1f} s: load {ceil['model_load_seconds']}, embed "  # type: ignore[index]
           f"{ceil['embed_seconds']}, ner {ceil['ner_seconds']} in a bare loop, one after the other "  # type: ignore[index]

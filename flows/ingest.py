@@ -320,7 +320,8 @@ def _run_batches(
     read_results: list[pl.DataFrame] = []
     # The process's peak and current memory, and DuckDB's share, after each batch: flat when nothing
     # held grows with the warehouse.
-    memory_by_batch: dict[str, list[int]] = {"peak_rss_mb": [], "resident_mb": [], "duckdb_mb": [], "free_heap_mb": []}
+    memory_by_batch: dict[str, list[int]] = {
+        "peak_rss_mb": [], "resident_mb": [], "duckdb_mb": [], "free_heap_mb": [], "embedding_worker_peak_mb": []}
     loaded = 0
     n_batches = (to_process.height + settings.batch_size - 1) // settings.batch_size
     pending: _PreparedBatch | None = None
@@ -335,9 +336,10 @@ def _run_batches(
         # With the model in its worker process, its memory counts too: the sum of the two peaks (an upper
         # bound of their peak together) and of what each holds now.
         workers = embed.running_workers()
-        peak_mb = heap.peak_rss_mb() + sum(worker.peak_rss_mb() for worker in workers)
+        worker_peak_mb = sum(worker.peak_rss_mb() for worker in workers)
         resident = heap.resident_bytes() + sum(worker.resident_bytes() for worker in workers)
-        for key, value in (("peak_rss_mb", peak_mb), ("resident_mb", resident >> 20),
+        for key, value in (("peak_rss_mb", heap.peak_rss_mb() + worker_peak_mb), ("resident_mb", resident >> 20),
+                           ("embedding_worker_peak_mb", worker_peak_mb),
                            ("duckdb_mb", duckdb_bytes >> 20), ("free_heap_mb", (heap.free_heap_bytes() or 0) >> 20)):
             memory_by_batch[key].append(value)
         logger.info("batch %d/%d done: %d articles loaded (%.1f articles/s), memory %d MB (peak %d MB, DuckDB %d MB)",
