@@ -72,16 +72,15 @@ def main() -> None:
     print(f"{len(texts)} paragraphs of {args.corpus}")
     for beside_name, beside in besides.items():
         for where, encode in embedders.items():
-            stop, done = threading.Event(), [0]
+            stop = threading.Event()
             # The other work runs on this (the main) thread, as in the flow; embedding in a helper thread.
             embedder = threading.Thread(target=lambda: (encode(texts, model), stop.set()))
             started = time.perf_counter()
             embedder.start()
-            if beside is not None:
-                done[0] = beside(stop)
+            done = beside(stop) if beside is not None else 0
             embedder.join()
             seconds = time.perf_counter() - started
-            rate = f", {done[0] / seconds:.1f} {units[beside_name]}" if beside is not None else ""
+            rate = f", {done / seconds:.1f} {units[beside_name]}" if beside is not None else ""
             print(f"{beside_name:<16} {where:<15} embedding {seconds:6.1f} s{rate}", flush=True)
 
 

@@ -335,9 +335,8 @@ def _run_batches(
             duckdb_bytes = warehouse.memory_in_use(con)
         # With the model in its worker process, its memory counts too: the sum of the two peaks (an upper
         # bound of their peak together) and of what each holds now.
-        workers = embed.running_workers()
-        worker_peak_mb = sum(worker.peak_rss_mb() for worker in workers)
-        resident = heap.resident_bytes() + sum(worker.resident_bytes() for worker in workers)
+        worker_peak_mb = embed.workers_peak_rss_mb()
+        resident = heap.resident_bytes() + embed.workers_resident_bytes()
         for key, value in (("peak_rss_mb", heap.peak_rss_mb() + worker_peak_mb), ("resident_mb", resident >> 20),
                            ("embedding_worker_peak_mb", worker_peak_mb),
                            ("duckdb_mb", duckdb_bytes >> 20), ("free_heap_mb", (heap.free_heap_bytes() or 0) >> 20)):

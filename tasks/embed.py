@@ -197,9 +197,19 @@ def encode_in_worker(texts: list[str], model: str, device: str = "cpu", batch_si
         raise RuntimeError(f"the embedding worker process for {model!r} died: {error}") from error
 
 
-def running_workers() -> list[EmbeddingWorker]:
+def _running_workers() -> list[EmbeddingWorker]:
     with _WORKERS_LOCK:
         return [worker for worker in _WORKERS.values() if worker.pid is not None]
+
+
+def workers_resident_bytes() -> int:
+    """What this process's embedding workers hold now (0 when none runs)."""
+    return sum(worker.resident_bytes() for worker in _running_workers())
+
+
+def workers_peak_rss_mb() -> int:
+    """The sum of this process's embedding workers' peaks, in MB (0 when none runs)."""
+    return sum(worker.peak_rss_mb() for worker in _running_workers())
 
 
 def embed_texts(
