@@ -55,6 +55,30 @@ def connect(warehouse: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBP
         con.close()
 
 
+class WarehouseInUse(RuntimeError):
+    """The DuckDB file is open for writing in another process (a run), so it cannot be read now."""
+
+
+def connect_reader(warehouse: Path) -> duckdb.DuckDBPyConnection:
+    """A connection for readers (the notebook): read-only, with DuckDB's own guards on, so that no
+    statement can write a file, read one outside the warehouse, or install anything."""
+    if not warehouse.exists():
+        raise FileNotFoundError(f"warehouse not found: {warehouse} (run `newsdag run` first)")
+    try:
+        con = duckdb.connect(str(warehouse), read_only=True)
+    except duckdb.IOException as error:
+        if "lock" in str(error).lower():
+            raise WarehouseInUse(
+                f"{warehouse} is open for writing by a newsdag run; try again when it has finished"
+            ) from None
+        raise
+    load_extension(con, "fts")  # before external access is closed: it is loaded from a file
+    for statement in ("set autoinstall_known_extensions = false", "set autoload_known_extensions = false",
+                      "set enable_external_access = false", "set lock_configuration = true"):
+        con.execute(statement)
+    return con
+
+
 @contextmanager
 def held_open(warehouse: Path, memory_limit: str | None = None) -> Iterator[None]:
     """Keep the database open while a run's steps connect and disconnect: DuckDB shares one open
