@@ -50,6 +50,7 @@ def connect_prefect(ephemeral: bool) -> str | None:
 @app.command()
 def run(raw_dir: RawDir = None, warehouse: Warehouse = None, ephemeral: Ephemeral = False) -> None:
     """Run the ingest flow over the raw folder into the warehouse and print a summary."""
+    check_before_run(raw_dir, warehouse)
     prefect_environment()
     connect_prefect(ephemeral)
     from flows.ingest import ingest_flow
@@ -62,6 +63,23 @@ def run(raw_dir: RawDir = None, warehouse: Warehouse = None, ephemeral: Ephemera
     if not state.is_completed():
         raise RuntimeError(f"run {state.name.lower()}: {state.message or 'see the log above'}")
     print_summary(state.result())
+
+
+def check_before_run(raw_dir: Path | None, warehouse: Path | None) -> None:
+    """What would stop a run, said in one line before Prefect starts (seconds): no raw folder, a warehouse
+    another run is writing, one that is open elsewhere or from a newer DuckDB. The flow checks again."""
+    from tasks import warehouse as wh
+    from tasks.settings import get_settings
+
+    settings = get_settings(raw_dir=raw_dir, warehouse=warehouse)
+    if not settings.raw_dir.is_dir():
+        raise FileNotFoundError(
+            f"raw folder {settings.raw_dir} does not exist: create it and put article files in it, "
+            "or point --raw-dir (NEWSDAG_RAW_DIR) at your files"
+        )
+    with wh.writer_lock(settings.warehouse):
+        if settings.warehouse.exists():
+            wh.open_database(settings.warehouse).close()
 
 
 @app.command()

@@ -9,6 +9,17 @@ from types import TracebackType
 from typing import Any
 
 
+def _console_handlers() -> list[logging.Handler]:
+    """Prefect's terminal handlers, wherever its logging config hangs them (the root logger, its own)."""
+    loggers = [logging.getLogger(name) for name in list(logging.Logger.manager.loggerDict) if name.startswith("prefect")]
+    found: dict[int, logging.Handler] = {}
+    for logger in [logging.getLogger(), logging.getLogger("prefect"), *loggers]:  # Prefect puts it on the root
+        for handler in logger.handlers:
+            if type(handler).__name__ == "PrefectConsoleHandler":
+                found[id(handler)] = handler
+    return list(found.values())
+
+
 class RunProgress:
     """Articles done out of the run's total, with rate and ETA.
 
@@ -33,10 +44,9 @@ class RunProgress:
             BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn,
         )
 
-        for handler in logging.getLogger("prefect").handlers:
-            if type(handler).__name__ == "PrefectConsoleHandler":
-                self._quieted.append((handler, handler.level))
-                handler.setLevel(logging.WARNING)
+        for handler in _console_handlers():
+            self._quieted.append((handler, handler.level))
+            handler.setLevel(logging.WARNING)
         self._progress = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("articles"),
             TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),

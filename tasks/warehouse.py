@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -42,21 +43,51 @@ def writer_lock(warehouse: Path, wait: bool = False) -> Iterator[None]:
         handle.close()
 
 
+class WarehouseInUse(RuntimeError):
+    """The DuckDB file is open in another process in a way that excludes this one."""
+
+
+class WarehouseTooNew(RuntimeError):
+    """The DuckDB file was written by a newer DuckDB than this one reads."""
+
+
+def open_database(warehouse: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """duckdb.connect, with the two errors a user meets translated into what to do about them."""
+    try:
+        return duckdb.connect(str(warehouse), read_only=read_only)
+    except duckdb.IOException as error:
+        message = str(error)
+        if "Could not set lock" in message:
+            holder = re.search(r"held in (.+?) \(PID (\d+)\)", message)
+            who = f" ({Path(holder.group(1)).name}, PID {holder.group(2)})" if holder else ""
+            if read_only:
+                raise WarehouseInUse(
+                    f"{warehouse} is open for writing by another process{who}, likely a newsdag run; "
+                    "try again when it has finished"
+                ) from None
+            raise WarehouseInUse(
+                f"{warehouse} is open in another process{who} (a `newsdag explore`, `sql` or other reader?); "
+                "close it and run again"
+            ) from None
+        if "newer version of DuckDB" in message or "created with an newer version" in message:
+            raise WarehouseTooNew(
+                f"{warehouse} was written by a newer DuckDB than this newsdag's ({duckdb.__version__}); "
+                "upgrade newsdag, or use another --warehouse file"
+            ) from None
+        raise
+
+
 @contextmanager
 def connect(warehouse: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
     if not read_only:
         warehouse.parent.mkdir(parents=True, exist_ok=True)
     elif not warehouse.exists():
         raise FileNotFoundError(f"warehouse not found: {warehouse} (run `newsdag run` first)")
-    con = duckdb.connect(str(warehouse), read_only=read_only)
+    con = open_database(warehouse, read_only=read_only)
     try:
         yield con
     finally:
         con.close()
-
-
-class WarehouseInUse(RuntimeError):
-    """The DuckDB file is open for writing in another process (a run), so it cannot be read now."""
 
 
 def connect_reader(warehouse: Path) -> duckdb.DuckDBPyConnection:
@@ -64,14 +95,7 @@ def connect_reader(warehouse: Path) -> duckdb.DuckDBPyConnection:
     statement can write a file, read one outside the warehouse, or install anything."""
     if not warehouse.exists():
         raise FileNotFoundError(f"warehouse not found: {warehouse} (run `newsdag run` first)")
-    try:
-        con = duckdb.connect(str(warehouse), read_only=True)
-    except duckdb.IOException as error:
-        if "lock" in str(error).lower():
-            raise WarehouseInUse(
-                f"{warehouse} is open for writing by a newsdag run; try again when it has finished"
-            ) from None
-        raise
+    con = open_database(warehouse, read_only=True)
     load_extension(con, "fts")  # before external access is closed: it is loaded from a file
     for statement in ("set autoinstall_known_extensions = false", "set autoload_known_extensions = false",
                       "set enable_external_access = false", "set lock_configuration = true"):
