@@ -46,8 +46,18 @@ def connect_prefect(ephemeral: bool) -> str | None:
 
 
 @app.command()
-def run(raw_dir: RawDir = None, warehouse: Warehouse = None, ephemeral: Ephemeral = False) -> None:
+def run(
+    raw_dir: RawDir = None,
+    warehouse: Warehouse = None,
+    ephemeral: Ephemeral = False,
+    allow_empty: Annotated[bool, typer.Option(
+        "--allow-empty", help="Accept an empty raw folder: every stored article is then marked deleted "
+        "[NEWSDAG_ALLOW_EMPTY].")] = False,
+) -> None:
     """Run the ingest flow over the raw folder into the warehouse and print a summary."""
+    from tasks.settings import get_settings
+
+    get_settings(raw_dir=raw_dir, warehouse=warehouse)  # invalid settings stop here, before anything is touched
     prefect_environment()
     connect_prefect(ephemeral)
     from flows.ingest import ingest_flow
@@ -55,6 +65,7 @@ def run(raw_dir: RawDir = None, warehouse: Warehouse = None, ephemeral: Ephemera
     state = ingest_flow(
         raw_dir=str(raw_dir) if raw_dir else None,
         warehouse_path=str(warehouse) if warehouse else None,
+        allow_empty=True if allow_empty else None,
         return_state=True,
     )
     if not state.is_completed():
@@ -139,8 +150,7 @@ def sql(
 
     settings = get_settings(warehouse=warehouse)
     text = Path(query).read_text() if query.endswith(".sql") and Path(query).is_file() else query
-    with wh.connect(settings.warehouse, read_only=True) as con:
-        frame = con.execute(text).pl()
+    frame = wh.read_query(settings.warehouse, text)  # one reading statement, on a connection that cannot write
     with pl.Config(tbl_rows=max_rows, tbl_cols=-1, fmt_str_lengths=80, tbl_width_chars=200, tbl_hide_dataframe_shape=False):
         typer.echo(frame)
 
@@ -203,7 +213,7 @@ def search(
 
     settings = get_settings(warehouse=warehouse)
     query = paragraph_search.search_sql(settings.embedding_dim)
-    with wh.connect(settings.warehouse, read_only=True) as con:
+    with wh.connect_read_only(settings.warehouse) as con:
         if not wh.has_search_index(con):
             raise RuntimeError("this warehouse has no search index yet (run `newsdag run` to build it)")
         vector = encode_texts([text], settings.embedding_model, settings.embedding_device)[0]
@@ -229,8 +239,12 @@ def main() -> None:
         if isinstance(error, click.ClickException):
             error.show()
             sys.exit(error.exit_code)
-        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        typer.echo(f"newsdag: error: {message}", err=True)
+        from tasks.settings import SettingsError
+
+        lines = str(error).strip().splitlines() or [type(error).__name__]
+        # Invalid settings: one line each; any other error: its first line.
+        for message in lines if isinstance(error, SettingsError) else lines[:1]:
+            typer.echo(f"newsdag: error: {message}", err=True)
         if os.environ.get("NEWSDAG_DEBUG"):
             raise
         sys.exit(1)

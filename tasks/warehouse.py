@@ -44,15 +44,77 @@ def writer_lock(warehouse: Path, wait: bool = False) -> Iterator[None]:
 
 @contextmanager
 def connect(warehouse: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    if not read_only:
-        warehouse.parent.mkdir(parents=True, exist_ok=True)
-    elif not warehouse.exists():
-        raise FileNotFoundError(f"warehouse not found: {warehouse} (run `newsdag run` first)")
-    con = duckdb.connect(str(warehouse), read_only=read_only)
+    """A connection to the warehouse. `read_only=True`: the guarded connection of `connect_read_only`
+    (every reader gets it: it cannot write any file, not only the warehouse)."""
+    if read_only:
+        with connect_read_only(warehouse) as guarded:
+            yield guarded
+        return
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(warehouse))
     try:
         yield con
     finally:
         con.close()
+
+
+# --- read-only access (`newsdag sql`, `newsdag search`, notebooks) ---
+
+class QueryRefused(ValueError):
+    """A query the read-only path does not run (not one statement, or not a reading statement)."""
+
+
+# Statement kinds that only read. EXPLAIN only plans (EXPLAIN ANALYZE runs its query, still read-only
+# on a guarded connection). Everything else (COPY, EXPORT, ATTACH, SET, PRAGMA, INSTALL, LOAD, CALL,
+# CREATE, ...) is refused by kind before DuckDB's own guards are needed.
+READING_STATEMENTS = frozenset({"SELECT", "EXPLAIN"})
+
+
+@contextmanager
+def connect_read_only(warehouse: Path, extensions: tuple[str, ...] = ("fts",)) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection that cannot change any file: the warehouse opened read-only, the extensions the
+    reading paths need loaded first (from their pip packages), then DuckDB's own guards: no access to
+    files or the network beyond the open database (`enable_external_access = false`), no extension
+    auto-install/auto-load, and the configuration locked so that a query cannot undo any of it.
+    (`read_only=True` alone still lets `COPY ... TO`, `EXPORT DATABASE` and `ATTACH` write files.)"""
+    if not warehouse.exists():
+        raise FileNotFoundError(f"warehouse not found: {warehouse} (run `newsdag run` first)")
+    con = duckdb.connect(
+        str(warehouse), read_only=True,
+        config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
+    )
+    try:
+        for name in extensions:
+            try:
+                load_extension(con, name)
+            except ImportError:  # the reading path works without it (search says it needs fts)
+                pass
+        con.execute("set enable_external_access = false")
+        con.execute("set lock_configuration = true")
+        yield con
+    finally:
+        con.close()
+
+
+def reading_statement(con: duckdb.DuckDBPyConnection, query: str) -> str:
+    """The query's single statement if it only reads (by DuckDB's parsed statement type, not by its
+    words); QueryRefused otherwise."""
+    try:
+        statements = con.extract_statements(query)
+    except duckdb.Error as error:
+        raise QueryRefused(f"cannot parse the query: {str(error).splitlines()[0]}") from None
+    if len(statements) != 1:
+        raise QueryRefused(f"one statement at a time, please (got {len(statements)})")
+    kind = statements[0].type.name
+    if kind not in READING_STATEMENTS:
+        raise QueryRefused(f"only reading statements (SELECT, WITH ... SELECT, EXPLAIN) run here; this one is {kind}")
+    return query
+
+
+def read_query(warehouse: Path, query: str, params: list[object] | dict[str, object] | None = None) -> pl.DataFrame:
+    """Run one reading statement on a guarded read-only connection."""
+    with connect_read_only(warehouse) as con:
+        return read_frame(con, reading_statement(con, query), params)
 
 
 @contextmanager
@@ -391,6 +453,9 @@ def load_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:
     """Load a DuckDB extension shipped by its pip package (`duckdb-extension-<name>`): no download."""
     import importlib
 
+    loaded = con.execute("select count(*) from duckdb_extensions() where extension_name = ? and loaded", [name]).fetchone()
+    if loaded and loaded[0]:  # already loaded (e.g. before a read-only connection was locked)
+        return
     package = importlib.import_module(f"duckdb_extension_{name}")
     found = sorted(Path(next(iter(package.__path__))).rglob(f"{name}.duckdb_extension"))
     if not found:
