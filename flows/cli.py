@@ -115,9 +115,21 @@ def prune(warehouse: Warehouse = None) -> None:
     from tasks import warehouse as wh
     from tasks.settings import get_settings
 
+    from tasks import similarity
+
     settings = get_settings(warehouse=warehouse)
+    if not settings.warehouse.exists():
+        raise FileNotFoundError(f"warehouse not found: {settings.warehouse}")
     with wh.writer_lock(settings.warehouse), wh.connect(settings.warehouse) as con:
-        removed = wh.prune_deleted(con)
+        # The paragraphs that had a pruned one among their neighbours are relinked, with the similarity
+        # settings the warehouse was built with, in the prune's transaction.
+        recorded = wh.stored_settings(con)
+        dim = wh.stored_embedding_dim_or_none(con) or settings.embedding_dim
+        wh.apply_schema(con, settings.sql_dir, dim, settings.embedding_model)
+        threshold = float(recorded.get("similarity_threshold", settings.similarity_threshold))
+        top_k = int(recorded.get("similarity_top_k", settings.similarity_top_k))
+        removed = wh.prune_deleted(con, before_commit=lambda c: similarity.relink(
+            c, threshold, top_k, settings.similarity_exact_max, similarity.paragraph_index_path(settings.warehouse), dim))
     typer.echo(f"pruned {removed} article(s) of deleted files")
 
 
@@ -125,7 +137,7 @@ def print_summary(summary: dict[str, object]) -> None:
     lines = [
         "newsdag run {run_id}".format(**summary),
         "  files     seen {files_seen} | new {new} | changed {changed} | unchanged {unchanged} | "
-        "duplicate {duplicate} | failed {failed} | deleted {deleted}".format(**summary),
+        "duplicate {duplicate} | failed {failed} | empty {empty} | deleted {deleted} | renamed {renamed}".format(**summary),
         "  warehouse articles {articles} | paragraphs {paragraphs} | entities {entities} | "
         "mentions {entity_mentions} | similarity links {paragraph_similarity}".format(**summary),
         "  seconds   " + " | ".join(f"{k} {v:.2f}" for k, v in summary["seconds_per_step"].items())  # type: ignore[union-attr]

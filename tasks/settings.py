@@ -56,6 +56,26 @@ class Settings(BaseSettings):
     allow_empty: bool = False
 
 
+# Settings that shape stored results, recorded in the warehouse (warehouse_meta) by the run that used
+# them. A later run with other values redoes what they shape: every article (embedding model, spaCy
+# model, cleaning switches: any setting named clean_*), or every link (similarity threshold and top-k);
+# the embedding size is fixed by the warehouse's column type, so another size is refused.
+RESHAPE_ARTICLES = ("embedding_model", "spacy_model")
+RESHAPE_LINKS = ("similarity_threshold", "similarity_top_k")
+FIXED_BY_WAREHOUSE = ("embedding_dim",)
+
+
+def shaping_settings(settings: "Settings") -> dict[str, str]:
+    """The settings that shape stored results, as text (what warehouse_meta records)."""
+    names = [*RESHAPE_ARTICLES, *RESHAPE_LINKS, *FIXED_BY_WAREHOUSE]
+    names += sorted(name for name in type(settings).model_fields if name.startswith("clean") and name not in names)
+    return {name: str(getattr(settings, name)) for name in names}
+
+
+def reshapes_articles(name: str) -> bool:
+    return name in RESHAPE_ARTICLES or name.startswith("clean")
+
+
 class SettingsError(ValueError):
     """Invalid settings: one line per invalid value, naming the setting, the value and what is allowed."""
 
