@@ -48,7 +48,14 @@ def connect_prefect(ephemeral: bool) -> str | None:
 
 
 @app.command()
-def run(raw_dir: RawDir = None, warehouse: Warehouse = None, ephemeral: Ephemeral = False) -> None:
+def run(
+    raw_dir: RawDir = None,
+    warehouse: Warehouse = None,
+    ephemeral: Ephemeral = False,
+    allow_empty: Annotated[bool, typer.Option(
+        "--allow-empty", help="Accept an empty raw folder: every stored article is then marked deleted "
+        "[NEWSDAG_ALLOW_EMPTY].")] = False,
+) -> None:
     """Run the ingest flow over the raw folder into the warehouse and print a summary."""
     check_before_run(raw_dir, warehouse)
     prefect_environment()
@@ -58,6 +65,7 @@ def run(raw_dir: RawDir = None, warehouse: Warehouse = None, ephemeral: Ephemera
     state = ingest_flow(
         raw_dir=str(raw_dir) if raw_dir else None,
         warehouse_path=str(warehouse) if warehouse else None,
+        allow_empty=True if allow_empty else None,
         return_state=True,
     )
     if not state.is_completed():
@@ -124,9 +132,21 @@ def prune(warehouse: Warehouse = None) -> None:
     from tasks import warehouse as wh
     from tasks.settings import get_settings
 
+    from tasks import similarity
+
     settings = get_settings(warehouse=warehouse)
+    if not settings.warehouse.exists():
+        raise FileNotFoundError(f"warehouse not found: {settings.warehouse}")
     with wh.writer_lock(settings.warehouse), wh.connect(settings.warehouse) as con:
-        removed = wh.prune_deleted(con)
+        # The paragraphs that had a pruned one among their neighbours are relinked, with the similarity
+        # settings the warehouse was built with, in the prune's transaction.
+        recorded = wh.stored_settings(con)
+        dim = wh.stored_embedding_dim_or_none(con) or settings.embedding_dim
+        wh.apply_schema(con, settings.sql_dir, dim, settings.embedding_model)
+        threshold = float(recorded.get("similarity_threshold", settings.similarity_threshold))
+        top_k = int(recorded.get("similarity_top_k", settings.similarity_top_k))
+        removed = wh.prune_deleted(con, before_commit=lambda c: similarity.relink(
+            c, threshold, top_k, settings.similarity_exact_max, similarity.paragraph_index_path(settings.warehouse), dim))
     typer.echo(f"pruned {removed} article(s) of deleted files")
 
 
@@ -134,7 +154,7 @@ def print_summary(summary: dict[str, object]) -> None:
     lines = [
         "newsdag run {run_id}".format(**summary),
         "  files     seen {files_seen} | new {new} | changed {changed} | unchanged {unchanged} | "
-        "duplicate {duplicate} | failed {failed} | deleted {deleted}".format(**summary),
+        "duplicate {duplicate} | failed {failed} | empty {empty} | deleted {deleted} | renamed {renamed}".format(**summary),
         "  warehouse articles {articles} | paragraphs {paragraphs} | entities {entities} | "
         "mentions {entity_mentions} | similarity links {paragraph_similarity}".format(**summary),
         "  seconds   " + " | ".join(f"{k} {v:.2f}" for k, v in summary["seconds_per_step"].items())  # type: ignore[union-attr]
@@ -187,8 +207,7 @@ def sql(
     settings = get_settings(warehouse=warehouse)
     _check_output_path(output, settings.warehouse)
     text = Path(query).read_text() if query.endswith(".sql") and Path(query).is_file() else query
-    with wh.connect(settings.warehouse, read_only=True) as con:
-        frame = con.execute(text).pl()
+    frame = wh.read_query(settings.warehouse, text)  # one reading statement, on a connection that cannot write
     _emit(frame, output_format, output, max_rows, 80)
 
 
@@ -210,7 +229,8 @@ def explore(
     from tasks.settings import PROJECT_ROOT, get_settings
 
     settings = get_settings(warehouse=warehouse)
-    wh.connect_reader(settings.warehouse).close()  # a missing or busy warehouse: one clear line, now
+    with wh.connect_read_only(settings.warehouse):  # a missing or busy warehouse: one clear line, now
+        pass
     with socket.socket() as probe:
         if probe.connect_ex(("127.0.0.1", port)) == 0:
             raise RuntimeError(f"port {port} on 127.0.0.1 is taken by another program; choose another with --port")
@@ -337,7 +357,7 @@ def search(
     settings = get_settings(warehouse=warehouse)
     _check_output_path(output, settings.warehouse)
     query = paragraph_search.search_sql(settings.embedding_dim)
-    with wh.connect(settings.warehouse, read_only=True) as con:
+    with wh.connect_read_only(settings.warehouse) as con:
         if not wh.has_search_index(con):
             raise RuntimeError("this warehouse has no search index yet (run `newsdag run` to build it)")
         vector = encode_texts([text], settings.embedding_model, settings.embedding_device)[0]
@@ -362,8 +382,12 @@ def main() -> None:
         if isinstance(error, click.ClickException):
             error.show()
             sys.exit(error.exit_code)
-        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        typer.echo(f"newsdag: error: {message}", err=True)
+        from tasks.settings import SettingsError
+
+        lines = str(error).strip().splitlines() or [type(error).__name__]
+        # Invalid settings: one line each; any other error: its first line.
+        for message in lines if isinstance(error, SettingsError) else lines[:1]:
+            typer.echo(f"newsdag: error: {message}", err=True)
         if os.environ.get("NEWSDAG_DEBUG"):
             raise
         sys.exit(1)

@@ -24,12 +24,10 @@ def _():
     settings = get_settings()
     sql_dir = settings.sql_dir
     warehouse_path = Path(os.environ.get("NEWSDAG_WAREHOUSE", settings.warehouse))
-    # Kept private to this cell: marimo would otherwise adopt a DuckDB connection as a SQL engine and try
-    # to change its (locked) configuration. Cells query through `query`.
-    _reader = wh.connect_reader(warehouse_path)
-
     def query(sql: str):
-        return _reader.execute(sql).pl()
+        """One reading statement on a guarded read-only connection (no DuckDB connection is left in a
+        cell's globals: marimo would adopt it as a SQL engine and try to change its locked settings)."""
+        return wh.read_query(warehouse_path, sql)
 
     return alt, mo, query, sql_dir, warehouse_path
 

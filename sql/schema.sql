@@ -187,3 +187,23 @@ alter table articles add column if not exists updated date;
 alter table entities add column if not exists mention_count integer default 0;
 alter table paragraph_similarity add column if not exists lexical_overlap float;
 alter table paragraph_similarity add column if not exists kind varchar;
+
+-- Each paragraph's nearest paragraphs in other articles (its top-k by cosine, at or above the threshold,
+-- ties by paragraph_id). paragraph_similarity holds the union of these lists, each pair once, so a link
+-- depends only on the stored paragraphs, never on the order they arrived in (tasks/similarity.py: relink).
+create table if not exists paragraph_neighbours (
+    paragraph_id         varchar not null,
+    neighbour_id         varchar not null,
+    article_id           varchar not null,
+    neighbour_article_id varchar not null,
+    cosine               float not null,
+    primary key (paragraph_id, neighbour_id)
+);
+
+-- Paragraphs whose neighbour lists must be recomputed (new ones, `added`, whose arrival may also change
+-- other paragraphs' lists; and those whose neighbours were removed). Filled in the transaction that
+-- changes the paragraphs, emptied by the relink that follows (a crash in between leaves it for the next run).
+create table if not exists relink_queue (
+    paragraph_id varchar primary key,
+    added        boolean not null
+);

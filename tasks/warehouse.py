@@ -5,7 +5,7 @@ from __future__ import annotations
 import fcntl
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -51,10 +51,12 @@ class WarehouseTooNew(RuntimeError):
     """The DuckDB file was written by a newer DuckDB than this one reads."""
 
 
-def open_database(warehouse: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+def open_database(
+    warehouse: Path, read_only: bool = False, config: dict[str, object] | None = None
+) -> duckdb.DuckDBPyConnection:
     """duckdb.connect, with the two errors a user meets translated into what to do about them."""
     try:
-        return duckdb.connect(str(warehouse), read_only=read_only)
+        return duckdb.connect(str(warehouse), read_only=read_only, config=config or {})
     except duckdb.IOException as error:
         message = str(error)
         if "Could not set lock" in message:
@@ -79,28 +81,76 @@ def open_database(warehouse: Path, read_only: bool = False) -> duckdb.DuckDBPyCo
 
 @contextmanager
 def connect(warehouse: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    if not read_only:
-        warehouse.parent.mkdir(parents=True, exist_ok=True)
-    elif not warehouse.exists():
-        raise FileNotFoundError(f"warehouse not found: {warehouse} (run `newsdag run` first)")
-    con = open_database(warehouse, read_only=read_only)
+    """A connection to the warehouse. `read_only=True`: the guarded connection of `connect_read_only`
+    (every reader gets it: it cannot write any file, not only the warehouse)."""
+    if read_only:
+        with connect_read_only(warehouse) as guarded:
+            yield guarded
+        return
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    con = open_database(warehouse)
     try:
         yield con
     finally:
         con.close()
 
 
-def connect_reader(warehouse: Path) -> duckdb.DuckDBPyConnection:
-    """A connection for readers (the notebook): read-only, with DuckDB's own guards on, so that no
-    statement can write a file, read one outside the warehouse, or install anything."""
+# --- read-only access (`newsdag sql`, `newsdag search`, notebooks) ---
+
+class QueryRefused(ValueError):
+    """A query the read-only path does not run (not one statement, or not a reading statement)."""
+
+
+# Statement kinds that only read. EXPLAIN only plans (EXPLAIN ANALYZE runs its query, still read-only
+# on a guarded connection). Everything else (COPY, EXPORT, ATTACH, SET, PRAGMA, INSTALL, LOAD, CALL,
+# CREATE, ...) is refused by kind before DuckDB's own guards are needed.
+READING_STATEMENTS = frozenset({"SELECT", "EXPLAIN"})
+
+
+@contextmanager
+def connect_read_only(warehouse: Path, extensions: tuple[str, ...] = ("fts",)) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection that cannot change any file: the warehouse opened read-only, the extensions the
+    reading paths need loaded first (from their pip packages), then DuckDB's own guards: no access to
+    files or the network beyond the open database (`enable_external_access = false`), no extension
+    auto-install/auto-load, and the configuration locked so that a query cannot undo any of it.
+    (`read_only=True` alone still lets `COPY ... TO`, `EXPORT DATABASE` and `ATTACH` write files.)"""
     if not warehouse.exists():
         raise FileNotFoundError(f"warehouse not found: {warehouse} (run `newsdag run` first)")
-    con = open_database(warehouse, read_only=True)
-    load_extension(con, "fts")  # before external access is closed: it is loaded from a file
-    for statement in ("set autoinstall_known_extensions = false", "set autoload_known_extensions = false",
-                      "set enable_external_access = false", "set lock_configuration = true"):
-        con.execute(statement)
-    return con
+    con = open_database(
+        warehouse, read_only=True, config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+    )
+    try:
+        for name in extensions:
+            try:
+                load_extension(con, name)
+            except ImportError:  # the reading path works without it (search says it needs fts)
+                pass
+        con.execute("set enable_external_access = false")
+        con.execute("set lock_configuration = true")
+        yield con
+    finally:
+        con.close()
+
+
+def reading_statement(con: duckdb.DuckDBPyConnection, query: str) -> str:
+    """The query's single statement if it only reads (by DuckDB's parsed statement type, not by its
+    words); QueryRefused otherwise."""
+    try:
+        statements = con.extract_statements(query)
+    except duckdb.Error as error:
+        raise QueryRefused(f"cannot parse the query: {str(error).splitlines()[0]}") from None
+    if len(statements) != 1:
+        raise QueryRefused(f"one statement at a time, please (got {len(statements)})")
+    kind = statements[0].type.name
+    if kind not in READING_STATEMENTS:
+        raise QueryRefused(f"only reading statements (SELECT, WITH ... SELECT, EXPLAIN) run here; this one is {kind}")
+    return query
+
+
+def read_query(warehouse: Path, query: str, params: list[object] | dict[str, object] | None = None) -> pl.DataFrame:
+    """Run one reading statement on a guarded read-only connection."""
+    with connect_read_only(warehouse) as con:
+        return read_frame(con, reading_statement(con, query), params)
 
 
 @contextmanager
@@ -274,6 +324,19 @@ def delete_articles(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> N
             "delete from article_similarity where article_id_a in (select article_id from doomed) "
             "or article_id_b in (select article_id from doomed)"
         )
+        # Paragraphs of other articles that had one of these among their nearest neighbours get new lists.
+        con.execute(
+            "insert or ignore into relink_queue select distinct paragraph_id, false from paragraph_neighbours "
+            "where neighbour_article_id in (select article_id from doomed) and article_id not in (select article_id from doomed)"
+        )
+        con.execute(
+            "delete from paragraph_neighbours where article_id in (select article_id from doomed) "
+            "or neighbour_article_id in (select article_id from doomed)"
+        )
+        con.execute(
+            "delete from relink_queue where paragraph_id in "
+            "(select paragraph_id from paragraphs where article_id in (select article_id from doomed))"
+        )
         con.execute("delete from story_articles where article_id in (select article_id from doomed)")
         # Stories left without articles go; the others are rebuilt at the end of the next run.
         con.execute("delete from stories where story_id not in (select story_id from story_articles)")
@@ -307,8 +370,13 @@ def refresh_entity_counts(con: duckdb.DuckDBPyConnection, entity_ids: list[str],
         )
 
 
-def load_batch(con: duckdb.DuckDBPyConnection, batch: ArticleBatch, model: str) -> None:
-    """Replace the batch's articles whole: delete by key, insert, in one transaction."""
+def load_batch(
+    con: duckdb.DuckDBPyConnection, batch: ArticleBatch, model: str,
+    before_commit: Callable[[duckdb.DuckDBPyConnection], object] | None = None,
+) -> None:
+    """Replace the batch's articles whole: delete by key, insert, in one transaction. The new paragraphs
+    are queued for linking; `before_commit(con)` (the relink) runs inside the same transaction, so that
+    articles and their links are committed together."""
     article_ids = batch.articles["article_id"].to_list()
     con.execute("begin transaction")
     try:
@@ -317,6 +385,8 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: ArticleBatch, model: str) 
         _insert(con, "article_sources", batch.sources)
         _insert(con, "removed_spans", batch.removed_spans)
         _insert(con, "paragraphs", batch.paragraphs)
+        with registered(con, "incoming_paragraphs", batch.paragraphs.select("paragraph_id")):
+            con.execute("insert or replace into relink_queue select paragraph_id, true from incoming_paragraphs")
         if batch.entities.height:
             with registered(con, "incoming_entities", batch.entities):
                 con.execute("delete from entities where entity_id in (select entity_id from incoming_entities)")
@@ -333,6 +403,8 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: ArticleBatch, model: str) 
                 "insert into embedding_cache select text_sha256, model, embedding from incoming_cache "
                 "anti join embedding_cache using (text_sha256, model)"
             )
+        if before_commit is not None:
+            before_commit(con)
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
@@ -377,8 +449,11 @@ def mark_deleted(con: duckdb.DuckDBPyConnection, present_paths: list[str], run_i
     return len(gone)
 
 
-def prune_deleted(con: duckdb.DuckDBPyConnection) -> int:
-    """Delete the articles of files marked `deleted`, and their ingest_files rows, in one transaction."""
+def prune_deleted(
+    con: duckdb.DuckDBPyConnection, before_commit: Callable[[duckdb.DuckDBPyConnection], object] | None = None
+) -> int:
+    """Delete the articles of files marked `deleted`, and their ingest_files rows, in one transaction
+    (with `before_commit(con)`, the relink of the paragraphs that had theirs as neighbours)."""
     paths = [row[0] for row in con.execute("select source_path from ingest_files where status = 'deleted'").fetchall()]
     ids = [row[0] for row in con.execute(
         "select article_id from articles where source_path in (select source_path from ingest_files where status = 'deleted')"
@@ -387,6 +462,8 @@ def prune_deleted(con: duckdb.DuckDBPyConnection) -> int:
     try:
         delete_articles(con, ids)
         con.execute("delete from ingest_files where status = 'deleted'")
+        if before_commit is not None:
+            before_commit(con)
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
@@ -394,13 +471,20 @@ def prune_deleted(con: duckdb.DuckDBPyConnection) -> int:
     return len(paths)
 
 
-def start_run(con: duckdb.DuckDBPyConnection, run_id: str, raw_dir: str) -> None:
-    """Record a new run. Called under the writer lock, so any run still marked `running` has died."""
-    con.execute("update runs set status = 'interrupted' where status = 'running' and run_id <> ?", [run_id])
+def start_run(con: duckdb.DuckDBPyConnection, run_id: str, raw_dir: str) -> list[str]:
+    """Record a new run. Called under the writer lock, so any run still marked `running` has died (its
+    process was killed, or the machine stopped): it is marked `crashed`. Returns those runs' ids."""
+    crashed = [row[0] for row in con.execute(
+        "update runs set status = 'crashed', finished_at = coalesce(finished_at, ?), "
+        "summary = coalesce(summary, ?) where status = 'running' and run_id <> ? returning run_id",
+        [utc_now(), json.dumps({"error": "the run's process ended without finishing it (killed, or the machine "
+                                          "stopped); found by the next run"}), run_id],
+    ).fetchall()]
     con.execute(
         "insert or replace into runs (run_id, started_at, status, raw_dir) values (?, ?, 'running', ?)",
         [run_id, utc_now(), raw_dir],
     )
+    return crashed
 
 
 def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, status: str, summary: dict[str, object]) -> None:
@@ -439,6 +523,9 @@ def load_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:
     """Load a DuckDB extension shipped by its pip package (`duckdb-extension-<name>`): no download."""
     import importlib
 
+    loaded = con.execute("select count(*) from duckdb_extensions() where extension_name = ? and loaded", [name]).fetchone()
+    if loaded and loaded[0]:  # already loaded (e.g. before a read-only connection was locked)
+        return
     package = importlib.import_module(f"duckdb_extension_{name}")
     found = sorted(Path(next(iter(package.__path__))).rglob(f"{name}.duckdb_extension"))
     if not found:
@@ -516,3 +603,157 @@ def search_paragraphs(con: duckdb.DuckDBPyConnection, query: str, params: dict[s
     """Run a search query (built by tasks/search.py, values as parameters) with fts loaded."""
     load_extension(con, "fts")
     return read_frame(con, query, params)
+
+
+# --- paragraph links: neighbour lists and their union (tasks/similarity.py: relink) ---
+
+def relink_queue(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Queued paragraphs still stored (`paragraph_id`, `article_id`, `added`)."""
+    return read_frame(con, "select q.paragraph_id, p.article_id, q.added from relink_queue q join paragraphs p using (paragraph_id)")
+
+
+def queue_all_paragraphs(con: duckdb.DuckDBPyConnection) -> int:
+    """Queue every stored paragraph for a new neighbour list (settings that shape links changed, or a
+    warehouse from before neighbour lists)."""
+    con.execute("insert or replace into relink_queue select paragraph_id, false from paragraphs")
+    row = con.execute("select count(*) from relink_queue").fetchone()
+    return int(row[0]) if row else 0
+
+
+def needs_full_relink(con: duckdb.DuckDBPyConnection) -> bool:
+    """Links stored without neighbour lists (a warehouse from before them)."""
+    row = con.execute(
+        "select (select count(*) from paragraph_similarity) > 0 and (select count(*) from paragraph_neighbours) = 0"
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def neighbour_floors(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Per paragraph with a list: its length and its weakest neighbour's cosine."""
+    return read_frame(con, "select paragraph_id, count(*)::integer as n, min(cosine) as floor from paragraph_neighbours group by all")
+
+
+def replace_neighbour_lists(con: duckdb.DuckDBPyConnection, paragraph_ids: list[str], lists: pl.DataFrame) -> None:
+    """New neighbour lists for `paragraph_ids` (inside the caller's transaction)."""
+    with registered(con, "relinked", _key_frame("paragraph_id", paragraph_ids)):
+        con.execute("delete from paragraph_neighbours where paragraph_id in (select paragraph_id from relinked)")
+    _insert(con, "paragraph_neighbours", lists)
+
+
+def pairs_touching(con: duckdb.DuckDBPyConnection, paragraph_ids: list[str]) -> pl.DataFrame:
+    """The union of the neighbour lists for every pair with an end in `paragraph_ids`, each pair once
+    (a < b), with both texts (for the lexical overlap)."""
+    with registered(con, "relinked", _key_frame("paragraph_id", paragraph_ids)):
+        return read_frame(
+            con,
+            """
+            with directed as (
+                select least(paragraph_id, neighbour_id) as paragraph_id_a, greatest(paragraph_id, neighbour_id) as paragraph_id_b,
+                       case when paragraph_id < neighbour_id then article_id else neighbour_article_id end as article_id_a,
+                       case when paragraph_id < neighbour_id then neighbour_article_id else article_id end as article_id_b,
+                       cosine
+                from paragraph_neighbours
+                where paragraph_id in (select paragraph_id from relinked) or neighbour_id in (select paragraph_id from relinked)
+            )
+            select d.paragraph_id_a, d.paragraph_id_b, any_value(d.article_id_a) as article_id_a,
+                   any_value(d.article_id_b) as article_id_b, max(d.cosine) as cosine,
+                   any_value(pa.text) as text_a, any_value(pb.text) as text_b
+            from directed d join paragraphs pa on pa.paragraph_id = d.paragraph_id_a
+            join paragraphs pb on pb.paragraph_id = d.paragraph_id_b
+            group by d.paragraph_id_a, d.paragraph_id_b
+            order by 1, 2
+            """,
+        )
+
+
+def replace_links(con: duckdb.DuckDBPyConnection, paragraph_ids: list[str], links: pl.DataFrame) -> None:
+    """Replace every paragraph_similarity row with an end in `paragraph_ids` by `links`, and empty the
+    relink queue (inside the caller's transaction)."""
+    with registered(con, "relinked", _key_frame("paragraph_id", paragraph_ids)):
+        con.execute(
+            "delete from paragraph_similarity where paragraph_id_a in (select paragraph_id from relinked) "
+            "or paragraph_id_b in (select paragraph_id from relinked)"
+        )
+    _insert(con, "paragraph_similarity", links)
+    con.execute("delete from relink_queue")
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    con.execute("begin transaction")
+    try:
+        yield
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
+def drop_renamed(
+    con: duckdb.DuckDBPyConnection, before_commit: Callable[[duckdb.DuckDBPyConnection], object] | None = None
+) -> list[str]:
+    """Files gone from the raw folder whose content is loaded from another path now (renamed or moved):
+    their old articles and rows go, in one transaction, so a renamed file is one article, at its new
+    path. Returns the old paths."""
+    rows = con.execute(
+        """
+        select f.source_path, a.article_id from ingest_files f join articles a on a.source_path = f.source_path
+        where f.status = 'deleted' and a.content_sha256 in (
+            select b.content_sha256 from articles b join ingest_files g on g.source_path = b.source_path
+            where g.status in ('loaded', 'unchanged'))
+        order by 1
+        """
+    ).fetchall()
+    if not rows:
+        return []
+    paths, ids = [r[0] for r in rows], [r[1] for r in rows]
+    with transaction(con):
+        delete_articles(con, ids)
+        with registered(con, "renamed_paths", _key_frame("source_path", paths)):
+            con.execute("delete from ingest_files where source_path in (select source_path from renamed_paths)")
+        if before_commit is not None:
+            before_commit(con)
+    return paths
+
+
+SETTING_KEY = "setting."
+
+
+def stored_settings(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """The shaping settings recorded by the last completed run (empty for a new or older warehouse)."""
+    return {key.removeprefix(SETTING_KEY): value for key, value in con.execute(
+        "select key, value from warehouse_meta where starts_with(key, ?)", [SETTING_KEY]).fetchall()}
+
+
+def record_settings(con: duckdb.DuckDBPyConnection, values: dict[str, str]) -> None:
+    for name, value in values.items():
+        con.execute("insert or replace into warehouse_meta values (?, ?)", [SETTING_KEY + name, value])
+
+
+def stored_embedding_dim(con: duckdb.DuckDBPyConnection) -> int | None:
+    row = con.execute("select value from warehouse_meta where key = 'embedding_dim'").fetchone()
+    return int(row[0]) if row else None
+
+
+def article_count(con: duckdb.DuckDBPyConnection) -> int:
+    row = con.execute("select count(*) from articles").fetchone()
+    return int(row[0]) if row else 0
+
+
+def never_held_data(con: duckdb.DuckDBPyConnection) -> bool:
+    """No article and no completed run: a warehouse a first run configured and then died in."""
+    try:
+        row = con.execute(
+            "select (select count(*) from articles) = 0 and (select count(*) from runs where status = 'completed') = 0"
+        ).fetchone()
+    except duckdb.CatalogException:  # not a newsdag warehouse (or an empty file): not ours to discard
+        return False
+    return bool(row and row[0])
+
+
+def stored_embedding_dim_or_none(con: duckdb.DuckDBPyConnection) -> int | None:
+    """The warehouse's embedding size, None for a file without newsdag's tables yet."""
+    try:
+        return stored_embedding_dim(con)
+    except duckdb.CatalogException:
+        return None
