@@ -523,7 +523,12 @@ def load_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:
     """Load a DuckDB extension shipped by its pip package (`duckdb-extension-<name>`): no download."""
     import importlib
 
-    loaded = con.execute("select count(*) from duckdb_extensions() where extension_name = ? and loaded", [name]).fetchone()
+    try:
+        loaded = con.execute("select count(*) from duckdb_extensions() where extension_name = ? and loaded", [name]).fetchone()
+    except duckdb.PermissionException:
+        # A guarded reader (connect_read_only) cannot list the extension folder; it loaded what it needs
+        # before its guards were set, and could not load anything now anyway.
+        return
     if loaded and loaded[0]:  # already loaded (e.g. before a read-only connection was locked)
         return
     package = importlib.import_module(f"duckdb_extension_{name}")
