@@ -22,7 +22,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 
-from tasks import clean, embed, entities, heap, ingest, paragraphs, quotes, similarity, stories, warehouse
+from tasks import clean, embed, entities, heap, ingest, paragraphs, quotes, similarity, stories, topics, warehouse
 from tasks.settings import Settings, get_settings
 
 # Frames are passed in-process; nothing here is worth persisting or caching by Prefect (the
@@ -174,18 +174,24 @@ def index_paragraphs(settings: Settings) -> int:
 
 
 @step(name="group-stories")
-def group_stories(settings: Settings, rebuild_search_index: bool) -> int:
-    """Article similarity, duplicate flags and stories from the paragraph links (derived tables, rebuilt
-    in one transaction); the full-text index for `newsdag search`."""
+def group_stories(settings: Settings, rebuild_search_index: bool, run_id: str = "") -> int:
+    """Article similarity and duplicate flags from the paragraph links; topics and stories recomputed from
+    every article's vector and entities, keeping the previous run's ids (derived tables, replaced in
+    one transaction, rewritten only where they changed); the full-text index for `newsdag search`."""
     with warehouse.connect(settings.warehouse) as con:
         inputs = warehouse.story_inputs(con)
         identical = stories.identical_paragraph_links(inputs["paragraph_hashes"])
         similar = stories.article_similarity(inputs["links"], inputs["articles"], identical)
-        story_frame, members = stories.group_stories(similar, inputs["articles"], inputs["entities"])
-        warehouse.replace_stories(con, similar, story_frame, members)
+        vectors = warehouse.refresh_article_vectors(con, topics.article_vectors)
+        grouping = topics.group_articles(
+            vectors, inputs["articles"], inputs["entities"], inputs["previous"],
+            frozenset(inputs["retired"]["absorbed_id"].to_list()),
+        )
+        warehouse.replace_stories(con, similar, grouping.stories, grouping.story_articles, grouping.topics,
+                                  grouping.merges, run_id)
         if rebuild_search_index or not warehouse.has_search_index(con):
             warehouse.rebuild_search_index(con)
-        return story_frame.height
+        return grouping.stories.height
 
 
 @step(name="load-warehouse", retries=1, retry_delay_seconds=2)
@@ -364,7 +370,7 @@ def _run_batches(
         outcomes = _outcomes(plan, read_results)
         deleted = record_files(settings, outcomes, run_id)
     with _timed(timings, "stories"):
-        group_stories(settings, rebuild_search_index=loaded > 0 or deleted > 0)
+        group_stories(settings, rebuild_search_index=loaded > 0 or deleted > 0, run_id=run_id)
     with _timed(timings, "check"):
         counts = check_warehouse(settings)
     with _timed(timings, "report"):
