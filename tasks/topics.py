@@ -85,7 +85,7 @@ class Features:
     row's dot product with another is the combined similarity."""
 
     ids: list[str]
-    vectors: np.ndarray      # n x d, rows scaled to sqrt(1 - ENTITY_WEIGHT)
+    vectors: np.ndarray      # n x d, rows scaled to sqrt(1 - ENTITY_WEIGHT) (1 for rows without entities)
     entities: sp.csr_matrix  # n x names, rows scaled to sqrt(ENTITY_WEIGHT) (zero rows: no shared entity)
     entity_names: list[str]
 
@@ -121,9 +121,13 @@ def article_features(vectors: pl.DataFrame, entities: pl.DataFrame) -> Features:
         weighted = normalize(TfidfTransformer(sublinear_tf=True).fit_transform(raw))
     else:
         weighted = sp.csr_matrix((len(ids), 0))
+    # An article naming no entity shared with another is compared by its vector alone (else it could
+    # never reach a story's similarity).
+    has_profile = np.asarray(weighted.getnnz(axis=1) > 0) if weighted.shape[1] else np.zeros(len(ids), bool)
+    vector_scale = np.where(has_profile, np.sqrt(1.0 - ENTITY_WEIGHT), 1.0)[:, None]
     return Features(
         ids=ids,
-        vectors=(matrix * np.sqrt(1.0 - ENTITY_WEIGHT)).astype(np.float64),
+        vectors=(matrix * vector_scale).astype(np.float64),
         entities=sp.csr_matrix(weighted * np.sqrt(ENTITY_WEIGHT)),
         entity_names=list(vectorizer.get_feature_names_out()) if raw.shape[1] else [],
     )
@@ -323,12 +327,19 @@ def _summaries(
         closeness = features.vectors[rows] @ centre_v + features.entities[rows] @ centre_e
         best = max(range(len(article_ids)), key=lambda i: (round(float(closeness[i]), 9), [-ord(c) for c in article_ids[i]]))
         representative.append(article_ids[best])
+    # Top entities: named in many of the cluster's articles and in few others (share x idf), so that a
+    # name every topic carries ("United States") does not label them all.
+    profile = entities.filter(pl.col("label").is_in(PROFILE_ENTITY_TYPES)).join(
+        members.select("article_id", key), on="article_id")
+    n_all = max(members.height, 1)
+    idf = profile.group_by("canonical_name").agg(
+        idf=(n_all / pl.col("article_id").n_unique()).log() + 1.0)
     named = (
-        entities.filter(pl.col("label").is_in(PROFILE_ENTITY_TYPES))
-        .join(members.select("article_id", key), on="article_id")
-        .group_by(key, "canonical_name")
+        profile.group_by(key, "canonical_name")
         .agg(n=pl.col("article_id").n_unique(), mentions=pl.col("mentions").sum())
-        .sort([key, "n", "mentions", "canonical_name"], descending=[False, True, True, False])
+        .join(idf, on="canonical_name")
+        .with_columns(score=(pl.col("n") * pl.col("idf")).round(9))
+        .sort([key, "score", "mentions", "canonical_name"], descending=[False, True, True, False])
         .group_by(key, maintain_order=True)
         .agg(top_entities=pl.col("canonical_name").head(LABEL_ENTITIES))
     )
