@@ -47,7 +47,7 @@ EXACT_NEIGHBOURS_MAX = 20_000
 APPROX_NEIGHBOURS = 50
 # A component larger than this is clustered with its candidate pairs only (connectivity-constrained
 # average linkage, an approximation) instead of the exact tree, whose distance matrix is quadratic.
-EXACT_COMPONENT_MAX = 20_000
+EXACT_COMPONENT_MAX = 5_000
 LABEL_TERMS = 3
 LABEL_ENTITIES = 3
 BLOCK_ROWS = 2048
@@ -94,7 +94,9 @@ class Features:
         right_v = self.vectors if cols is None else self.vectors[cols]
         right_e = self.entities if cols is None else self.entities[cols]
         dense = self.vectors[rows] @ right_v.T
-        return dense + (self.entities[rows] @ right_e.T).toarray()
+        by_entity = (self.entities[rows] @ right_e.T).tocoo()
+        dense[by_entity.row, by_entity.col] += by_entity.data  # sparse: cheaper than a dense copy
+        return dense
 
     def pair_similarity(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         by_vector = np.einsum("ij,ij->i", self.vectors[a], self.vectors[b])
@@ -127,8 +129,8 @@ def article_features(vectors: pl.DataFrame, entities: pl.DataFrame) -> Features:
     vector_scale = np.where(has_profile, np.sqrt(1.0 - ENTITY_WEIGHT), 1.0)[:, None]
     return Features(
         ids=ids,
-        vectors=(matrix * vector_scale).astype(np.float64),
-        entities=sp.csr_matrix(weighted * np.sqrt(ENTITY_WEIGHT)),
+        vectors=(matrix * vector_scale).astype(np.float32),
+        entities=sp.csr_matrix(weighted * np.sqrt(ENTITY_WEIGHT), dtype=np.float32),
         entity_names=list(vectorizer.get_feature_names_out()) if raw.shape[1] else [],
     )
 
@@ -195,7 +197,7 @@ def cluster_levels(features: Features, topic_min: float = TOPIC_MIN_SIMILARITY, 
             next_topic, next_story = next_topic + 1, next_story + 1
             continue
         if members.size <= component_max:
-            distances = np.clip(1.0 - features.similarity(members, members), 0.0, None)
+            distances = np.clip(1.0 - features.similarity(members, members).astype(np.float64), 0.0, None)
             condensed = distances[np.triu_indices(members.size, k=1)]
             tree = linkage(condensed, method="average")
             # fcluster cuts on distance (merge height <= t): 1 - similarity.
@@ -319,14 +321,24 @@ def _summaries(
         text=pl.concat_str([pl.col("title").fill_null(""), pl.col("lede").fill_null("")], separator=" ").str.join(" "),
     ).sort(key)
     terms = distinctive_terms(dict(zip(summary[key].to_list(), summary["text"].to_list())))
-    representative: list[str] = []
-    for article_ids in summary["article_ids"].to_list():
-        rows = np.array([position[a] for a in article_ids])
-        centre_v = features.vectors[rows].mean(axis=0)
-        centre_e = np.asarray(features.entities[rows].mean(axis=0)).ravel()
-        closeness = features.vectors[rows] @ centre_v + features.entities[rows] @ centre_e
-        best = max(range(len(article_ids)), key=lambda i: (round(float(closeness[i]), 9), [-ord(c) for c in article_ids[i]]))
-        representative.append(article_ids[best])
+    # Representative: the member nearest the cluster's centre (mean of its members' features), ties by id.
+    rows = np.array([position[a] for a in members["article_id"].to_list()])
+    cluster_of = members[key].to_list()
+    keys = summary[key].to_list()
+    index_of = {k: i for i, k in enumerate(keys)}
+    cluster_rows = np.array([index_of[k] for k in cluster_of])
+    indicator = sp.csr_matrix((np.ones(rows.size), (cluster_rows, rows)), shape=(len(keys), len(features.ids)))
+    indicator = normalize(indicator, norm="l1")
+    centre_v = indicator @ features.vectors
+    centre_e = sp.csr_matrix(indicator @ features.entities)
+    closeness = np.einsum("ij,ij->i", features.vectors[rows], centre_v[cluster_rows]) + np.asarray(
+        features.entities[rows].multiply(centre_e[cluster_rows]).sum(axis=1)).ravel()
+    nearest = (
+        pl.DataFrame({key: cluster_of, "article_id": members["article_id"], "closeness": np.round(closeness, 6)})
+        .sort([key, "closeness", "article_id"], descending=[False, True, False])
+        .group_by(key, maintain_order=True).first()
+    )
+    representative = dict(zip(nearest[key].to_list(), nearest["article_id"].to_list()))
     # Top entities: named in many of the cluster's articles and in few others (share x idf), so that a
     # name every topic carries ("United States") does not label them all.
     profile = entities.filter(pl.col("label").is_in(PROFILE_ENTITY_TYPES)).join(
@@ -346,8 +358,8 @@ def _summaries(
     titles = dict(members.select("article_id", "title").iter_rows())
     summary = summary.with_columns(
         terms=pl.Series([terms.get(k, []) for k in summary[key].to_list()], dtype=pl.List(pl.String)),
-        representative_article_id=pl.Series(representative, dtype=pl.String),
-        headline=pl.Series([titles.get(a) for a in representative], dtype=pl.String),
+        representative_article_id=pl.Series([representative[k] for k in keys], dtype=pl.String),
+        headline=pl.Series([titles.get(representative[k]) for k in keys], dtype=pl.String),
     ).join(named, on=key, how="left").with_columns(pl.col("top_entities").fill_null([]))
     labels = [
         " / ".join(names) + (" — " if names and words else "") + ", ".join(words) if (names or words) else "(untitled)"
