@@ -388,6 +388,9 @@ def group_articles(
     `mentions`; `previous`: the last run's `article_id`, `story_id`, `topic_id` (empty on a first run);
     `retired`: ids absorbed by merges in earlier runs (never given out again).
     """
+    if vectors.height == 0:
+        return Grouping(pl.DataFrame(schema=TOPIC_SCHEMA), pl.DataFrame(schema=STORY_SCHEMA),
+                        pl.DataFrame(schema=STORY_ARTICLE_SCHEMA), pl.DataFrame(schema=MERGE_SCHEMA))
     features = article_features(vectors, entities)
     topic_no, story_no = cluster_levels(features, topic_min, story_min, exact_max)
     position = {article_id: i for i, article_id in enumerate(features.ids)}
