@@ -34,7 +34,7 @@ from sklearn.preprocessing import normalize
 # Mean similarity (mean of vector cosine and entity cosine) of two articles for them to share a topic or a
 # story, as average linkage applies it between groups. Chosen on the dev corpus (bench/stories.py, which
 # prints the neighbouring cuts too: 0.15-0.25 give topics ARI 0.87-0.88); a story must not mix two
-# labelled topics, which holds up to 0.6.
+# labelled topics, which holds at 0.6 and not at 0.5 (two stories mix).
 TOPIC_MIN_SIMILARITY = 0.2
 STORY_MIN_SIMILARITY = 0.6
 # The entity profile's share of the similarity (the vector has the rest).
