@@ -186,6 +186,7 @@ def group_stories(settings: Settings, rebuild_search_index: bool, run_id: str = 
         grouping = topics.group_articles(
             vectors, inputs["articles"], inputs["entities"], inputs["previous"],
             frozenset(inputs["retired"]["absorbed_id"].to_list()),
+            topic_min=settings.topic_min_similarity, story_min=max(settings.story_min_similarity, settings.topic_min_similarity),
         )
         warehouse.replace_stories(con, similar, grouping.stories, grouping.story_articles, grouping.topics,
                                   grouping.merges, run_id)

@@ -31,7 +31,8 @@ from sklearn.feature_extraction import DictVectorizer
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer, TfidfTransformer
 from sklearn.preprocessing import normalize
 
-# Mean similarity (mean of vector cosine and entity cosine) of two articles for them to share a topic or a
+# Defaults of NEWSDAG_TOPIC_MIN_SIMILARITY and NEWSDAG_STORY_MIN_SIMILARITY. Mean similarity (mean of vector
+# cosine and entity cosine) of two articles for them to share a topic or a
 # story, as average linkage applies it between groups. Chosen on the dev corpus (bench/stories.py, which
 # prints the neighbouring cuts too: 0.15-0.25 give topics ARI 0.87-0.88); a story must not mix two
 # labelled topics, which holds at 0.6 and not at 0.5 (two stories mix).
