@@ -23,7 +23,7 @@ from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 
 from flows.progress import RunProgress
-from tasks import clean, embed, entities, heap, ingest, paragraphs, quotes, similarity, stories, warehouse
+from tasks import clean, embed, entities, heap, ingest, paragraphs, quotes, similarity, stories, topics, warehouse
 from tasks.settings import RESHAPE_LINKS, Settings, get_settings, reshapes_articles, shaping_settings
 
 # Frames are passed in-process; nothing here is worth persisting or caching by Prefect (the
@@ -196,18 +196,25 @@ def relinker(settings: Settings) -> Any:
 
 
 @step(name="group-stories")
-def group_stories(settings: Settings, rebuild_search_index: bool) -> int:
-    """Article similarity, duplicate flags and stories from the paragraph links (derived tables, rebuilt
-    in one transaction); the full-text index for `newsdag search`."""
+def group_stories(settings: Settings, rebuild_search_index: bool, run_id: str = "") -> int:
+    """Article similarity and duplicate flags from the paragraph links; topics and stories recomputed from
+    every article's vector and entities, keeping the previous run's ids (derived tables, replaced in
+    one transaction, rewritten only where they changed); the full-text index for `newsdag search`."""
     with warehouse.connect(settings.warehouse) as con:
         inputs = warehouse.story_inputs(con)
         identical = stories.identical_paragraph_links(inputs["paragraph_hashes"])
         similar = stories.article_similarity(inputs["links"], inputs["articles"], identical)
-        story_frame, members = stories.group_stories(similar, inputs["articles"], inputs["entities"])
-        warehouse.replace_stories(con, similar, story_frame, members)
+        vectors = warehouse.refresh_article_vectors(con, topics.article_vectors)
+        grouping = topics.group_articles(
+            vectors, inputs["articles"], inputs["entities"], inputs["previous"],
+            frozenset(inputs["retired"]["absorbed_id"].to_list()),
+            topic_min=settings.topic_min_similarity, story_min=max(settings.story_min_similarity, settings.topic_min_similarity),
+        )
+        warehouse.replace_stories(con, similar, grouping.stories, grouping.story_articles, grouping.topics,
+                                  grouping.merges, run_id)
         if rebuild_search_index or not warehouse.has_search_index(con):
             warehouse.rebuild_search_index(con)
-        return story_frame.height
+        return grouping.stories.height
 
 
 @step(name="load-warehouse", retries=1, retry_delay_seconds=2)
@@ -514,7 +521,7 @@ def _run_batches(
         outcomes = _outcomes(plan, read_results, problems)
         deleted, renamed = record_files(settings, outcomes, run_id)
     with _timed(timings, "stories"):
-        group_stories(settings, rebuild_search_index=loaded > 0 or deleted > 0 or renamed > 0)
+        group_stories(settings, rebuild_search_index=loaded > 0 or deleted > 0 or renamed > 0, run_id=run_id)
     with _timed(timings, "check"):
         counts = check_warehouse(settings)
     with _timed(timings, "report"):

@@ -104,6 +104,11 @@ def describe_errors(error: ValidationError) -> str:
         lines.append(f"invalid setting {setting}={value!s}: allowed is {allowed}")
     return "\n".join(lines)
 
+    # Topics and stories (tasks/topics.py): the mean similarity (vector and entity cosines averaged) at which
+    # average linkage cuts its tree into topics (running subjects) and stories (one event); bench/stories.py.
+    topic_min_similarity: float = Field(default=0.2, ge=0.0, le=1.0)
+    story_min_similarity: float = Field(default=0.6, ge=0.0, le=1.0)
+
 
 def get_settings(**overrides: object) -> Settings:
     """Settings from the environment, with explicit (e.g. CLI) overrides that are not None.

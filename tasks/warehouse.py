@@ -340,6 +340,7 @@ def delete_articles(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> N
         con.execute("delete from story_articles where article_id in (select article_id from doomed)")
         # Stories left without articles go; the others are rebuilt at the end of the next run.
         con.execute("delete from stories where story_id not in (select story_id from story_articles)")
+        con.execute("delete from topics where topic_id not in (select topic_id from stories)")
         con.execute(
             "delete from quote_links where article_id_a in (select article_id from doomed) "
             "or article_id_b in (select article_id from doomed)"
@@ -556,13 +557,14 @@ def paragraph_texts(con: duckdb.DuckDBPyConnection, ids: list[str]) -> pl.DataFr
 
 
 def story_inputs(con: duckdb.DuckDBPyConnection) -> dict[str, pl.DataFrame]:
-    """What article similarity and story grouping are computed from."""
+    """What article similarity, topics and stories are computed from (article vectors: `article_vectors`)."""
     return {
         "links": read_frame(con, "select paragraph_id_a, paragraph_id_b, article_id_a, article_id_b, cosine, kind "
                                  "from paragraph_similarity"),
         "articles": read_frame(
             con,
-            "select a.article_id, a.title, a.n_paragraphs, a.published, "
+            # The lede (the body's start) is what the labels' distinctive terms are drawn from.
+            "select a.article_id, a.title, left(a.body, 2000) as lede, a.n_paragraphs, a.published, "
             "coalesce(a.publisher, a.wire_source, a.source_path) as outlet, "
             "coalesce(f.first_seen_at, a.ingested_at) as first_seen_at "
             "from articles a left join ingest_files f using (source_path)",
@@ -573,24 +575,81 @@ def story_inputs(con: duckdb.DuckDBPyConnection) -> dict[str, pl.DataFrame]:
             "select m.article_id, e.canonical_name, e.label, count(*) as mentions "
             "from entity_mentions m join entities e using (entity_id) group by all",
         ),
+        "previous": read_frame(
+            con, "select sa.article_id, sa.story_id, s.topic_id from story_articles sa left join stories s using (story_id)"),
+        "retired": read_frame(con, "select absorbed_id from cluster_merges"),
     }
 
 
-def replace_stories(
-    con: duckdb.DuckDBPyConnection, article_similarity: pl.DataFrame, stories: pl.DataFrame,
-    story_articles: pl.DataFrame,
-) -> None:
-    """Replace the derived article-similarity and story tables in one transaction."""
+def refresh_article_vectors(
+    con: duckdb.DuckDBPyConnection, compute: Callable[[pl.DataFrame], pl.DataFrame]
+) -> pl.DataFrame:
+    """Bring `article_vectors` in line with the articles (drop those of gone or changed articles, add the
+    missing ones with `compute(paragraph_id, article_id, embedding)` -> article_id, embedding) and
+    return them all (`article_id`, `embedding`). Only new or changed articles' paragraphs are read."""
     con.execute("begin transaction")
     try:
-        for table, frame in (("article_similarity", article_similarity), ("stories", stories),
-                             ("story_articles", story_articles)):
-            con.execute(f"delete from {table}")  # our own table names
-            _insert(con, table, frame)
+        con.execute(
+            "delete from article_vectors v where not exists (select 1 from articles a "
+            "where a.article_id = v.article_id and a.content_sha256 = v.content_sha256)")
+        missing = read_frame(
+            con,
+            "select p.article_id, p.embedding from paragraphs p join articles a using (article_id) "
+            "anti join article_vectors v using (article_id) where p.embedding is not null order by p.article_id, p.position",
+        )
+        if missing.height:
+            fresh = compute(missing).join(
+                read_frame(con, "select article_id, content_sha256 from articles"), on="article_id")
+            with registered(con, "incoming_vectors", fresh):
+                con.execute("insert into article_vectors select article_id, content_sha256, embedding from incoming_vectors")
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
         raise
+    return read_frame(con, "select article_id, embedding from article_vectors order by article_id")
+
+
+def _same_rows(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> bool:
+    """Whether `table` holds exactly `frame`'s rows (its columns), so that a re-run rewrites nothing."""
+    columns = ", ".join(frame.columns)
+    with registered(con, "candidate_rows", frame):
+        row = con.execute(
+            f"select (select count(*) from {table}) = (select count(*) from candidate_rows) and not exists ("
+            f"select {columns} from candidate_rows except select {columns} from {table})"  # our own names
+        ).fetchone()
+    return bool(row and row[0])
+
+
+def replace_stories(
+    con: duckdb.DuckDBPyConnection, article_similarity: pl.DataFrame, stories: pl.DataFrame,
+    story_articles: pl.DataFrame, topics: pl.DataFrame | None = None, merges: pl.DataFrame | None = None,
+    run_id: str = "",
+) -> dict[str, bool]:
+    """Replace the derived article-similarity, topic and story tables in one transaction, and record new
+    merges (`level`, `absorbed_id`, `survivor_id`). A table whose rows are unchanged is not rewritten.
+    Returns which tables were rewritten."""
+    frames = [("article_similarity", article_similarity), ("stories", stories), ("story_articles", story_articles)]
+    if topics is not None:
+        frames.append(("topics", topics))
+    rewritten: dict[str, bool] = {}
+    con.execute("begin transaction")
+    try:
+        for table, frame in frames:
+            rewritten[table] = not _same_rows(con, table, frame)
+            if rewritten[table]:
+                con.execute(f"delete from {table}")  # our own table names
+                _insert(con, table, frame)
+        if merges is not None and merges.height:
+            recorded = merges.with_columns(merged_at=pl.lit(utc_now()), run_id=pl.lit(run_id))
+            with registered(con, "incoming_merges", recorded):
+                con.execute("insert into cluster_merges select level, absorbed_id, survivor_id, merged_at, run_id "
+                            "from incoming_merges anti join cluster_merges using (level, absorbed_id)")
+        rewritten["cluster_merges"] = bool(merges is not None and merges.height)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return rewritten
 
 
 def rebuild_search_index(con: duckdb.DuckDBPyConnection) -> None:
