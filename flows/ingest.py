@@ -51,9 +51,12 @@ def read_documents(settings: Settings, files: pl.DataFrame) -> pl.DataFrame:
 
 
 @step(name="clean-articles")
-def clean_articles(documents: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Remove boilerplate, record what was removed and why, and extract metadata."""
-    return clean.clean_articles(documents)
+def clean_articles(documents: pl.DataFrame, disabled: tuple[str, ...] = ()) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Remove boilerplate, record what was removed and why, and extract metadata (without the rules
+    switched off by `NEWSDAG_CLEAN_DISABLE`)."""
+    from tasks.cleaning import resolve_disabled
+
+    return clean.clean_articles(documents, resolve_disabled(disabled))
 
 
 @step(name="split-paragraphs")
@@ -409,7 +412,7 @@ def _prepare_batch(
     if good.height == 0:
         return None
     with _timed(timings, "clean"):
-        cleaned, removed = clean_articles(good)
+        cleaned, removed = clean_articles(good, tuple(settings.clean_disable))
     with _timed(timings, "split"):
         paras = split_paragraphs(cleaned)
     with _timed(timings, "embed-start"):

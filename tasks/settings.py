@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -48,6 +49,20 @@ class Settings(BaseSettings):
     # at a time); beyond, through the HNSW index kept beside the warehouse (`<warehouse>.hnsw`), since
     # exact search costs time in proportion to the corpus for every batch (bench/similarity.py).
     similarity_exact_max: int = 50_000
+
+    # Cleaning rules (or families of rules) switched off, by name: NEWSDAG_CLEAN_DISABLE=caption,recurring
+    # (`newsdag clean --rules` lists them). An unknown name is an error that lists the known ones.
+    clean_disable: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("clean_disable", mode="before")
+    @classmethod
+    def _known_rule_names(cls, value: object) -> list[str]:
+        from tasks.cleaning.rulebook import resolve_disabled  # checked here, imported only when set
+
+        names = [n.strip() for n in value.split(",")] if isinstance(value, str) else list(value or [])  # type: ignore[call-overload]
+        names = [n for n in names if n]
+        resolve_disabled(names)
+        return names
 
 
 def get_settings(**overrides: object) -> Settings:

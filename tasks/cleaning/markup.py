@@ -1,0 +1,34 @@
+"""Markup left in the text: CSS class names of ad slots and layout boxes, and the `#` of Markdown
+headings. No sentence is written in kebab-case, so these lines cannot be article text."""
+
+from __future__ import annotations
+
+import re
+
+from tasks.cleaning.rule import LineContext, Rule
+
+FAMILY = "markup"
+
+MARKUP_LEFTOVER = re.compile(r"^[-*•]?\s*[a-z0-9]+(?:-[a-z0-9]+){2,}$")
+# An ad slot's or layout's class name: "above-phone", "landscape-tablet", "sidebar-desktop".
+LAYOUT_CLASS = re.compile(
+    r"^[-*•]?\s*(?:[a-z0-9]+-)+?(?:phone|tablet|desktop|mobile|portrait|landscape|sidebar|leaderboard|mpu)"
+    r"(?:-[a-z0-9]+)*$|^[-*•]?\s*(?:phone|tablet|desktop|mobile|portrait|landscape|sidebar|leaderboard|mpu)(?:-[a-z0-9]+)+$"
+)
+MARKDOWN_HEADING = re.compile(r"^#{1,6}\s+(?P<text>.+?)\s*#*\s*$")
+
+MARKUP = Rule("markup", FAMILY, "Markup that is not prose: class names of ad slots and layouts, Markdown heading "
+              "marks (the heading's words stay).")
+
+
+@MARKUP.check("line", removes=("above-phone", "- related-article-list", "sidebar-desktop"),
+              keeps=("Forty-five", "A well-to-do family", "The state-of-the-art port opens next week"))
+def class_name_line(text: str, ctx: LineContext) -> bool:
+    """A line that is one lower-case hyphenated token of 3+ parts, or a layout class name."""
+    return bool(MARKUP_LEFTOVER.match(text) or LAYOUT_CLASS.match(text))
+
+
+@MARKUP.check("heading", removes=("## What happens next",), keeps=("#MeToo marches went on",), where="body")
+def heading_marker(text: str, ctx: LineContext) -> bool:
+    """The `#` marks of a Markdown heading after the title (the heading itself is kept as a section heading)."""
+    return bool(MARKDOWN_HEADING.match(text))
