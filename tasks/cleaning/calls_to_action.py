@@ -128,7 +128,8 @@ def app_or_link_prompt(text: str, ctx: LineContext) -> bool:
     return word_count(text) <= 30 and bool(APP_PROMPT.match(text) or FOLLOW_LINK.match(text))
 
 
-@SOCIAL_PROMPT.check("inline", removes=("Nora Quay covers the harbour for the Gazette. Follow her on Twitter @noraquay.",),
+@SOCIAL_PROMPT.check("inline", where="body",
+                     removes=("Nora Quay covers the harbour for the Gazette. Follow her on Twitter @noraquay.",),
                      keeps=("The board said it would follow the plan. Follow-up talks are set for June on the island.",))
 def closing_follow_prompt(line: Line, ctx: LineContext) -> list[tuple[int, int]]:
     """A "Follow him on Twitter @handle" closing a line of text (an author's blurb); the sentence before stays."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from tasks.cleaning.rule import LineContext, Rule
+from tasks.cleaning.rule import Example, LineContext, Rule
 
 FAMILY = "markup"
 
@@ -26,6 +26,16 @@ MARKUP = Rule("markup", FAMILY, "Markup that is not prose: class names of ad slo
 def class_name_line(text: str, ctx: LineContext) -> bool:
     """A line that is one lower-case hyphenated token of 3+ parts, or a layout class name."""
     return bool(MARKUP_LEFTOVER.match(text) or LAYOUT_CLASS.match(text))
+
+
+@MARKUP.check("line", removes=("Our Standards: The Thomson Reuters Trust Principles.\n0 : 0",),
+              keeps=(Example("2-1", "body"), Example("{story}\n\n2-1", "document", "2-1")))
+def letterless_furniture(text: str, ctx: LineContext) -> bool:
+    """After the story, a line without a letter (a widget's "0 : 0") right after a removed line: part of the
+    furniture around it. (Letterless lines in or right after the story, a score, stay.)"""
+    previous = next((line for line in reversed(ctx.lines[:ctx.index]) if not line.blank), None)
+    return ctx.in_tail and previous is not None and previous.reason is not None and previous.reason != "title" \
+        and not re.search(r"[^\W\d_]", text)
 
 
 @MARKUP.check("heading", removes=("## What happens next",), keeps=("#MeToo marches went on",), where="body")

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from rapidfuzz import fuzz
 
+from tasks.cleaning.metadata import DATE_HINT
 from tasks.cleaning.rule import Example, LineContext, Rule
 from tasks.cleaning.text import (
     Line,
@@ -28,6 +29,8 @@ RELATED_HEADER = re.compile(
     r"also read|more on this|watch|listen|don'?t miss|recommended(?: for you)?|trending(?: now)?|most (?:read|popular|viewed)"
     r"(?: in [\w ]{1,30})?|popular on [\w .]{1,30}|more from [\w .]{1,40}|you (?:may|might) also like|top stories|"
     r"partner news|explore further|tags|latest news|more stories|editor'?s picks?|"
+    # Tag and category headers (see TAG_HEADER).
+    r"tagged(?: with)?|topics|filed under|categor(?:y|ies|ias|ías)|catégories|kategorien|etiquetas|temas|schlagwörter|"
     # The same headers in the languages news sites most often write them in (pt, es, fr, de, it, ko),
     # after an optional site name ("Entermedia 주요뉴스": its top stories).
     r"leia (?:também|mais)|veja (?:também|mais)|saiba mais|lea (?:también|más)|leer más|ver más|lire aussi|à lire aussi|"
@@ -36,12 +39,25 @@ RELATED_HEADER = re.compile(
     re.I,
 )
 # Express-style related links end with a tag in brackets: "... [VIDEO]", "... [INSIGHT]".
-BRACKET_TAG_HEADLINE = re.compile(r"\[[A-Z][A-Z ]{2,20}\]\s*\|?\s*$")
+BRACKET_TAG_HEADLINE = re.compile(r"\w[^\[\]]*\s\[[A-Z][A-Z ]{2,20}\]\s*\|?\s*$")
 # A list item's mark (matched up to its text, so that `BULLET.sub("", line)` leaves the item).
 BULLET = re.compile(r"^\s*[-*•·▪]\s+(?=\S)")
 # A teaser as an extractor joins a link's headline and its standfirst: "Historic church on the verge of
 # destruction  The church is in ruins ..." (two spaces where the two elements met: matched on the raw line).
 GLUED_TEASER = re.compile(r"^[^.!?]{10,120}[^\s.!?:;,]  +[A-Z\"“].{10,}$")
+# Tag and category headers: the keyword links under them are the site's index, not the story; only keywords
+# continue their block.
+TAG_HEADER = re.compile(r"^(?:tags|tagged(?: with)?|topics|filed under|categor(?:y|ies|ias|ías)|catégories|kategorien|"
+                        r"etiquetas|temas|schlagwörter)\b", re.I)
+TAG_MAX_WORDS = 6
+# A line of keyword links: 4+ short items (1-6 words) between commas, pipes or middle dots, no sentence end.
+KEYWORD_LIST = re.compile(r"^[^.!?,|·]{1,60}(?:\s*[,|·]\s*[^.!?,|·]{1,60}){3,}$")
+
+
+def is_keyword_list(text: str) -> bool:
+    return bool(KEYWORD_LIST.match(text)) and all(1 <= word_count(item) <= TAG_MAX_WORDS for item in re.split(r"[,|·]", text))
+
+
 # A note about the story set after it ("Editor's note: ...").
 EDITORS_NOTE = re.compile(r"^(?:editor'?s'?|editorial)\s+note\b", re.I)
 
@@ -51,7 +67,7 @@ RELATED_LINKS = Rule("related_links", FAMILY, "Links to other stories: link-box 
 
 
 @RELATED_LINKS.check("line", removes=("See also", "Read more: Harbour Seals Move North", "Most read in local news",
-                                      "Leia também"),
+                                      "Leia também", "Categorias", "Filed under: Harbour, Ferries"),
                      keeps=("Read more about the plan on the council's website, the mayor said on Monday.",), where="body")
 def link_box_header(text: str, ctx: LineContext) -> bool:
     """A link box's header ("Related", "You may also like…", "Read more: <headline>"), in several languages."""
@@ -59,9 +75,10 @@ def link_box_header(text: str, ctx: LineContext) -> bool:
 
 
 @RELATED_LINKS.check("line", removes=("Harbour Seals Are Moving North [VIDEO]",),
-                     keeps=("The footage [VIDEO] was shown to the board on Monday.",), where="body")
+                     keeps=("The footage [VIDEO] was shown to the board on Monday.", "[CNET]"), where="body")
 def bracket_tagged_headline(text: str, ctx: LineContext) -> bool:
-    """A headline ending in a bracketed capital tag ("... [VIDEO]", "... [INSIGHT]"): another story's link."""
+    """A headline ending in a bracketed capital tag ("... [VIDEO]", "... [INSIGHT]"): another story's link. (A tag
+    alone on a line, "[CNET]", credits the source of the quote above it.)"""
     return word_count(text) <= 25 and bool(BRACKET_TAG_HEADLINE.search(text))
 
 
@@ -100,18 +117,28 @@ def series_teaser(text: str, ctx: LineContext) -> bool:
 @RELATED_LINKS.check(
     "line",
     removes=("You may also like\nHarbour Seals Are Moving North\nNew Ferry Timetable Starts in June",
-             "Related: Harbour Seals Are Moving North\n- New Ferry Timetable Starts in June"),
+             "Related: Harbour Seals Are Moving North\n- New Ferry Timetable Starts in June",
+             "Tags\nharbour dredging, coastal gazette, ferry timetable, harbour seals, north beach, market hall",
+             "Topics\nHarbour\nFerries"),
     keeps=(Example("Related stories\nHarbour Seals Are Moving North\n"
                    "The board met again on Tuesday to approve the contract for the dredging work.", "body",
-                   "The board met again on Tuesday to approve the contract for the dredging work."),),
+                   "The board met again on Tuesday to approve the contract for the dredging work."),
+           Example("Harbour board orders dredging\n\nCategorias\n\n05/10/2018 - Publicado por: Ana Souza\n\n{story}", "document",
+                   "05/10/2018 - Publicado por: Ana Souza", taken_by="date_line")),
 )
 def related_block(text: str, ctx: LineContext) -> bool:
-    """Lines under a link-box header: bullets, and after a bare header short headlines (or glued headline +
-    teaser), until a line of article text (one ending in a full stop or a quote) resumes."""
+    """Lines under a link-box header: bullets and keyword lists, and after a bare header short headlines (or
+    glued headline + teaser), until a line of article text (one ending in a full stop or a quote) resumes."""
     if not ctx.in_related_block:
         return False
     # After a one-link header ("Related: <headline>") only a bulleted list continues the block.
-    if BULLET.match(text) or (ctx.in_related_block == "headlines" and (
+    if ctx.in_related_block == "keywords":  # under a tag header: keywords, a list of them or one a line
+        if is_keyword_list(text) or (word_count(text) <= TAG_MAX_WORDS and not ends_statement(text)
+                                     and not DATE_HINT.search(text)):  # a date line under it is the story's own
+            return True
+        ctx.in_related_block = False
+        return False
+    if BULLET.match(text) or is_keyword_list(text) or (ctx.in_related_block == "headlines" and (
             (word_count(text) <= 20 and not ends_statement(text)) or GLUED_TEASER.match(ctx.line.text.strip()))):
         return True
     ctx.in_related_block = False
@@ -124,6 +151,8 @@ def opens_block(text: str) -> str | bool:
     header = RELATED_HEADER.match(text)
     if not header:
         return False
+    if TAG_HEADER.match(text):
+        return "keywords"
     return "bullets" if (header.group("rest") or "").strip(" :|.…") else "headlines"
 
 
@@ -259,3 +288,69 @@ def link_box_teasers(lines: list[Line], ctx: LineContext) -> list[Line]:
         and not re.search(r"[.!?][\"”’]?\s+[A-Z]", line.stripped),
         BETWEEN_HEADERS_MAX_LINES,
     )
+
+
+# A teaser as another extractor glues a link's headline to its standfirst without a space:
+# "The 4 Best Vegan Spots In DetroitHoodline crunched the numbers ...".
+GLUED_HEADLINE = re.compile(r"^(?P<headline>.{10,160}?[a-z]{2})(?=[A-Z](?:[a-z]|\s))")
+GLUED_RUN_MIN = 3
+
+
+def _glued_headline(text: str) -> bool:
+    match = GLUED_HEADLINE.match(text)
+    return bool(match) and is_headline(match.group("headline"))
+
+
+@RELATED_LINKS.check(
+    "block",
+    removes=("The 4 Best Vegan Spots In DetroitHoodline crunched the numbers to find the top vegan spots.\n\n"
+             "Say Cheese? Detroit's Top 3 Cheese ShopsWondering where to find the best cheese near you?\n\n"
+             "Detroit's 5 Best Spots For DessertsNeed more desserts in your life? We found the best.",),
+    keeps=("He posted the video on YouTube on Monday, where it was watched a million times by Friday.\n\n"
+           "The board's PlayStation tournament raised money for the lifeboat crew and the harbour school.\n\n"
+           "Her JavaScript course at the harbour library is full until the summer, the librarian said.",),
+)
+def glued_teaser_run(lines: list[Line], ctx: LineContext) -> list[Line]:
+    """Three or more kept lines in a row, each opening with a headline-case title glued to a sentence without
+    a space ("…In DetroitHoodline crunched …"): teasers of other stories. (A camel-case word in a sentence,
+    "YouTube", follows no headline.)"""
+    kept = [line for line in lines if not line.blank and line.reason is None]
+    found: list[Line] = []
+    run: list[Line] = []
+    for line in [*kept, None]:
+        if line is not None and _glued_headline(line.stripped):
+            run.append(line)
+            continue
+        if len(run) >= GLUED_RUN_MIN:
+            found.extend(run)
+        run = []
+    return found
+
+
+TAIL_LIST_MIN = 3
+
+
+@RELATED_LINKS.check(
+    "block",
+    removes=("Join our Free Parlay Challenge\n- Pats place Olszewski on IR New England's roster is re-shuffling\n"
+             "- Playoff picture: Raiders in pursuit Breaking down the playoff picture after Sunday\n"
+             "- Rams top Bears as offenses struggle Neither team could get much going on Sunday night",),
+    keeps=("The board listed what comes next:\n- the channel is dredged\n- the quay is rebuilt\n- the ferries return",
+           Example("© 2031 Coastal Gazette Ltd\n\nThe board listed what comes next:\n- the channel is dredged\n"
+                   "- the quay is rebuilt\n- the ferries return", "tail", "- the channel is dredged")),
+)
+def list_after_furniture(lines: list[Line], ctx: LineContext) -> list[Line]:
+    """A bulleted run of 3+ items that closes the page and follows removed furniture (a sign-up box, a promo)
+    rather than story text: the site's list of other stories. A list the story introduces follows kept text."""
+    content = [line for line in lines if not line.blank]
+    end = len(content)
+    while end and content[end - 1].reason is not None:
+        end -= 1
+    start = end
+    while start and content[start - 1].reason is None and BULLET.match(content[start - 1].stripped):
+        start -= 1
+    if end - start < TAIL_LIST_MIN or start == 0 or content[start - 1].reason in (None, "title"):
+        return []
+    if not any(line.reason is None for line in content[:start]):
+        return []  # the list is all the page keeps
+    return content[start:end]

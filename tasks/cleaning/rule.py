@@ -49,11 +49,13 @@ class LineContext:
 @dataclass(frozen=True)
 class Example:
     """A test case: `text` placed `where` in a small article; for `where="document"`, `text` is the whole
-    document and `target` the part the check must remove (or keep)."""
+    document and `target` the part the check must remove (or keep). A look-alike that another rule removes
+    names that rule in `taken_by` (the check must leave it to that rule)."""
 
     text: str
     where: Where = "tail"
     target: str | None = None
+    taken_by: str | None = None
 
 
 @dataclass(eq=False)
