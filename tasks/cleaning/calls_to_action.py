@@ -16,7 +16,8 @@ FAMILY = "calls_to_action"
 NEWSLETTER_NAME = re.compile(r"^[\w'’ ]{1,40}\bnewsletter$", re.I)
 CALL_TO_ACTION = re.compile(r"^(?:sign up|subscribe|click here|tap here|register now|join now)\b", re.I)
 # Newsletter and subscription prompts speak to the reader; a story about subscriptions does not.
-NEWSLETTER_TOPIC = re.compile(r"\b(?:newsletters?|inbox|subscri(?:be|bing|ption)|sign(?:ing)?[ -]up)\b", re.I)
+NEWSLETTER_TOPIC = re.compile(r"\b(?:newsletters?|inbox|subscri(?:be|bing|ption)|sign(?:ing)?[ -]up|news alerts|"
+                              r"delivered (?:\w+ ){0,2}(?:mornings?|daily|weekly|every \w+))\b", re.I)
 READER_ADDRESS = re.compile(r"\b(?:you|your|our|us|sign|join|click|tap|get|delivered|free|thanks?)\b", re.I)
 # A sales offer: "Use the code GETPRO", "Join our Free Parlay Challenge".
 # (A code in capitals or a named kind of code: "hackers use code hidden in images" is a story.)
@@ -84,7 +85,8 @@ def sign_up_pitch(text: str, ctx: LineContext) -> bool:
 
 @NEWSLETTER_PROMPT.check(
     "line",
-    removes=("Want the latest harbour news delivered to your inbox?", "Thanks for signing up!"),
+    removes=("Want the latest harbour news delivered to your inbox?", "Thanks for signing up!",
+             "Get breaking news alerts and special reports. The news and stories that matter, delivered weekday mornings."),
     keeps=("Subscriptions to the paper fell by a third in two years.",),
 )
 def newsletter_address(text: str, ctx: LineContext) -> bool:

@@ -83,7 +83,9 @@ def bracket_tagged_headline(text: str, ctx: LineContext) -> bool:
 
 
 @RELATED_LINKS.check("line", removes=("STORM DAMAGE FORCES CLOSURE OF THE OLD HARBOUR MARKET",),
-                     keeps=("WHAT HAPPENS NEXT", "THE BOARD SAID THE WORK WOULD START IN MAY."), where="body")
+                     keeps=("WHAT HAPPENS NEXT", "THE BOARD SAID THE WORK WOULD START IN MAY.",
+                            "The board's plan, in capitals on the notice: DREDGE THE CHANNEL BEFORE THE STORMS COME"),
+                     where="body")
 def caps_headline(text: str, ctx: LineContext) -> bool:
     """A headline of another story in capitals (8-25 words, not a statement); section headings are shorter."""
     return 8 <= word_count(text) <= 25 and is_all_caps(text) and not ends_statement(text)
@@ -157,7 +159,7 @@ def opens_block(text: str) -> str | bool:
 
 
 # A short bulleted list of other stories' headlines, left where a "Related" box stood after the story.
-HEADLINE_LIST_ITEMS = range(3, 7)
+HEADLINE_LIST_ITEMS = range(1, 7)
 _QUOTES_AND_PUNCTUATION = "\"'“”‘’():,?!"
 
 
@@ -176,13 +178,14 @@ def _is_afterword(line: Line) -> bool:
 
 @RELATED_LINKS.check(
     "block",
-    removes=("- Why Harbour Seals Are Moving North\n- New Ferry Timetable Starts in June\n- Council Approves Budget for Parks",),
+    removes=("- Why Harbour Seals Are Moving North\n- New Ferry Timetable Starts in June\n- Council Approves Budget for Parks",
+             "• 11 Fascinating Facts About Our Harbour Seals"),
     keeps=("- Why Harbour Seals Are Moving North\n- New Ferry Timetable Starts in June\n- Council Approves Budget for Parks"
            "\n\nThe board will meet again in May to review the costs of the dredging and the new quay.",
            Example("- the channel is dredged\n- the quay is rebuilt\n- the ferry timetable is restored", "tail")),
 )
 def headline_list(lines: list[Line], ctx: LineContext) -> list[Line]:
-    """A run of 3-6 bulleted headlines after the story's last paragraph: a related-links box whose header the
+    """A run of 1-6 bulleted headlines after the story's last paragraph: a related-links box whose header the
     extractor dropped. Longer lists, and lists with story text after them, are kept (an editor's note or an
     author's blurb after the list is not story text)."""
     runs: list[list[Line]] = [[]]

@@ -96,8 +96,9 @@ def ends_statement(text: str) -> bool:
 
 
 def is_all_caps(text: str) -> bool:
+    """Written in capitals: 10+ letters, at most 5% of them lower-case (an acronym's plural: "AMAs")."""
     letters = [ch for ch in text if ch.isalpha()]
-    return len(letters) >= 10 and all(ch.isupper() for ch in letters)
+    return len(letters) >= 10 and sum(ch.islower() for ch in letters) <= 0.05 * len(letters)
 
 
 def last_sentence(text: str) -> str:
