@@ -120,6 +120,22 @@ def closing_bio(text: str, ctx: LineContext) -> bool:
     return True
 
 
+CONTACT_ALONE = re.compile(
+    rf"^(?:e-?mail:?\s*)?<?[\w.+-]+@[\w-]+(?:\.[\w-]+)+>?$"  # an e-mail address
+    rf"|^(?:https?://)?(?:www\.)?(?:twitter|x|facebook|instagram|linkedin|threads\.net|bsky|tiktok)\.(?:com|app)/@?[\w./-]+/?$"
+    r"|^(?:twitter|x|instagram|threads|bluesky)?:?\s*@[A-Za-z0-9_]{2,30}$",  # a handle
+    re.I,
+)
+
+
+@CONTACT_RULE.check("line", removes=("nora.quay@example.com", "https://twitter.com/noraquay", "@noraquay", "Twitter: @noraquay"),
+                    keeps=("@noraquay said the board had voted, and the fishermen cheered on the quay that evening.",),
+                    where="tail")
+def contact_alone(text: str, ctx: LineContext) -> bool:
+    """An e-mail address, a social-media profile URL or a handle alone on a line: how to reach the author."""
+    return bool(CONTACT_ALONE.match(text))
+
+
 @CONTACT_RULE.check(
     "line",
     removes=("Harbour Road 1 - 1234 Port Town - Tel: (047) 2106-8000 - VAT 123456",

@@ -120,7 +120,7 @@ def closing_self_description(text: str, ctx: LineContext) -> bool:
 
 
 @RECURRING.check("line", removes=(Example("Coastal Gazette | Port news since 1887", "batch"),
-                                  Example("3 comments", "batch")),
+                                  Example("Posted in Harbour News", "batch")),
                  keeps=(Example("The harbour board said it would publish the full dredging plan, with costs and dates, "
                                 "on its website next week.", "batch"),))
 def recurring_line(text: str, ctx: LineContext) -> bool:

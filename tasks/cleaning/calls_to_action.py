@@ -62,6 +62,8 @@ PROMO = Rule("promo", FAMILY, "Sales offers (promo codes, 'Join our …' pitches
              "('Click To Tweet').")
 SOCIAL_PROMPT = Rule("social_prompt", FAMILY, "Prompts to follow the outlet or the author on social media or to get "
                      "its app; the names of the authors they give are kept as metadata.")
+SITE_POINTER = Rule("site_pointer", FAMILY, "Pointers away from the story: 'read more at <URL>', the site's podcast, app "
+                    "or live coverage; they address the reader and carry no news.")
 COMMENT_PROMPT_RULE = Rule("comment_prompt", FAMILY, "Invitations to comment and notices to commenters.")
 
 
@@ -147,6 +149,38 @@ def closing_follow_prompt(line: Line, ctx: LineContext) -> list[tuple[int, int]]
 def comment_prompt(text: str, ctx: LineContext) -> bool:
     """Up to 30 words inviting comments or telling commenters the rules, in several languages."""
     return word_count(text) <= 30 and bool(COMMENT_PROMPT.search(text))
+
+
+READ_MORE_AT = re.compile(
+    r"^(?:read|see|find|get|continue reading|watch|listen)\b(?: more| the (?:full|whole|rest|complete)(?: story| article| report)?|"
+    r" the rest)?(?: of (?:this|the) (?:story|article))?\s*(?:at|on|here|:)\s*:?\s*\S*(?:https?://|www\.)\S+\s*$",
+    re.I,
+)
+POINTER = re.compile(
+    r"^(?:(?:listen|subscribe)\b.{0,80}\bpodcasts?\b|.{0,40}\b(?:apple podcasts|google podcasts|spotify|stitcher)\b"
+    r"|(?:follow|read|get|watch|see|for) (?:(?:all |more of )?(?:our|the) )?(?:latest |full )?live (?:coverage|updates|blog|stream)\b)",
+    re.I,
+)
+
+
+@SITE_POINTER.check("line", removes=("Read more at http://www.example.com/harbour-dredging", "Read the full story at www.example.com",
+                                     "Continue reading at https://example.com/harbour"),
+                    keeps=("Read more about the plan at the library, where the board left a copy of its minutes for everyone.",),
+                    where="body")
+def read_more_at(text: str, ctx: LineContext) -> bool:
+    """'Read more / the full story at <URL>' alone on a line."""
+    return bool(READ_MORE_AT.match(text))
+
+
+@SITE_POINTER.check("line", removes=("Listen to our harbour podcast on Apple Podcasts and Spotify",
+                                     "Follow our live coverage of the storm"),
+                    keeps=("Listeners to the podcast said the board should have acted sooner, and the mayor agreed.",
+                           "Fishermen follow live updates from the coastguard on their radios, the skipper said."),
+                    where="body")
+def podcast_app_or_live(text: str, ctx: LineContext) -> bool:
+    """Up to 25 words pointing to the site's podcast or live coverage, without a sentence end inside."""
+    return word_count(text) <= 25 and bool(POINTER.match(text)) and not re.search(r"[.!?]\s+\S", text) \
+        and not (word_count(text) >= 10 and text.rstrip().endswith("."))
 
 
 # A sign-up box's lines between its other lines ("Pick Six Newsletter" / <pitch> / "Thanks for signing up!" /

@@ -11,9 +11,9 @@ from tasks.cleaning.text import word_count
 FAMILY = "captions"
 
 CAPTION_MARKER = re.compile(
-    r"^(?:photo|image|picture|pictured|caption|file photo|above|below|top|left|right)\s*[:|]"
-    r"|\((?:photo|image|picture)\s*:.{1,80}\)\s*$"
-    r"|\((?:photo |image )?credits?\s*:.{1,80}\)\s*$"
+    r"^(?i:photo|image|picture|pictured|caption|file photo|above|below|top|left|right)\s*[:|]"
+    r"|\((?i:photo|image|picture)\s*:.{1,80}\)\s*$"
+    r"|\((?i:(?:photo |image )?credits?)\s*:.{1,80}\)\s*$"
     r"|\([A-Z][\w.&-]*(?: [A-Z][\w.&-]*)?(?:/[\w.&’' -]{2,40}){1,3}\)\s*$"  # "(NASA/JPL-Caltech)", "(AP Photo/Ann Lee)"
     r"|\b(?:photos?|images?|pictures?)\s*(?:©|by\s+[A-Z]|courtesy\b|credit\b)"
     r"|\b(?:AP|AFP|Reuters|Getty|EPA|Bloomberg)\s*(?:Photo|Images)\b"
@@ -27,7 +27,8 @@ CAPTION = Rule("caption", FAMILY, "A photo caption or credit left as a line (a c
 
 
 @CAPTION.check("line", removes=("The mayor, left, speaks with reporters at City Hall on Tuesday.",
-                                "Boats in the harbour on Monday. (AP Photo/Ann Lee)", "Harbour workers on Monday. REUTERS/Ann Lee"),
+                                "Boats in the harbour on Monday. (AP Photo/Ann Lee)", "Harbour workers on Monday. REUTERS/Ann Lee",
+                                "Photo: Coastal Gazette", "Dredgers at work (Photo: Ann Lee)"),
                keeps=('"The channel is closed, left and right," the skipper said on Monday at the quay.',), where="body")
 def caption_line(text: str, ctx: LineContext) -> bool:
     """Up to 40 words, no quotation marks, and a caption or photo-credit marker."""

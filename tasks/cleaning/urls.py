@@ -42,14 +42,25 @@ def tail_url(text: str, ctx: LineContext) -> bool:
     return True
 
 
+@URL_FOOTER.check("head", removes=(Example("https://example.com/2014/03/14/harbour-dredging", "head"),),
+                  keeps=(Example("https://example.com/harbour-map", "body"),))
+def url_under_title(text: str, ctx: LineContext) -> bool:
+    """Before the story, a bare URL (the page's own address printed under its title)."""
+    match = BARE_URL.match(text) if ctx.previous_kept is None else None
+    if not match:
+        return False
+    ctx.article.url = ctx.article.url or match.group("url")
+    return True
+
+
 def restore_inner_urls(lines: list[Line], article: CleanedArticle) -> None:
-    """A bare URL is a footer only when nothing kept follows it; between kept lines (a list of
-    products, sources or links) it is part of the article."""
+    """A bare URL after the story is a footer only when nothing kept follows it; between kept lines (a list
+    of products, sources or links) it is part of the article."""
     kept_after = False
     for line in reversed(lines):
         if line.blank:
             continue
-        if line.reason == "url_footer" and kept_after and (match := BARE_URL.match(line.stripped)):
+        if line.check == "tail_url" and kept_after and (match := BARE_URL.match(line.stripped)):
             line.reason = line.check = None
             if article.url == match.group("url"):
                 article.url = None

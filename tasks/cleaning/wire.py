@@ -18,14 +18,19 @@ WIRE_SLUG = re.compile(r"^BC-[A-Z]{2,}(?:-{1,2}[\w'’]+)+(?:,\s*[\w -]{1,40})?$
 # The line Reuters closes every story with.
 STANDARDS_FOOTER = re.compile(r"^Our Standards:\s*The Thomson Reuters Trust Principles\.?$", re.I)
 COPYRIGHT = re.compile(r"^(?:©|\(c\)|copyright\b).{0,200}$", re.I)
+RIGHTS_NOTICE = re.compile(
+    r"\ball rights reserved\b|\bmay not be (?:re)?(?:published|reproduced|copied|redistributed|broadcast)\b"
+    r"|^(?:for )?reprints?(?: rights| and permissions| & permissions)?\b", re.I)
+# A press release's end mark, or a wire story's ("###", "-30-", "ENDS").
+END_MARK = re.compile(r"^(?:#{3}|-\s*30\s*-|\(?ends?\)?|/ends|-\s*end\s*-|\*\*\*)\.?$", re.I)
 
-WIRE_SLUG_RULE = Rule("wire_slug", FAMILY, "AP's story slug ('BC-EU--Harbour-Dredging, 1st Ld-Writethru'): wire "
-                      "routing metadata.")
+WIRE_SLUG_RULE = Rule("wire_slug", FAMILY, "Wire routing marks: AP's story slug ('BC-EU--Harbour-Dredging, 1st "
+                      "Ld-Writethru') and end marks ('###', '-30-', 'ENDS').")
 STANDARDS_FOOTER_RULE = Rule("standards_footer", FAMILY, "Reuters' closing 'Our Standards' line.")
 SOURCE_CREDIT = Rule("source_credit", FAMILY, "'(Source: agency)' alone on a line or closing one; the agency is kept "
                      "as the wire source.")
-COPYRIGHT_RULE = Rule("copyright", FAMILY, "A line that starts with ©, (c) or 'Copyright' (up to 40 words): a rights "
-                      "notice.")
+COPYRIGHT_RULE = Rule("copyright", FAMILY, "Rights and reprint notices: a line that starts with ©, (c) or 'Copyright', "
+                      "or says 'all rights reserved' / 'may not be published' / 'reprints and permissions'.")
 
 
 def _record_source(ctx: LineContext, source: str) -> None:
@@ -77,3 +82,18 @@ def source_tag(line: Line, ctx: LineContext) -> list[tuple[int, int]]:
 def copyright_line(text: str, ctx: LineContext) -> bool:
     """A rights notice of up to 40 words."""
     return word_count(text) <= 40 and bool(COPYRIGHT.match(text))
+
+
+@COPYRIGHT_RULE.check("line", removes=("All rights reserved.", "This material may not be published, broadcast, rewritten or redistributed.",
+                                       "For reprint rights: Coastal Gazette Syndication"),
+                      keeps=("The board said the port's records may not be published until the inquiry ends, which angered "
+                             "the fishermen who had asked to see them.",))
+def rights_notice(text: str, ctx: LineContext) -> bool:
+    """Up to 15 words: 'All rights reserved', 'may not be published/redistributed', 'Reprints & permissions'."""
+    return word_count(text) <= 15 and bool(RIGHTS_NOTICE.search(text))
+
+
+@WIRE_SLUG_RULE.check("line", removes=("###", "-30-", "ENDS"), keeps=("30", "The End"))
+def end_mark(text: str, ctx: LineContext) -> bool:
+    """A wire story's or press release's end mark alone on a line ("###", "-30-", "ENDS")."""
+    return bool(END_MARK.match(text))
