@@ -441,7 +441,9 @@ def _finish_batch(settings: Settings, prepared: _PreparedBatch, run_id: str, tim
         links = link_paragraphs(settings, embedded)
     good = prepared.documents
     now = warehouse.utc_now()
-    articles = good.select("article_id", "source_path", "content_sha256").join(prepared.cleaned, on="article_id").with_columns(
+    # (`paragraph_kinds` told the split how to read the body; the paragraphs table keeps each one's kind.)
+    cleaned = prepared.cleaned.drop("paragraph_kinds", strict=False)
+    articles = good.select("article_id", "source_path", "content_sha256").join(cleaned, on="article_id").with_columns(
         ingested_at=pl.lit(now), run_id=pl.lit(run_id)
     )
     batch = warehouse.ArticleBatch(
@@ -450,7 +452,7 @@ def _finish_batch(settings: Settings, prepared: _PreparedBatch, run_id: str, tim
         removed_spans=prepared.removed,
         paragraphs=embedded.select(
             "paragraph_id", "article_id", "position", "text", "section_heading", "text_sha256", "n_words", "embedding",
-            "model",
+            "model", "kind",
         ),
         entities=prepared.entity_frame,
         mentions=prepared.mentions.select(

@@ -187,3 +187,5 @@ alter table articles add column if not exists updated date;
 alter table entities add column if not exists mention_count integer default 0;
 alter table paragraph_similarity add column if not exists lexical_overlap float;
 alter table paragraph_similarity add column if not exists kind varchar;
+-- A paragraph's kind: 'text', or 'table'/'list' for a block of short rows the cleaner kept together.
+alter table paragraphs add column if not exists kind varchar;

@@ -114,3 +114,26 @@ def test_the_setting_switches_rules_off_in_the_flows_cleaning_step(monkeypatch: 
     monkeypatch.setenv("NEWSDAG_CLEAN_DISABLE", "navigation,captoin")
     with pytest.raises(ValidationError, match="unknown cleaning rule.*captoin.*known rules: title"):
         get_settings()
+
+
+def test_a_flattened_table_is_one_block_of_kind_table_and_one_paragraph_row() -> None:
+    import polars as pl
+
+    from tasks.cleaning import clean_articles
+    from tasks.paragraphs import split_paragraphs
+
+    rows = [f"Club {name} {n}, {n * 3}" for n, name in enumerate("ABCDEFGHIJ", start=1)]  # 10 one-line rows
+    items = ["- the channel is dredged", "- the quay is rebuilt", "- the ferries return", "- the market reopens",
+             "- the seals come back", "- the lighthouse is painted", "- the school reopens", "- the buses run"]
+    text = "\n".join([TITLE, "", STORY_A, "Goals by club", *rows, STORY_B, *items, "", "The board meets again in May."])
+    article = clean_text(text)
+    assert article.paragraph_kinds == ["text", "table", "text", "list", "text"]  # the table's title is its first row
+    assert article.paragraphs[1] == "\n".join(["Goals by club", *rows]) and article.paragraphs[3] == "\n".join(items)
+    cleaned, _ = clean_articles(pl.DataFrame({"article_id": ["a"], "text": [text]}))
+    paragraphs = split_paragraphs(cleaned)
+    assert paragraphs["kind"].to_list() == article.paragraph_kinds
+    assert paragraphs["text"][1] == article.paragraphs[1] and paragraphs["section_heading"][1] is None
+    assert paragraphs["text"].to_list() == article.paragraphs  # nothing lost or split
+    # Seven short rows, or rows that are sentences, stay paragraphs of text.
+    short = clean_text("\n".join([TITLE, "", STORY_A, *rows[:7], STORY_B]))
+    assert set(short.paragraph_kinds) == {"text"} and len(short.paragraphs) == 9

@@ -228,6 +228,44 @@ def _build_paragraphs(lines: list[Line], article: CleanedArticle) -> None:
         else:
             items.extend((False, text) for text in texts)
     article.paragraphs, article.paragraph_headings = _attach_headings([item for item in items if item[1]])
+    article.paragraph_kinds = ["text"] * len(article.paragraphs)
+    _group_rows(article)
+
+
+# A table or a list flattened by the extractor into one short line per cell or item: this many rows or more,
+# each of at most ROW_MAX_WORDS words and none a sentence of the story, is kept as one block of kind "table"
+# (or "list" when every row carries a bullet), not as dozens of paragraphs of one or two words.
+BLOCK_MIN_ROWS = 8
+ROW_MAX_WORDS = 8
+_ROW_BULLET = re.compile(r"^[-*•·▪–]\s")
+
+
+def _is_row(paragraph: str, heading: str | None) -> bool:
+    return heading is None and "\n" not in paragraph and word_count(paragraph) <= ROW_MAX_WORDS \
+        and not (word_count(paragraph) >= 4 and paragraph.rstrip().endswith((".", "!", "?")))
+
+
+def _group_rows(article: CleanedArticle) -> None:
+    """Runs of BLOCK_MIN_ROWS+ short rows become one paragraph each, its rows joined by a line break."""
+    paragraphs, headings, kinds = [], [], []
+    index = 0
+    texts = article.paragraphs
+    while index < len(texts):
+        end = index
+        while end < len(texts) and _is_row(texts[end], article.paragraph_headings[end]):
+            end += 1
+        if end - index >= BLOCK_MIN_ROWS:
+            rows = texts[index:end]
+            paragraphs.append("\n".join(rows))
+            headings.append(None)
+            kinds.append("list" if all(_ROW_BULLET.match(row) for row in rows) else "table")
+            index = end
+            continue
+        paragraphs.append(texts[index])
+        headings.append(article.paragraph_headings[index])
+        kinds.append("text")
+        index += 1
+    article.paragraphs, article.paragraph_headings, article.paragraph_kinds = paragraphs, headings, kinds
 
 
 def removed_in_place(text: str, article: CleanedArticle) -> str:
@@ -265,6 +303,8 @@ CLEANED_SCHEMA = {
     "body": pl.String,
     "n_words": pl.Int64,
     "n_paragraphs": pl.Int64,
+    # Each paragraph's kind, in body order ("text", "table", "list"): how `tasks.paragraphs` reads the body.
+    "paragraph_kinds": pl.List(pl.String),
 }
 REMOVED_SCHEMA = {
     "article_id": pl.String,
@@ -320,6 +360,7 @@ def clean_articles(documents: pl.DataFrame, disabled: frozenset[str] = frozenset
                 "body": body,
                 "n_words": len(body.split()),
                 "n_paragraphs": len(cleaned.paragraphs),
+                "paragraph_kinds": cleaned.paragraph_kinds,
             }
         )
         removed_rows.extend(

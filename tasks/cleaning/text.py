@@ -25,6 +25,8 @@ class CleanedArticle:
 
     paragraphs: list[str] = field(default_factory=list)
     paragraph_headings: list[str | None] = field(default_factory=list)  # the section heading before each paragraph
+    # "text", or "table"/"list" for a run of short rows kept as one block (its rows joined by a line break)
+    paragraph_kinds: list[str] = field(default_factory=list)
     removed: list[RemovedSpan] = field(default_factory=list)
     title: str | None = None
     subtitle: str | None = None
