@@ -6,8 +6,9 @@ For each raw set (raw_trafilatura_recall = the dev pages, raw_goose) it decodes 
 the same functions the flow uses, writes the bodies to OUT/<set>/<id>.txt and prints the scorer's table
 (../shared/bench/score_cleaning.py), next to the untouched input. Then, on the dev pages:
 - per check of each rule: on how many pages it fired, how many spans it removed, and how many of those
-  were content (the scorer's own line match against the gold body); a check firing on one page only is
-  flagged as page-specific;
+  were content (the scorer's own line match against the gold body); and on how many pages it fired in the
+  goose inputs and in ../shared/corpora/wikiref150 (no gold there): a check firing on one dev page is
+  flagged, and its count elsewhere shows whether it is general;
 - an ablation: aeb4 F1, boilerplate lines removed and content lost with each family of rules switched off.
 On the BBC corpus (clean text) it reports the share of body words the cleaner removed.
 """
@@ -81,8 +82,16 @@ def scores(scorer: ModuleType, gold: dict[str, str], bodies: dict[str, str], raw
     return f1, lines["bp", "removed"] / boilerplate, lines["content", "removed"] / content
 
 
-def per_check_table(scorer: ModuleType, cleaned: dict[str, CleanedArticle], gold: dict[str, str]) -> None:
-    """Per check: pages it fired on, spans removed, and spans that were content by the scorer's line match."""
+def pages_fired(cleaned: dict[str, CleanedArticle]) -> Counter:
+    """On how many documents each check removed something."""
+    return Counter(key for article in cleaned.values() for key in {span.check or span.reason for span in article.removed})
+
+
+def per_check_table(scorer: ModuleType, cleaned: dict[str, CleanedArticle], gold: dict[str, str],
+                    elsewhere: dict[str, Counter]) -> None:
+    """Per check: dev pages it fired on, spans removed, and spans that were content by the scorer's line match;
+    and the pages it fired on in other corpora (`elsewhere`), where a check seen on one dev page shows whether
+    it is general."""
     pages: dict[str, set[str]] = {check.name: set() for check in ORDER}
     spans: Counter = Counter()
     content: Counter = Counter()
@@ -100,11 +109,13 @@ def per_check_table(scorer: ModuleType, cleaned: dict[str, CleanedArticle], gold
             if scorer.tokens(span.text) and scorer.line_in(span.text, gold_norm, gold_tri):
                 content[key] += 1
                 examples.setdefault(key, f"{page[:8]}: {' '.join(span.text.split())[:70]}")
-    print(f"{'rule.check':<44} {'pages':>5} {'spans':>6} {'content':>7}")
+    other = "".join(f" {name[:9]:>9}" for name in elsewhere)
+    print(f"{'rule.check':<44} {'pages':>5} {'spans':>6} {'content':>7}{other}")
     rules = {check.name: check.rule.name for check in ORDER}
     for key in [check.name for check in ORDER] + sorted(set(pages) - {check.name for check in ORDER}):
-        flag = "  <- one page only" if len(pages[key]) == 1 else ""
-        print(f"{rules.get(key, '?') + '.' + key:<44} {len(pages[key]):>5} {spans[key]:>6} {content[key]:>7}{flag}")
+        counts = "".join(f" {fired[key]:>9}" for fired in elsewhere.values())
+        flag = "  <- one dev page" if len(pages[key]) == 1 else ""
+        print(f"{rules.get(key, '?') + '.' + key:<44} {len(pages[key]):>5} {spans[key]:>6} {content[key]:>7}{counts}{flag}")
     if examples:
         print("content removed (first example per check):")
         for key, example in examples.items():
@@ -133,6 +144,9 @@ def main() -> None:
     bench = args.shared / "bench" / "cleaning"
     scorer = load_scorer(args.shared)
     gold = scorer.read_dir(bench / "gold")
+    wikiref = args.shared / "corpora" / "wikiref150" / "articles"
+    elsewhere = {"goose": pages_fired(clean_texts(read_folder(bench / "raw_goose"))),
+                 "wikiref150": pages_fired(clean_texts(read_folder(wikiref)))}
     for raw_set in ("raw_trafilatura_recall", "raw_goose"):
         raw = bench / raw_set
         cleaned = clean_folder(raw, args.out / raw_set)
@@ -141,8 +155,9 @@ def main() -> None:
         print(f"== {raw_set}: newsdag clean")
         print(score(args.shared, bench / "gold", args.out / raw_set, raw))
         if raw_set == "raw_trafilatura_recall":
-            print(f"== {raw_set}: per check (pages fired, spans removed, of them content by the scorer's line match)")
-            per_check_table(scorer, cleaned, gold)
+            print(f"== {raw_set}: per check (pages fired, spans removed, of them content by the scorer's line match; "
+                  "pages fired in the goose inputs of the same pages and in wikiref150, 150 other pages)")
+            per_check_table(scorer, cleaned, gold, elsewhere)
             print(f"\n== {raw_set}: ablation, one family of rules switched off at a time")
             ablation_table(scorer, read_folder(raw), gold, scorer.read_dir(raw))
             print()
