@@ -26,7 +26,8 @@ PROMO_CODE = re.compile(
 )
 JOIN_PROMPT = re.compile(r"^join (?:our|us)\b", re.I)
 INLINE_CLICK_TO_TWEET = re.compile(r"\s*Click To Tweet\s*$")
-SOCIAL_FOLLOW = re.compile(rf"^(?:follow|reach|find)\b.{{0,300}}\bon\s+{SOCIAL_NETWORKS}\b.*$", re.I)
+# "Follow/Reach/Find <whom: up to six words, no comma> on <network>" ("Follow the money, they said on Twitter" is text).
+SOCIAL_FOLLOW = re.compile(rf"^(?:follow|reach|find)\s+(?:[^\s,]+\s+){{0,6}}?on\s+{SOCIAL_NETWORKS}\b.*$", re.I)
 # A closing "Follow him on Twitter @handle." after a sentence of text (an author's blurb): the prompt goes,
 # the sentence stays.
 INLINE_SOCIAL_FOLLOW = re.compile(
@@ -116,7 +117,7 @@ def click_to_tweet(line: Line, ctx: LineContext) -> list[tuple[int, int]]:
 
 
 @SOCIAL_PROMPT.check("line", removes=("Follow Nora Quay on Twitter @noraquay", "Find us on Facebook"),
-                     keeps=("Find the board's minutes in the town library.",))
+                     keeps=("Follow the money, investigators said on Twitter, and you find the port.",))
 def follow_on_social(text: str, ctx: LineContext) -> bool:
     """Up to 40 words starting "Follow/Reach/Find … on <network>"; names in it become authors."""
     if word_count(text) <= 40 and SOCIAL_FOLLOW.match(text):

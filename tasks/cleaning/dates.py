@@ -25,10 +25,13 @@ UPDATE_NOTE_RULE = Rule("update_note", FAMILY, "'This story was updated at …' 
 
 
 @DATE_LINE.check("line", removes=("Published: March 14, 2014", "Updated on 2014-03-15"),
-                 keeps=("Published on March 14, 2014, the report by the port authority said the harbour needed dredging every year.",))
+                 keeps=("Published on March 14, 2014, the report said the harbour needed dredging every year.",))
 def labelled_date(text: str, ctx: LineContext) -> bool:
     """Up to 15 words: 'Published/Posted/Updated/Date:' and a full date."""
     if word_count(text) > 15 or not (label := PUBLISHED_LABEL.match(text)) or not (published := parse_date(text)):
+        return False
+    date = DATE_HINT.search(text)
+    if date and re.match(r",\s+[a-z]", text[date.end():]):  # "Published on <date>, the report said ...": a sentence
         return False
     if "updated" in label.group(0).casefold():
         ctx.article.updated = ctx.article.updated or published
