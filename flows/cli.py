@@ -148,7 +148,7 @@ def sql(
 def _print_rules(warehouse: Path | None, as_json: bool) -> None:
     """The cleaning rules in the order they run, and how often each fired in the warehouse (when there is one)."""
     from tasks import warehouse as wh
-    from tasks.cleaning import RULES
+    from tasks.cleaning import ORDER, RULES
     from tasks.settings import get_settings
 
     settings = get_settings(warehouse=warehouse)
@@ -158,7 +158,7 @@ def _print_rules(warehouse: Path | None, as_json: bool) -> None:
             query = (settings.sql_dir / "queries" / "boilerplate_removed.sql").read_text()
             counts = {row["reason"]: row["spans"] for row in wh.read_frame(con, query).iter_rows(named=True)}
     disabled = set(settings.clean_disable)
-    rows = [{"rule": rule.name, "family": rule.family, "checks": [check.name for check in rule.checks],
+    rows = [{"rule": rule.name, "family": rule.family, "checks": [check.name for check in ORDER if check.rule is rule],
              "description": rule.description, "disabled": rule.name in disabled or rule.family in disabled,
              "fired": None if counts is None else counts.get(rule.name, 0)} for rule in RULES]
     if as_json:
