@@ -298,18 +298,55 @@ def status(
             typer.echo(f"  {path}: {error}")
 
 
+def _print_rules(warehouse: Path | None, as_json: bool) -> None:
+    """The cleaning rules in the order they run, and how often each fired in the warehouse (when there is one)."""
+    from tasks import warehouse as wh
+    from tasks.cleaning import ORDER, RULES
+    from tasks.settings import get_settings
+
+    settings = get_settings(warehouse=warehouse)
+    counts: dict[str, int] | None = None
+    if settings.warehouse.is_file():
+        with wh.connect(settings.warehouse, read_only=True) as con:
+            query = (settings.sql_dir / "queries" / "boilerplate_removed.sql").read_text()
+            counts = {row["reason"]: row["spans"] for row in wh.read_frame(con, query).iter_rows(named=True)}
+    disabled = set(settings.clean_disable)
+    rows = [{"rule": rule.name, "family": rule.family, "checks": [check.name for check in ORDER if check.rule is rule],
+             "description": rule.description, "disabled": rule.name in disabled or rule.family in disabled,
+             "fired": None if counts is None else counts.get(rule.name, 0)} for rule in RULES]
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    where = f"removed spans in {settings.warehouse}" if counts is not None else "no warehouse: counts not shown"
+    typer.secho(f"{len(rows)} cleaning rules, in the order they run ({where})", bold=True)
+    for number, row in enumerate(rows, start=1):
+        fired = "" if row["fired"] is None else f"{row['fired']:>8,}  "
+        off = "  [disabled]" if row["disabled"] else ""
+        typer.echo(f"{number:>3}. {fired}{row['rule']} ({row['family']}){off}: {row['description']}")
+
+
 @app.command()
 def clean(
-    file: Annotated[Path, typer.Argument(help="A raw article file.")],
+    file: Annotated[Optional[Path], typer.Argument(help="A raw article file.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     diff: Annotated[bool, typer.Option("--diff", help="The whole input, each removed span marked in place.")] = False,
+    rules: Annotated[bool, typer.Option("--rules", help="List the cleaning rules in order, with how often each "
+                                        "fired in the warehouse.")] = False,
+    warehouse: Warehouse = None,
 ) -> None:
-    """Show the cleaned article, its metadata, and every removed span with its reason."""
-    from tasks.clean import clean_text, removed_in_place
+    """Show the cleaned article, its metadata, and every removed span with its reason (or, with --rules,
+    the rules themselves). Rules switched off by NEWSDAG_CLEAN_DISABLE do not run."""
+    from tasks.cleaning import clean_text, removed_in_place, resolve_disabled
     from tasks.ingest import decode_bytes
+    from tasks.settings import get_settings
 
+    if rules:
+        _print_rules(warehouse, as_json)
+        return
+    if file is None:
+        raise typer.BadParameter("give a raw article file, or --rules")
     text, encoding = decode_bytes(file.read_bytes())
-    article = clean_text(text)
+    article = clean_text(text, disabled=resolve_disabled(get_settings().clean_disable))
     metadata = {
         "title": article.title, "subtitle": article.subtitle, "authors": article.authors,
         "contributors": article.contributors, "published": article.published and article.published.isoformat(),

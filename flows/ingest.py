@@ -95,9 +95,15 @@ def _isolated(function: Any, frame: pl.DataFrame, step_name: str, key: str = "ar
 
 
 @step(name="clean-articles")
-def clean_articles(documents: pl.DataFrame) -> tuple[tuple[pl.DataFrame, pl.DataFrame], dict[str, str]]:
-    """Remove boilerplate, record what was removed and why, and extract metadata."""
-    return _isolated(clean.clean_articles, documents, "cleaning")
+def clean_articles(
+    documents: pl.DataFrame, disabled: tuple[str, ...] = ()
+) -> tuple[tuple[pl.DataFrame, pl.DataFrame], dict[str, str]]:
+    """Remove boilerplate, record what was removed and why, and extract metadata (without the rules
+    switched off by `NEWSDAG_CLEAN_DISABLE`)."""
+    from tasks.cleaning import resolve_disabled
+
+    rules_off = resolve_disabled(disabled)
+    return _isolated(lambda frame: clean.clean_articles(frame, rules_off), documents, "cleaning")
 
 
 @step(name="split-paragraphs")
@@ -616,7 +622,7 @@ def _prepare_batch(
         return None
     failed: dict[str, str] = {}
     with _timed(timings, "clean"):
-        (cleaned, removed), failures = clean_articles(good)
+        (cleaned, removed), failures = clean_articles(good, tuple(settings.clean_disable))
         failed |= failures
     with _timed(timings, "split"):
         paras, failures = split_paragraphs(cleaned)
@@ -667,7 +673,9 @@ def _finish_batch(settings: Settings, prepared: _PreparedBatch, run_id: str, tim
     links = pl.DataFrame(schema=similarity.LINK_SCHEMA)
     good = prepared.documents
     now = warehouse.utc_now()
-    articles = good.select("article_id", "source_path", "content_sha256").join(prepared.cleaned, on="article_id").with_columns(
+    # (`paragraph_kinds` told the split how to read the body; the paragraphs table keeps each one's kind.)
+    cleaned = prepared.cleaned.drop("paragraph_kinds", strict=False)
+    articles = good.select("article_id", "source_path", "content_sha256").join(cleaned, on="article_id").with_columns(
         ingested_at=pl.lit(now), run_id=pl.lit(run_id)
     )
     batch = warehouse.ArticleBatch(
@@ -676,7 +684,7 @@ def _finish_batch(settings: Settings, prepared: _PreparedBatch, run_id: str, tim
         removed_spans=prepared.removed,
         paragraphs=embedded.select(
             "paragraph_id", "article_id", "position", "text", "section_heading", "text_sha256", "n_words", "embedding",
-            "model",
+            "model", "kind",
         ),
         entities=prepared.entity_frame,
         mentions=prepared.mentions.select(

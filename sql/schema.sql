@@ -249,3 +249,5 @@ alter table stories add column if not exists topic_id varchar;
 alter table stories add column if not exists terms varchar[];
 alter table stories add column if not exists top_entities varchar[];
 alter table stories add column if not exists representative_article_id varchar;
+-- A paragraph's kind: 'text', or 'table'/'list' for a block of short rows the cleaner kept together.
+alter table paragraphs add column if not exists kind varchar;

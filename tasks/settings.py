@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -108,6 +109,20 @@ def describe_errors(error: ValidationError) -> str:
     # average linkage cuts its tree into topics (running subjects) and stories (one event); bench/stories.py.
     topic_min_similarity: float = Field(default=0.2, ge=0.0, le=1.0)
     story_min_similarity: float = Field(default=0.6, ge=0.0, le=1.0)
+
+    # Cleaning rules (or families of rules) switched off, by name: NEWSDAG_CLEAN_DISABLE=caption,recurring
+    # (`newsdag clean --rules` lists them). An unknown name is an error that lists the known ones.
+    clean_disable: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("clean_disable", mode="before")
+    @classmethod
+    def _known_rule_names(cls, value: object) -> list[str]:
+        from tasks.cleaning.rulebook import resolve_disabled  # checked here, imported only when set
+
+        names = [n.strip() for n in value.split(",")] if isinstance(value, str) else list(value or [])  # type: ignore[call-overload]
+        names = [n for n in names if n]
+        resolve_disabled(names)
+        return names
 
 
 def get_settings(**overrides: object) -> Settings:

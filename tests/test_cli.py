@@ -100,3 +100,30 @@ def test_status_shows_runs_failures_and_size(seed_run) -> None:
     assert f"warehouse {warehouse}" in result.stdout and " MB)" in result.stdout
     assert "articles 5" in result.stdout and "completed" in result.stdout
     assert "failed files (0)" in result.stdout
+def test_clean_rules_lists_the_rules_in_order_without_a_warehouse(tmp_path: Path) -> None:
+    result = newsdag("clean", "--rules", "--warehouse", str(tmp_path / "none.duckdb"))
+    assert result.returncode == 0, result.stderr
+    assert "no warehouse" in result.stdout and " 1. title (titles): " in result.stdout
+    rows = json.loads(newsdag("clean", "--rules", "--json", "--warehouse", str(tmp_path / "none.duckdb")).stdout)
+    assert [row["rule"] for row in rows][:2] == ["title", "markup"] and all(row["fired"] is None for row in rows)
+
+
+def test_clean_rules_counts_what_each_rule_removed_in_the_warehouse(seed_run) -> None:
+    import duckdb
+
+    _, warehouse, _ = seed_run
+    rows = json.loads(newsdag("clean", "--rules", "--json", "--warehouse", str(warehouse)).stdout)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        stored = dict(con.execute("select reason, count(*) from removed_spans group by reason").fetchall())
+    fired = {row["rule"]: row["fired"] for row in rows if row["fired"]}
+    assert fired == stored and {"title", "credit", "caption"} <= set(fired)
+
+
+def test_unknown_rule_in_the_setting_is_a_clear_error() -> None:
+    import os
+
+    env = {**os.environ, "NEWSDAG_CLEAN_DISABLE": "captoin"}
+    result = subprocess.run([sys.executable, "-m", "flows", "clean", "--rules"], capture_output=True, text=True, env=env,
+                            timeout=300)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "NEWSDAG_CLEAN_DISABLE" in result.stderr and "captoin" in result.stderr and "caption" in result.stderr
