@@ -56,6 +56,25 @@ class Settings(BaseSettings):
     # (`newsdag run --allow-empty`); otherwise such a run refuses and changes nothing.
     allow_empty: bool = False
 
+    # Topics and stories (tasks/topics.py): the mean similarity (vector and entity cosines averaged) at which
+    # average linkage cuts its tree into topics (running subjects) and stories (one event); bench/stories.py.
+    topic_min_similarity: float = Field(default=0.2, ge=0.0, le=1.0)
+    story_min_similarity: float = Field(default=0.6, ge=0.0, le=1.0)
+
+    # Cleaning rules (or families of rules) switched off, by name: NEWSDAG_CLEAN_DISABLE=caption,recurring
+    # (`newsdag clean --rules` lists them). An unknown name is an error that lists the known ones.
+    clean_disable: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("clean_disable", mode="before")
+    @classmethod
+    def _known_rule_names(cls, value: object) -> list[str]:
+        from tasks.cleaning.rulebook import resolve_disabled  # checked here, imported only when set
+
+        names = [n.strip() for n in value.split(",")] if isinstance(value, str) else list(value or [])  # type: ignore[call-overload]
+        names = [n for n in names if n]
+        resolve_disabled(names)
+        return names
+
 
 # Settings that shape stored results, recorded in the warehouse (warehouse_meta) by the run that used
 # them. A later run with other values redoes what they shape: every article (embedding model, spaCy
@@ -101,28 +120,13 @@ def describe_errors(error: ValidationError) -> str:
         name = str(problem["loc"][0]) if problem["loc"] else "?"
         setting = f"NEWSDAG_{name.upper()}"
         value = problem.get("input")
+        if problem.get("type") == "value_error":  # a validator's own words (e.g. the known rule names)
+            lines.append(f"invalid setting {setting}={value!s}: {str(problem['msg']).removeprefix('Value error, ')}")
+            continue
         allowed = _allowed(name) if name in Settings.model_fields else "a known setting"
         lines.append(f"invalid setting {setting}={value!s}: allowed is {allowed}")
     return "\n".join(lines)
 
-    # Topics and stories (tasks/topics.py): the mean similarity (vector and entity cosines averaged) at which
-    # average linkage cuts its tree into topics (running subjects) and stories (one event); bench/stories.py.
-    topic_min_similarity: float = Field(default=0.2, ge=0.0, le=1.0)
-    story_min_similarity: float = Field(default=0.6, ge=0.0, le=1.0)
-
-    # Cleaning rules (or families of rules) switched off, by name: NEWSDAG_CLEAN_DISABLE=caption,recurring
-    # (`newsdag clean --rules` lists them). An unknown name is an error that lists the known ones.
-    clean_disable: Annotated[list[str], NoDecode] = Field(default_factory=list)
-
-    @field_validator("clean_disable", mode="before")
-    @classmethod
-    def _known_rule_names(cls, value: object) -> list[str]:
-        from tasks.cleaning.rulebook import resolve_disabled  # checked here, imported only when set
-
-        names = [n.strip() for n in value.split(",")] if isinstance(value, str) else list(value or [])  # type: ignore[call-overload]
-        names = [n for n in names if n]
-        resolve_disabled(names)
-        return names
 
 
 def get_settings(**overrides: object) -> Settings:
