@@ -21,6 +21,8 @@ def prefect_environment() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # Heartbeats let the server mark a run whose process died as Crashed (flows/server.py).
+    os.environ.setdefault("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "30")
 
 
 RawDir = Annotated[Optional[Path], typer.Option("--raw-dir", help="Folder of raw article files [NEWSDAG_RAW_DIR].")]

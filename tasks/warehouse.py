@@ -23,6 +23,15 @@ class WarehouseCheckFailed(RuntimeError):
     """A data check found problems in the warehouse."""
 
 
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back, keeping the original error: after a failed commit (e.g. a full disk) DuckDB has no
+    transaction left to roll back, and that second error would hide the first."""
+    try:
+        con.execute("rollback")
+    except duckdb.Error:
+        pass
+
+
 def utc_now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
@@ -371,7 +380,7 @@ def load_batch(
             before_commit(con)
         con.execute("commit")
     except BaseException:
-        con.execute("rollback")
+        _rollback(con)
         raise
 
 
@@ -430,7 +439,7 @@ def prune_deleted(
             before_commit(con)
         con.execute("commit")
     except BaseException:
-        con.execute("rollback")
+        _rollback(con)
         raise
     return len(paths)
 
@@ -548,7 +557,7 @@ def replace_stories(
             _insert(con, table, frame)
         con.execute("commit")
     except BaseException:
-        con.execute("rollback")
+        _rollback(con)
         raise
 
 
@@ -649,7 +658,7 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         yield
         con.execute("commit")
     except BaseException:
-        con.execute("rollback")
+        _rollback(con)
         raise
 
 
