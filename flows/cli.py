@@ -132,6 +132,10 @@ def prune(warehouse: Warehouse = None) -> None:
         top_k = int(recorded.get("similarity_top_k", settings.similarity_top_k))
         removed = wh.prune_deleted(con, before_commit=lambda c: similarity.relink(
             c, threshold, top_k, settings.similarity_exact_max, similarity.paragraph_index_path(settings.warehouse), dim))
+        if removed:
+            from flows.ingest import rebuild_derived
+
+            rebuild_derived(con)  # stories and search without the pruned articles
     typer.echo(f"pruned {removed} article(s) of deleted files")
 
 

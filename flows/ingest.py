@@ -199,14 +199,19 @@ def group_stories(settings: Settings, rebuild_search_index: bool) -> int:
     """Article similarity, duplicate flags and stories from the paragraph links (derived tables, rebuilt
     in one transaction); the full-text index for `newsdag search`."""
     with warehouse.connect(settings.warehouse) as con:
-        inputs = warehouse.story_inputs(con)
-        identical = stories.identical_paragraph_links(inputs["paragraph_hashes"])
-        similar = stories.article_similarity(inputs["links"], inputs["articles"], identical)
-        story_frame, members = stories.group_stories(similar, inputs["articles"], inputs["entities"])
-        warehouse.replace_stories(con, similar, story_frame, members)
-        if rebuild_search_index or not warehouse.has_search_index(con):
-            warehouse.rebuild_search_index(con)
-        return story_frame.height
+        return rebuild_derived(con, rebuild_search_index)
+
+
+def rebuild_derived(con: Any, rebuild_search_index: bool = True) -> int:
+    """Article similarity, stories and the search index from what is stored (also after `newsdag prune`)."""
+    inputs = warehouse.story_inputs(con)
+    identical = stories.identical_paragraph_links(inputs["paragraph_hashes"])
+    similar = stories.article_similarity(inputs["links"], inputs["articles"], identical)
+    story_frame, members = stories.group_stories(similar, inputs["articles"], inputs["entities"])
+    warehouse.replace_stories(con, similar, story_frame, members)
+    if rebuild_search_index or not warehouse.has_search_index(con):
+        warehouse.rebuild_search_index(con)
+    return story_frame.height
 
 
 @step(name="load-warehouse", retries=1, retry_delay_seconds=2)

@@ -474,3 +474,47 @@ def test_8_the_prefect_server_marks_a_killed_run_crashed_without_a_next_run(live
     while time.monotonic() < deadline and "CRASHED" not in flow_run_states():
         time.sleep(5)
     assert "CRASHED" in flow_run_states() and "RUNNING" not in flow_run_states()
+
+
+def test_6_neighbour_lists_are_exact_and_do_not_depend_on_blocks_or_order() -> None:
+    """exact_neighbour_lists against a brute-force reference, with ties (copied paragraphs), read in
+    blocks of different sizes and in another order."""
+    import numpy as np
+    import polars as pl
+
+    from tasks import similarity
+
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(60, 16)).astype(np.float32)
+    vectors[10:15] = vectors[3]  # one paragraph copied in five other articles: exact ties
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = [f"p{i:03d}" for i in range(60)]
+    articles = [f"a{i // 3:02d}" for i in range(60)]
+    corpus = pl.DataFrame({"paragraph_id": ids, "article_id": articles,
+                           "embedding": pl.Series(vectors.tolist(), dtype=pl.Array(pl.Float32, 16))})
+    threshold, top_k = 0.1, 3
+    expected = set()
+    for q in range(60):
+        scores = sorted(((round(float(vectors[q] @ vectors[c]), 6), ids[c]) for c in range(60)
+                         if articles[c] != articles[q]), key=lambda hit: (-hit[0], hit[1]))
+        expected |= {(ids[q], other) for score, other in scores[:top_k] if score >= threshold}
+
+    def lists(frame_blocks) -> set[tuple[str, str]]:
+        found = similarity.exact_neighbour_lists(ids, articles, vectors, frame_blocks, threshold, top_k)
+        return set(found.select("paragraph_id", "neighbour_id").iter_rows())
+
+    assert lists([corpus]) == expected
+    assert lists(corpus.iter_slices(7)) == expected
+    assert lists([corpus.reverse()]) == expected
+
+
+def test_6_links_through_the_hnsw_index_match_the_exact_ones_on_a_small_warehouse(
+    seed_run, run_flow, tmp_path: Path, monkeypatch
+) -> None:
+    raw_dir, exact, _ = seed_run
+    monkeypatch.setenv("NEWSDAG_SIMILARITY_EXACT_MAX", "0")  # every batch through the index
+    path = tmp_path / "w.duckdb"
+    run_flow(raw_dir, path)
+    got, expected = comparable_state(path)["links"], comparable_state(exact)["links"]
+    # HNSW is approximate; on 94 paragraphs its search is (nearly) exhaustive.
+    assert len(set(got) ^ set(expected)) <= 0.02 * len(expected), (len(got), len(expected))
