@@ -450,7 +450,10 @@ def test_8_the_prefect_server_marks_a_killed_run_crashed_without_a_next_run(live
     import urllib.request
 
     raw = tmp_path / "raw"
-    shutil.copytree(SEEDS_DIR, raw)
+    raw.mkdir()
+    for copy in range(12):  # a run long enough to send heartbeats before it is killed
+        for seed in SEEDS:
+            (raw / f"{copy}_{seed.name}").write_text(seed.read_text() + f"\n\nEditor's note number {copy}.\n")
     path = tmp_path / "w.duckdb"
     env = {**live_server["env"], "NEWSDAG_BATCH_SIZE": "1"}
     process = subprocess.Popen([sys.executable, "-m", "flows", "run", "--raw-dir", str(raw), "--warehouse", str(path)],
@@ -460,7 +463,8 @@ def test_8_the_prefect_server_marks_a_killed_run_crashed_without_a_next_run(live
     for line in process.stdout:
         if "Finished in state" in line and "plan-ingest" in line:
             break
-    time.sleep(35)  # past the first heartbeat
+    time.sleep(40)  # past the first heartbeat
+    assert process.poll() is None, "the run ended before it could be killed"
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
 
