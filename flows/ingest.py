@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +22,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 
+from flows.progress import RunProgress
 from tasks import clean, embed, entities, heap, ingest, paragraphs, quotes, similarity, stories, warehouse
 from tasks.settings import RESHAPE_LINKS, Settings, get_settings, reshapes_articles, shaping_settings
 
@@ -486,12 +487,12 @@ def _run_batches(
         "peak_rss_mb": [], "resident_mb": [], "duckdb_mb": [], "free_heap_mb": [], "embedding_worker_peak_mb": []}
     loaded = 0
     n_batches = (to_process.height + settings.batch_size - 1) // settings.batch_size
-    pending: _PreparedBatch | None = None
     warm_up = load_embedding_model.submit(settings) if to_process.height else None
 
     def finish(prepared: _PreparedBatch) -> None:
         nonlocal loaded
         loaded += _finish_batch(settings, prepared, run_id, timings)
+        progress.advance(prepared.documents.height, prepared.number)
         elapsed = time.perf_counter() - started
         with warehouse.connect(settings.warehouse) as con:
             duckdb_bytes = warehouse.memory_in_use(con)
@@ -503,22 +504,14 @@ def _run_batches(
                            ("embedding_worker_peak_mb", worker_peak_mb),
                            ("duckdb_mb", duckdb_bytes >> 20), ("free_heap_mb", (heap.free_heap_bytes() or 0) >> 20)):
             memory_by_batch[key].append(value)
-        logger.info("batch %d/%d done: %d articles loaded (%.1f articles/s), memory %d MB (peak %d MB, DuckDB %d MB)",
-                    prepared.number, n_batches, loaded, loaded / elapsed if elapsed else 0.0,
+        eta = progress.eta_seconds()
+        logger.info("batch %d/%d done: %d/%d articles loaded (%.1f articles/s, ETA %s), memory %d MB (peak %d MB, DuckDB %d MB)",
+                    prepared.number, n_batches, loaded, to_process.height, loaded / elapsed if elapsed else 0.0,
+                    f"{eta:.0f} s" if eta is not None else "?",
                     memory_by_batch["resident_mb"][-1], memory_by_batch["peak_rss_mb"][-1], memory_by_batch["duckdb_mb"][-1])
 
-    for number, batch_files in enumerate(_batches(to_process, settings.batch_size), start=1):
-        try:
-            prepared = _prepare_batch(settings, number, batch_files, timings, read_results, pending, problems)
-        except Exception:
-            if pending is not None:
-                finish(pending)  # keep the batch already embedded; this run still fails
-            raise
-        if pending is not None:
-            finish(pending)
-        pending = prepared
-    if pending is not None:
-        finish(pending)
+    with RunProgress(to_process.height, n_batches) as progress:
+        _process_batches(settings, to_process, timings, read_results, problems, finish)
     if warm_up is not None:
         warm_up.wait()  # a failure here already failed the batches' embedding
 
@@ -541,6 +534,30 @@ def _run_batches(
             warehouse.record_settings(con, shaping_settings(settings))
             warehouse.finish_run(con, run_id, "completed", summary)
     return summary, outcomes, report
+
+
+def _process_batches(
+    settings: Settings,
+    to_process: pl.DataFrame,
+    timings: dict[str, float],
+    read_results: list[pl.DataFrame],
+    problems: list[pl.DataFrame],
+    finish: Callable[[_PreparedBatch], None],
+) -> None:
+    """Prepare batch k+1 while batch k is embedded, then finish (link and load) batch k."""
+    pending: _PreparedBatch | None = None
+    for number, batch_files in enumerate(_batches(to_process, settings.batch_size), start=1):
+        try:
+            prepared = _prepare_batch(settings, number, batch_files, timings, read_results, pending, problems)
+        except Exception:
+            if pending is not None:
+                finish(pending)  # keep the batch already embedded; this run still fails
+            raise
+        if pending is not None:
+            finish(pending)
+        pending = prepared
+    if pending is not None:
+        finish(pending)
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -51,6 +52,42 @@ def writer_lock(warehouse: Path, wait: bool = False) -> Iterator[None]:
         handle.close()
 
 
+class WarehouseInUse(RuntimeError):
+    """The DuckDB file is open in another process in a way that excludes this one."""
+
+
+class WarehouseTooNew(RuntimeError):
+    """The DuckDB file was written by a newer DuckDB than this one reads."""
+
+
+def open_database(
+    warehouse: Path, read_only: bool = False, config: dict[str, object] | None = None
+) -> duckdb.DuckDBPyConnection:
+    """duckdb.connect, with the two errors a user meets translated into what to do about them."""
+    try:
+        return duckdb.connect(str(warehouse), read_only=read_only, config=config or {})
+    except duckdb.IOException as error:
+        message = str(error)
+        if "Could not set lock" in message:
+            holder = re.search(r"held in (.+?) \(PID (\d+)\)", message)
+            who = f" ({Path(holder.group(1)).name}, PID {holder.group(2)})" if holder else ""
+            if read_only:
+                raise WarehouseInUse(
+                    f"{warehouse} is open for writing by another process{who}, likely a newsdag run; "
+                    "try again when it has finished"
+                ) from None
+            raise WarehouseInUse(
+                f"{warehouse} is open in another process{who} (a `newsdag explore`, `sql` or other reader?); "
+                "close it and run again"
+            ) from None
+        if "newer version of DuckDB" in message or "created with an newer version" in message:
+            raise WarehouseTooNew(
+                f"{warehouse} was written by a newer DuckDB than this newsdag's ({duckdb.__version__}); "
+                "upgrade newsdag, or use another --warehouse file"
+            ) from None
+        raise
+
+
 @contextmanager
 def connect(warehouse: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection to the warehouse. `read_only=True`: the guarded connection of `connect_read_only`
@@ -60,7 +97,7 @@ def connect(warehouse: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBP
             yield guarded
         return
     warehouse.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(warehouse))
+    con = open_database(warehouse)
     try:
         yield con
     finally:
@@ -88,9 +125,8 @@ def connect_read_only(warehouse: Path, extensions: tuple[str, ...] = ("fts",)) -
     (`read_only=True` alone still lets `COPY ... TO`, `EXPORT DATABASE` and `ATTACH` write files.)"""
     if not warehouse.exists():
         raise FileNotFoundError(f"warehouse not found: {warehouse} (run `newsdag run` first)")
-    con = duckdb.connect(
-        str(warehouse), read_only=True,
-        config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
+    con = open_database(
+        warehouse, read_only=True, config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
     )
     try:
         for name in extensions:
@@ -496,7 +532,12 @@ def load_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:
     """Load a DuckDB extension shipped by its pip package (`duckdb-extension-<name>`): no download."""
     import importlib
 
-    loaded = con.execute("select count(*) from duckdb_extensions() where extension_name = ? and loaded", [name]).fetchone()
+    try:
+        loaded = con.execute("select count(*) from duckdb_extensions() where extension_name = ? and loaded", [name]).fetchone()
+    except duckdb.PermissionException:
+        # A guarded reader (connect_read_only) cannot list the extension folder; it loaded what it needs
+        # before its guards were set, and could not load anything now anyway.
+        return
     if loaded and loaded[0]:  # already loaded (e.g. before a read-only connection was locked)
         return
     package = importlib.import_module(f"duckdb_extension_{name}")
