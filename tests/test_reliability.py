@@ -369,18 +369,20 @@ def test_a_failed_data_check_fails_the_run_visibly(prefect_server, tmp_path: Pat
     sql_dir = tmp_path / "sql"
     shutil.copytree(SQL_DIR, sql_dir)
     (sql_dir / "checks" / "planted.sql").write_text("select 'planted problem' as problem, 'row 1' as detail")
-    monkeypatch.setenv("NEWSDAG_SQL_DIR", str(sql_dir))
     raw = tmp_path / "raw"
     raw.mkdir()
     path = tmp_path / "w.duckdb"
+    # A warehouse with a completed run (a first run that fails leaves no file at all: tests/test_safety.py).
+    assert ingest_flow(raw_dir=str(raw), warehouse_path=str(path), return_state=True).is_completed()
+    monkeypatch.setenv("NEWSDAG_SQL_DIR", str(sql_dir))
 
     state = ingest_flow(raw_dir=str(raw), warehouse_path=str(path), return_state=True)
     assert state.is_failed()
     assert "warehouse check failures" in state.message and "planted problem" in state.message
     with duckdb.connect(str(path), read_only=True) as con:
-        statuses = con.execute("select status, summary from runs").fetchall()
-    assert [status for status, _ in statuses] == ["failed"]  # the run's row says it failed, and why
-    assert "planted problem" in statuses[0][1]
+        statuses = con.execute("select status, summary from runs order by started_at").fetchall()
+    assert [status for status, _ in statuses] == ["completed", "failed"]  # the run's row says it failed, and why
+    assert "planted problem" in statuses[1][1]
 
     monkeypatch.setattr(sys, "argv", ["newsdag", "run", "--ephemeral", "--raw-dir", str(raw), "--warehouse", str(path)])
     with pytest.raises(SystemExit) as exit_:
