@@ -24,6 +24,15 @@ class WarehouseCheckFailed(RuntimeError):
     """A data check found problems in the warehouse."""
 
 
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back, keeping the original error: after a failed commit (e.g. a full disk) DuckDB has no
+    transaction left to roll back, and that second error would hide the first."""
+    try:
+        con.execute("rollback")
+    except duckdb.Error:
+        pass
+
+
 def utc_now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
@@ -408,7 +417,7 @@ def load_batch(
             before_commit(con)
         con.execute("commit")
     except BaseException:
-        con.execute("rollback")
+        _rollback(con)
         raise
 
 
@@ -467,7 +476,7 @@ def prune_deleted(
             before_commit(con)
         con.execute("commit")
     except BaseException:
-        con.execute("rollback")
+        _rollback(con)
         raise
     return len(paths)
 
@@ -604,7 +613,7 @@ def refresh_article_vectors(
                 con.execute("insert into article_vectors select article_id, content_sha256, embedding from incoming_vectors")
         con.execute("commit")
     except BaseException:
-        con.execute("rollback")
+        _rollback(con)
         raise
     return read_frame(con, "select article_id, embedding from article_vectors order by article_id")
 
@@ -749,7 +758,7 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         yield
         con.execute("commit")
     except BaseException:
-        con.execute("rollback")
+        _rollback(con)
         raise
 
 
