@@ -219,18 +219,16 @@ def test_5_links_follow_the_similarity_settings_and_a_failed_first_run_leaves_no
 
 # --- 6, 7. incremental equals from scratch; renames; an empty folder --------------------------------
 
-# Stories are being rewritten (issue 22) to be recomputed from all articles; switch this on then.
-COMPARE_STORIES = False
-
-
 def story_state(con: duckdb.DuckDBPyConnection) -> object:
-    """Stories as sets of member files with their headline (ids and times ignored)."""
-    if not COMPARE_STORIES:
-        return None
+    """Stories as sets of member files with their headline, and topics as sets of files (ids and times
+    ignored: an id depends on which run founded the story)."""
+    topics = con.execute(
+        "select list(a.source_path order by a.source_path) from story_articles m join stories s using (story_id) "
+        "join articles a using (article_id) group by s.topic_id").fetchall()
     rows = con.execute(
         "select s.headline, s.n_articles, list(a.source_path order by a.source_path) from stories s "
         "join story_articles m using (story_id) join articles a using (article_id) group by all").fetchall()
-    return sorted((headline, n, tuple(paths)) for headline, n, paths in rows)
+    return sorted((headline, n, tuple(paths)) for headline, n, paths in rows), sorted(tuple(paths) for (paths,) in topics)
 
 
 # Entity resolution (tasks/entities.py) decides names and labels against the entities already stored, so
