@@ -16,6 +16,13 @@ class OutputFormat(str, Enum):
     markdown = "markdown"
 
 
+def _plain_floats(frame: pl.DataFrame) -> pl.DataFrame:
+    """Float32 values as the numbers they were written as (0.848, not 0.8479999899864197)."""
+    return frame.with_columns(
+        pl.col(name).cast(pl.Float64).round(6) for name, dtype in frame.schema.items() if dtype == pl.Float32
+    )
+
+
 def _flat(frame: pl.DataFrame) -> pl.DataFrame:
     """Nested columns (lists, arrays, structs) as JSON text: CSV and Markdown cells hold one value."""
     nested = [name for name, dtype in frame.schema.items() if dtype.is_nested()]
@@ -64,7 +71,7 @@ def render(frame: pl.DataFrame, output_format: OutputFormat, max_rows: int = 50,
 def write(frame: pl.DataFrame, output_format: OutputFormat, output: Path | None, max_rows: int = 50,
           max_chars: int = 80) -> str | None:
     """Write to `output` (and return None) or return the text for the terminal."""
-    text = render(frame, output_format, max_rows, max_chars)
+    text = render(_plain_floats(frame), output_format, max_rows, max_chars)
     if output is None:
         return text
     output.parent.mkdir(parents=True, exist_ok=True)
