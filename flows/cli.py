@@ -46,17 +46,28 @@ def connect_prefect(ephemeral: bool) -> str | None:
 
 
 @app.command()
-def run(raw_dir: RawDir = None, warehouse: Warehouse = None, ephemeral: Ephemeral = False) -> None:
+def run(
+    raw_dir: RawDir = None, warehouse: Warehouse = None, ephemeral: Ephemeral = False,
+    shard: Annotated[Optional[str], typer.Option(
+        "--shard", help="Process only this share of the raw folder, i/n (files by a hash of their path) [NEWSDAG_SHARD].")] = None,
+    dask: Annotated[Optional[str], typer.Option(
+        "--dask", help="Run the models on a Dask cluster: a scheduler address, or local:N worker processes [NEWSDAG_DASK].")] = None,
+) -> None:
     """Run the ingest flow over the raw folder into the warehouse and print a summary."""
     prefect_environment()
     connect_prefect(ephemeral)
     from flows.ingest import ingest_flow
+    from tasks import distributed_models
 
-    state = ingest_flow(
-        raw_dir=str(raw_dir) if raw_dir else None,
-        warehouse_path=str(warehouse) if warehouse else None,
-        return_state=True,
-    )
+    try:
+        state = ingest_flow(
+            raw_dir=str(raw_dir) if raw_dir else None,
+            warehouse_path=str(warehouse) if warehouse else None,
+            shard=shard, dask=dask,
+            return_state=True,
+        )
+    finally:
+        distributed_models.close_clients()  # a LocalCluster's worker processes end with the run
     if not state.is_completed():
         raise RuntimeError(f"run {state.name.lower()}: {state.message or 'see the log above'}")
     print_summary(state.result())

@@ -22,8 +22,9 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 
-from tasks import clean, embed, entities, heap, ingest, paragraphs, quotes, similarity, stories, warehouse
+from tasks import clean, distributed_models, embed, entities, heap, ingest, paragraphs, quotes, similarity, stories, warehouse
 from tasks.settings import Settings, get_settings
+from flows.lake import finish_lake_run
 
 # Frames are passed in-process; nothing here is worth persisting or caching by Prefect (the
 # embedding cache lives in the warehouse, keyed by text hash, and survives runs).
@@ -66,7 +67,9 @@ def split_paragraphs(articles: pl.DataFrame) -> pl.DataFrame:
 def load_embedding_model(settings: Settings) -> str:
     """Start the embedding model (in its worker process, or in this one) while the first batch is read
     and cleaned (importing sentence-transformers and torch takes seconds)."""
-    if settings.embedding_in_worker:
+    if settings.dask:  # scale-out: the models load on every Dask worker instead
+        distributed_models.warm_up(settings.dask, settings.embedding_model, settings.embedding_device, settings.spacy_model)
+    elif settings.embedding_in_worker:
         embed.embedding_worker(settings.embedding_model, settings.embedding_device)
     else:
         embed.load_model(settings.embedding_model, settings.embedding_device)
@@ -74,6 +77,8 @@ def load_embedding_model(settings: Settings) -> str:
 
 
 def _encoder(settings: Settings) -> embed.Encoder:
+    if settings.dask:
+        return distributed_models.DaskEncoder(settings.dask, settings.dask_min_texts)
     return embed.encode_in_worker if settings.embedding_in_worker else embed.encode_texts
 
 
@@ -101,7 +106,11 @@ def extract_entities(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Find named entities and resolve them to canonical entities (those stored, updated by the
     entities of a batch extracted but not loaded yet)."""
-    mentions = entities.extract_mentions(paras, settings.spacy_model, settings.ner_batch_size)
+    if settings.dask:
+        mentions = distributed_models.extract_mentions(
+            settings.dask, paras, settings.spacy_model, settings.ner_batch_size, settings.dask_min_texts)
+    else:
+        mentions = entities.extract_mentions(paras, settings.spacy_model, settings.ner_batch_size)
     with warehouse.connect(settings.warehouse) as con:
         known = warehouse.known_entities(con)
     if pending_entities is not None and pending_entities.height:
@@ -205,7 +214,7 @@ def record_files(settings: Settings, outcomes: pl.DataFrame, run_id: str) -> int
         warehouse.delete_articles(con, [ingest.article_id_for(p) for p in became_duplicates])
         con.execute("commit")
         warehouse.record_files(con, outcomes, run_id)
-        return warehouse.mark_deleted(con, outcomes["source_path"].to_list(), run_id)
+        return warehouse.mark_deleted(con, outcomes["source_path"].to_list(), run_id, settings.shard)
 
 
 @step(name="report-run")
@@ -272,9 +281,11 @@ def _outcomes(plan: pl.DataFrame, processed: list[pl.DataFrame]) -> pl.DataFrame
 
 
 @flow(name="newsdag-ingest", log_prints=True)
-def ingest_flow(raw_dir: str | None = None, warehouse_path: str | None = None) -> dict[str, Any]:
+def ingest_flow(
+    raw_dir: str | None = None, warehouse_path: str | None = None, shard: str | None = None, dask: str | None = None
+) -> dict[str, Any]:
     """Ingest every new or changed file in the raw folder into the DuckDB warehouse."""
-    settings = get_settings(raw_dir=raw_dir, warehouse=warehouse_path)
+    settings = get_settings(raw_dir=raw_dir, warehouse=warehouse_path, shard=shard, dask=dask)
     return run_ingest(settings)
 
 
@@ -284,11 +295,13 @@ def run_ingest(settings: Settings) -> dict[str, Any]:
     timings: dict[str, float] = defaultdict(float)
     started = time.perf_counter()
 
+    if warehouse.is_lake(settings.warehouse):  # scale-out: created with its data folder when new
+        warehouse.open_lake(settings.warehouse, settings.lake_data, settings.duckdb_memory_limit)
     with warehouse.writer_lock(settings.warehouse), warehouse.held_open(settings.warehouse, settings.duckdb_memory_limit):
         with _timed(timings, "discover"):
             files = discover_files(settings)
         with _timed(timings, "plan"):
-            plan = plan_ingest(settings, files)
+            plan = ingest.select_shard(plan_ingest(settings, files), settings.shard)
         with warehouse.connect(settings.warehouse) as con:
             warehouse.start_run(con, run_id, str(settings.raw_dir))
         try:
@@ -364,7 +377,10 @@ def _run_batches(
         outcomes = _outcomes(plan, read_results)
         deleted = record_files(settings, outcomes, run_id)
     with _timed(timings, "stories"):
-        group_stories(settings, rebuild_search_index=loaded > 0 or deleted > 0)
+        if warehouse.is_lake(settings.warehouse):  # other runs may be writing: see flows/lake.py
+            finish_lake_run(settings, run_id)
+        else:
+            group_stories(settings, rebuild_search_index=loaded > 0 or deleted > 0)
     with _timed(timings, "check"):
         counts = check_warehouse(settings)
     with _timed(timings, "report"):

@@ -49,6 +49,17 @@ class Settings(BaseSettings):
     # exact search costs time in proportion to the corpus for every batch (bench/similarity.py).
     similarity_exact_max: int = 50_000
 
+    # --- scale-out (docs/scale-out.md) ---
+    # Where a new DuckLake's Parquet files go (NEWSDAG_WAREHOUSE=ducklake:...); the catalog remembers it.
+    lake_data: str | None = None
+    # This run's share of the raw folder, "i/n" (0 <= i < n): files by a stable hash of their path.
+    shard: str | None = Field(default=None, pattern=r"^\d+/[1-9]\d*$")
+    # Run the models (embedding, NER) on a Dask cluster: a scheduler address, or "local:N" for a
+    # LocalCluster of N worker processes on this machine. Unset: in this process, as before.
+    dask: str | None = None
+    # Texts per Dask task at least: a task costs ~0.2 s, so it carries seconds of model work.
+    dask_min_texts: int = Field(default=200, ge=1)
+
 
 def get_settings(**overrides: object) -> Settings:
     """Settings from the environment, with explicit (e.g. CLI) overrides that are not None."""

@@ -27,9 +27,52 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
+# Attempts of a transaction that a concurrent DuckLake commit keeps conflicting with (see the DuckLake section).
+LAKE_COMMIT_ATTEMPTS = 30
+
+
+def rollback_quietly(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back if a transaction is open (a failed DuckLake commit has already ended it)."""
+    try:
+        con.execute("rollback")
+    except duckdb.Error:
+        pass
+
+
+def is_commit_conflict(error: BaseException) -> bool:
+    return isinstance(error, duckdb.TransactionException) and "conflict" in str(error).lower()
+
+
+def retry_on_conflict(function):  # type: ignore[no-untyped-def]
+    """Run a writing function (its first argument a connection) again, whole, when its commit conflicts
+    with a concurrent one (DuckLake's optimistic concurrency; never on the single file, one writer).
+    The function must be a unit: its own transaction, or one statement."""
+    import functools
+    import random
+    import time
+
+    @functools.wraps(function)
+    def wrapper(con, *args, **kwargs):  # type: ignore[no-untyped-def]
+        for attempt in range(LAKE_COMMIT_ATTEMPTS):
+            try:
+                return function(con, *args, **kwargs)
+            except duckdb.Error as error:
+                if not is_commit_conflict(error) or attempt == LAKE_COMMIT_ATTEMPTS - 1:
+                    raise
+                rollback_quietly(con)
+                # Jittered back-off: two runs retrying in step would conflict again.
+                time.sleep(random.uniform(0.05, 0.25) * min(2 ** attempt, 16))
+        raise AssertionError("unreachable")
+
+    return wrapper
+
+
 @contextmanager
 def writer_lock(warehouse: Path, wait: bool = False) -> Iterator[None]:
     """One writing run per warehouse: an advisory lock on `<warehouse>.lock`, released on exit or crash."""
+    if is_lake(warehouse):  # a DuckLake takes many writers (commits retried on conflict)
+        yield
+        return
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     handle: IO[str] = open(warehouse.with_suffix(warehouse.suffix + ".lock"), "w")
     try:
@@ -44,6 +87,10 @@ def writer_lock(warehouse: Path, wait: bool = False) -> Iterator[None]:
 
 @contextmanager
 def connect(warehouse: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    if is_lake(warehouse):
+        with connect_lake(warehouse, read_only) as lake:
+            yield lake
+        return
     if not read_only:
         warehouse.parent.mkdir(parents=True, exist_ok=True)
     elif not warehouse.exists():
@@ -65,6 +112,10 @@ def held_open(warehouse: Path, memory_limit: str | None = None) -> Iterator[None
     `memory_limit` (e.g. "256MB") caps DuckDB's buffer pool for the time it is held: an open database
     keeps every block it has read or written cached up to the limit, by default 80% of the machine's
     memory, so without a cap a long run's memory grows with the warehouse."""
+    if is_lake(warehouse):
+        open_lake(warehouse, memory_limit=memory_limit)
+        yield
+        return
     with connect(warehouse) as con:
         if memory_limit:
             con.execute(f"set memory_limit = '{memory_limit}'")
@@ -83,6 +134,9 @@ def _sql_files(folder: Path) -> list[Path]:
 
 def apply_schema(con: duckdb.DuckDBPyConnection, sql_dir: Path, embedding_dim: int, model: str) -> None:
     """Create tables and views (idempotent) and refuse a warehouse built for another embedding size."""
+    if on_lake(con):
+        _apply_lake_schema(con, sql_dir, embedding_dim, model)
+        return
     con.execute(sql_dir.joinpath("schema.sql").read_text().replace("{embedding_dim}", str(int(embedding_dim))))
     for view in _sql_files(sql_dir / "views"):
         con.execute(view.read_text())
@@ -98,7 +152,10 @@ def apply_schema(con: duckdb.DuckDBPyConnection, sql_dir: Path, embedding_dim: i
 
 
 def read_frame(con: duckdb.DuckDBPyConnection, query: str, params: list[object] | dict[str, object] | None = None) -> pl.DataFrame:
-    return con.execute(query, params or []).pl()
+    frame = con.execute(query, params or []).pl()
+    if "embedding" in frame.columns and isinstance(frame.schema["embedding"], pl.List):  # a DuckLake's vectors
+        frame = as_vector_arrays(frame, lake_embedding_dim(con))
+    return frame
 
 
 def known_files(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
@@ -148,11 +205,12 @@ def _blocks_excluding_articles(
 ) -> Iterator[pl.DataFrame]:
     """Stream `query`, which anti-joins the registered relation `excluded_articles` (`article_id`), a
     block at a time, so that what the process holds does not grow with the warehouse."""
+    dimension = lake_embedding_dim(con) if on_lake(con) else None
     with registered(con, "excluded_articles", _key_frame("article_id", excluding_articles)):
         for batch in con.execute(query).to_arrow_reader(block_rows):
             block = pl.from_arrow(batch)
             assert isinstance(block, pl.DataFrame)
-            yield block
+            yield as_vector_arrays(block, dimension)
 
 
 def paragraph_embedding_blocks(con: duckdb.DuckDBPyConnection, excluding_articles: list[str]) -> Iterator[pl.DataFrame]:
@@ -259,6 +317,7 @@ def refresh_entity_counts(con: duckdb.DuckDBPyConnection, entity_ids: list[str],
         )
 
 
+@retry_on_conflict
 def load_batch(con: duckdb.DuckDBPyConnection, batch: ArticleBatch, model: str) -> None:
     """Replace the batch's articles whole: delete by key, insert, in one transaction."""
     article_ids = batch.articles["article_id"].to_list()
@@ -287,10 +346,11 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: ArticleBatch, model: str) 
             )
         con.execute("commit")
     except BaseException:
-        con.execute("rollback")
+        rollback_quietly(con)
         raise
 
 
+@retry_on_conflict
 def record_files(con: duckdb.DuckDBPyConnection, files: pl.DataFrame, run_id: str) -> None:
     """Upsert the outcome for every file seen in this run."""
     now = utc_now()
@@ -298,6 +358,9 @@ def record_files(con: duckdb.DuckDBPyConnection, files: pl.DataFrame, run_id: st
         "source_path", "content_sha256", "size_bytes", "status", "change", "duplicate_of", "encoding", "error",
         "article_id",
     ).with_columns(seen_at=pl.lit(now), run_id=pl.lit(run_id))
+    if on_lake(con):
+        _record_files_lake(con, frame)
+        return
     # One statement: DuckDB applies it whole or not at all.
     with registered(con, "incoming_files", frame):
         con.execute(
@@ -317,9 +380,31 @@ def record_files(con: duckdb.DuckDBPyConnection, files: pl.DataFrame, run_id: st
         )
 
 
-def mark_deleted(con: duckdb.DuckDBPyConnection, present_paths: list[str], run_id: str) -> int:
+@retry_on_conflict
+def mark_deleted(con: duckdb.DuckDBPyConnection, present_paths: list[str], run_id: str, shard: str | None = None) -> int:
     """Files that were in the raw folder before and are gone now: their articles stay in the warehouse,
-    their ingest_files row says `deleted` (use `newsdag prune` to remove them)."""
+    their ingest_files row says `deleted` (use `newsdag prune` to remove them). A run of one `shard`
+    ("i/n") judges only its own shard's files (the others are another run's)."""
+    if shard is not None:
+        from tasks.ingest import parse_shard, shard_of
+
+        index, count = parse_shard(shard)
+        stored = [row[0] for row in con.execute("select source_path from ingest_files where status <> 'deleted'").fetchall()]
+        present_paths = sorted(set(present_paths) | {path for path in stored if shard_of(path, count) != index})
+    if on_lake(con):  # no RETURNING on a DuckLake update: count, then update, in one transaction
+        con.execute("begin transaction")
+        try:
+            with registered(con, "present_files", _key_frame("source_path", present_paths)):
+                condition = "status <> 'deleted' and source_path not in (select source_path from present_files)"
+                gone_count = int(con.execute(f"select count(*) from ingest_files where {condition}").fetchone()[0])  # type: ignore[index]
+                if gone_count:
+                    con.execute(f"update ingest_files set status = 'deleted', last_seen_at = ?, run_id = ? where {condition}",
+                                [utc_now(), run_id])
+            con.execute("commit")
+        except BaseException:
+            rollback_quietly(con)
+            raise
+        return gone_count
     with registered(con, "present_files", _key_frame("source_path", present_paths)):
         gone = con.execute(
             "update ingest_files set status = 'deleted', last_seen_at = ?, run_id = ? "
@@ -348,6 +433,9 @@ def prune_deleted(con: duckdb.DuckDBPyConnection) -> int:
 
 def start_run(con: duckdb.DuckDBPyConnection, run_id: str, raw_dir: str) -> None:
     """Record a new run. Called under the writer lock, so any run still marked `running` has died."""
+    if on_lake(con):
+        retry_on_conflict(_start_run_lake)(con, run_id, raw_dir)
+        return
     con.execute("update runs set status = 'interrupted' where status = 'running' and run_id <> ?", [run_id])
     con.execute(
         "insert or replace into runs (run_id, started_at, status, raw_dir) values (?, ?, 'running', ?)",
@@ -355,6 +443,7 @@ def start_run(con: duckdb.DuckDBPyConnection, run_id: str, raw_dir: str) -> None
     )
 
 
+@retry_on_conflict
 def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, status: str, summary: dict[str, object]) -> None:
     con.execute(
         "update runs set finished_at = ?, status = ?, summary = ? where run_id = ?",
@@ -455,11 +544,15 @@ def replace_stories(
 
 def rebuild_search_index(con: duckdb.DuckDBPyConnection) -> None:
     """(Re)build the BM25 full-text index over paragraphs (DuckDB fts indexes are not updated on insert)."""
+    if on_lake(con):  # DuckLake cannot store fts's index tables; `newsdag search` builds one in memory
+        return
     load_extension(con, "fts")
     con.execute("pragma create_fts_index('paragraphs', 'paragraph_id', 'text', overwrite = 1)")
 
 
 def has_search_index(con: duckdb.DuckDBPyConnection) -> bool:
+    if on_lake(con):
+        return True  # built at search time (rebuild_search_index)
     row = con.execute("select count(*) from duckdb_schemas() where schema_name = 'fts_main_paragraphs'").fetchone()
     return bool(row and row[0])
 
@@ -468,3 +561,298 @@ def search_paragraphs(con: duckdb.DuckDBPyConnection, query: str, params: dict[s
     """Run a search query (built by tasks/search.py, values as parameters) with fts loaded."""
     load_extension(con, "fts")
     return read_frame(con, query, params)
+
+
+# --- DuckLake warehouse: many runs, many hosts, one warehouse (issue 18) ---
+#
+# `NEWSDAG_WAREHOUSE=ducklake:<catalog>` selects a DuckLake instead of the single DuckDB file:
+#   ducklake:/srv/newsdag/meta.ducklake                                   one host, catalog in a DuckDB file
+#   ducklake:postgres:dbname=newsdag host=db port=5432 user=newsdag       several hosts, catalog in PostgreSQL
+# Data files are Parquet under NEWSDAG_LAKE_DATA (a folder, or an object-store path), given when the lake
+# is first created and remembered by its catalog; a local catalog defaults to `<catalog file>.files/`.
+# DuckLake has no primary keys, unique constraints or fixed-size arrays, and commits optimistically:
+# sql/ducklake/schema.sql is the schema without them (vectors as float[]; sql/checks/unique_ids.sql
+# guards the keys), upserts are delete + insert in one transaction, and every writing transaction is
+# retried when a concurrent commit conflicts with it.
+
+LAKE_PREFIX = "ducklake:"
+_LAKE_EXTENSIONS = (  # (pip package, file in the wheel, name DuckDB loads it by: its entry point)
+    ("duckdb_extension_ducklake", "ducklake", "ducklake"),
+    ("duckdb_extension_postgres", "postgres", "postgres_scanner"),
+    ("duckdb_extension_fts", "fts", "fts"),
+)
+# Open lakes of this process: one in-memory DuckDB per lake, with the lake attached; steps connect
+# through cursors of it (each its own transaction), as they share one open database file otherwise.
+_open_lakes: dict[str, duckdb.DuckDBPyConnection] = {}
+_lake_dims: dict[str, int] = {}
+
+
+def is_lake(warehouse: Path | str) -> bool:
+    return str(warehouse).startswith(LAKE_PREFIX)
+
+
+def lake_catalog_name(warehouse: Path | str) -> str:
+    """The name the lake is attached under (one per lake, so a process can tell them apart)."""
+    import hashlib
+
+    return "lake_" + hashlib.sha256(str(warehouse).encode()).hexdigest()[:10]
+
+
+def extension_directory() -> Path:
+    """A folder laid out as DuckDB expects (`<dir>/v<version>/<platform>/<name>.duckdb_extension`) with
+    the extensions of the pip wheels, each under the name of its entry point: DuckDB's own download
+    site is out of reach here, and `LOAD postgres` then finds postgres_scanner.duckdb_extension."""
+    import importlib.util
+    import os
+    import shutil
+    import tempfile
+
+    platform = duckdb.execute("pragma platform").fetchone()[0]  # type: ignore[index]
+    version = "v" + duckdb.__version__
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "newsdag" / "duckdb-extensions"
+    target = base / version / platform
+    target.mkdir(parents=True, exist_ok=True)
+    for package, file_name, load_name in _LAKE_EXTENSIONS:
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            raise RuntimeError(f"{package.replace('_', '-')}=={duckdb.__version__} is not installed (pip install it)")
+        found = sorted(Path(next(iter(spec.submodule_search_locations))).rglob(f"{file_name}.duckdb_extension"))
+        if not found:
+            raise RuntimeError(f"{package} holds no {file_name}.duckdb_extension")
+        dest = target / f"{load_name}.duckdb_extension"
+        if not dest.exists() or dest.stat().st_size != found[-1].stat().st_size:
+            # Copied then renamed: several processes may lay the folder out at the same time.
+            with tempfile.NamedTemporaryFile(dir=target, delete=False) as tmp:
+                shutil.copyfile(found[-1], tmp.name)
+            os.replace(tmp.name, dest)
+    return base
+
+
+def _lake_database(warehouse: Path | str, data_path: str | None = None, read_only: bool = False,
+                   memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with the lake attached (and created, when new, with its data under `data_path`)."""
+    catalog = str(warehouse)[len(LAKE_PREFIX):]
+    db = duckdb.connect(config={"extension_directory": str(extension_directory()),
+                                "autoinstall_known_extensions": False, "autoload_known_extensions": True})
+    try:
+        db.execute("load ducklake")
+        if catalog.startswith("postgres:"):
+            db.execute("load postgres")
+        elif not read_only:
+            Path(catalog).parent.mkdir(parents=True, exist_ok=True)
+        if memory_limit:
+            db.execute(f"set memory_limit = '{memory_limit}'")
+        options = []
+        if data_path:
+            if "://" not in data_path:
+                Path(data_path).mkdir(parents=True, exist_ok=True)
+            options.append(f"data_path '{_sql_string(data_path.rstrip('/') + '/')}'")
+        if read_only:
+            options.append("read_only")
+        attach = f"attach '{_sql_string(LAKE_PREFIX + catalog)}' as {lake_catalog_name(warehouse)}"
+        db.execute(attach + (f" ({', '.join(options)})" if options else ""))
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _sql_string(value: str) -> str:
+    return value.replace("'", "''")
+
+
+def open_lake(warehouse: Path | str, data_path: str | None = None, memory_limit: str | None = None) -> None:
+    """Attach the lake once for this process (creating it when new); `connect` then hands out cursors."""
+    key = str(warehouse)
+    if key not in _open_lakes:
+        _open_lakes[key] = _lake_database(warehouse, data_path, memory_limit=memory_limit)
+
+
+@contextmanager
+def connect_lake(warehouse: Path | str, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection whose default catalog is the lake. Read-only: a database of its own, attached read-only."""
+    if read_only:
+        con = _lake_database(warehouse, read_only=True)
+    else:
+        open_lake(warehouse)
+        con = _open_lakes[str(warehouse)].cursor()
+    try:
+        con.execute(f"use {lake_catalog_name(warehouse)}")
+        yield con
+    finally:
+        con.close()
+
+
+def close_lakes() -> None:
+    for key in list(_open_lakes):
+        _open_lakes.pop(key).close()
+
+
+def on_lake(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether this connection's default catalog is a DuckLake."""
+    row = con.execute("select current_database()").fetchone()
+    return bool(row and str(row[0]).startswith("lake_"))
+
+
+def lake_embedding_dim(con: duckdb.DuckDBPyConnection) -> int | None:
+    """The lake's vector size (warehouse_meta), cached per lake: reads turn its float[] lists into
+    the fixed-size arrays the single file stores."""
+    catalog = str(con.execute("select current_database()").fetchone()[0])  # type: ignore[index]
+    if catalog not in _lake_dims:
+        try:
+            row = con.execute("select value from warehouse_meta where key = 'embedding_dim'").fetchone()
+        except duckdb.CatalogException:
+            return None
+        if row is None:
+            return None
+        _lake_dims[catalog] = int(row[0])
+    return _lake_dims[catalog]
+
+
+def as_vector_arrays(frame: pl.DataFrame, dimension: int | None) -> pl.DataFrame:
+    """`embedding` lists (a DuckLake column) as Array[Float32, dimension], as the single file gives them."""
+    if dimension is None or "embedding" not in frame.columns or not isinstance(frame.schema["embedding"], pl.List):
+        return frame
+    return frame.with_columns(pl.col("embedding").cast(pl.Array(pl.Float32, dimension)))
+
+
+def _apply_lake_schema(con: duckdb.DuckDBPyConnection, sql_dir: Path, embedding_dim: int, model: str) -> None:
+    @retry_on_conflict
+    def apply(con: duckdb.DuckDBPyConnection) -> None:
+        con.execute("begin transaction")
+        try:
+            for statement in con.extract_statements((sql_dir / "ducklake" / "schema.sql").read_text()):
+                con.execute(statement.query)
+            for view in _sql_files(sql_dir / "views"):
+                con.execute(view.read_text())
+            row = con.execute("select value from warehouse_meta where key = 'embedding_dim'").fetchone()
+            if row is None:
+                # An update of the row each creator would write: two first runs conflict, one retries.
+                con.execute("delete from warehouse_meta")
+                con.execute("insert into warehouse_meta values ('embedding_dim', ?), ('created_with_model', ?)",
+                            [str(embedding_dim), model])
+            elif int(row[0]) != embedding_dim:
+                raise ValueError(
+                    f"this warehouse stores {row[0]}-dimensional embeddings; model {model!r} is configured for "
+                    f"{embedding_dim}. Use another warehouse for another model."
+                )
+            con.execute("commit")
+        except BaseException:
+            rollback_quietly(con)
+            raise
+
+    # Nothing to do (the common case): skip the catalog writes, which would conflict with other runs.
+    tables = {row[0] for row in con.execute("select table_name from duckdb_tables() where database_name = current_database()").fetchall()}
+    expected = {s.query.split("exists", 1)[1].split("(", 1)[0].strip()
+                for s in con.extract_statements((sql_dir / "ducklake" / "schema.sql").read_text())
+                if s.query.lstrip().lower().startswith("create table if not exists")}
+    views = {row[0] for row in con.execute("select view_name from duckdb_views() where database_name = current_database()").fetchall()}
+    if not expected <= tables or not {p.stem for p in _sql_files(sql_dir / "views")} <= views:
+        apply(con)
+    stored = lake_embedding_dim(con)
+    if stored != embedding_dim:
+        raise ValueError(
+            f"this warehouse stores {stored}-dimensional embeddings; model {model!r} is configured for "
+            f"{embedding_dim}. Use another warehouse for another model."
+        )
+
+
+def _record_files_lake(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> None:
+    """record_files on a lake (no ON CONFLICT without keys): the merged rows, then delete + insert, in one
+    transaction; the first sighting and a skipped file's encoding are kept as the upsert keeps them."""
+    con.execute("begin transaction")
+    try:
+        with registered(con, "incoming_files", frame):
+            merged = read_frame(
+                con,
+                """
+                select i.source_path, i.content_sha256, i.size_bytes, i.status, i.change, i.duplicate_of,
+                       coalesce(i.encoding, (select s.encoding from article_sources s where s.article_id = i.article_id),
+                                old.encoding) as encoding,
+                       i.error, i.article_id, coalesce(old.first_seen_at, i.seen_at) as first_seen_at,
+                       i.seen_at as last_seen_at, i.run_id
+                from incoming_files i left join ingest_files old using (source_path)
+                """,
+            )
+            con.execute("delete from ingest_files where source_path in (select source_path from incoming_files)")
+        _insert(con, "ingest_files", merged)
+        con.execute("commit")
+    except BaseException:
+        rollback_quietly(con)
+        raise
+
+
+def _start_run_lake(con: duckdb.DuckDBPyConnection, run_id: str, raw_dir: str) -> None:
+    """Other runs may be writing at the same time: no run is marked interrupted here."""
+    con.execute("begin transaction")
+    try:
+        con.execute("delete from runs where run_id = ?", [run_id])
+        con.execute("insert into runs (run_id, started_at, status, raw_dir) values (?, ?, 'running', ?)",
+                    [run_id, utc_now(), raw_dir])
+        con.execute("commit")
+    except BaseException:
+        rollback_quietly(con)
+        raise
+
+
+def concurrent_articles(con: duckdb.DuckDBPyConnection, run_id: str, margin_s: int = 600) -> list[str]:
+    """Articles loaded by other runs that were writing while this one was (still running, killed, or
+    finished after it started, with a margin for clocks of other hosts): the ones its batches may not
+    have seen when they linked."""
+    return [row[0] for row in con.execute(
+        """
+        select a.article_id from articles a join runs r using (run_id)
+        where r.run_id <> $run and (r.finished_at is null
+            or r.finished_at >= (select started_at from runs where run_id = $run) - to_seconds($margin))
+        """,
+        {"run": run_id, "margin": margin_s},
+    ).fetchall()]
+
+
+def run_article_ids(con: duckdb.DuckDBPyConnection, run_id: str) -> list[str]:
+    return [row[0] for row in con.execute("select article_id from articles where run_id = ?", [run_id]).fetchall()]
+
+
+def paragraphs_of(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> pl.DataFrame:
+    with registered(con, "wanted_articles", _key_frame("article_id", article_ids)):
+        return read_frame(con, "select paragraph_id, article_id, text, embedding from paragraphs "
+                               "join wanted_articles using (article_id) order by paragraph_id")
+
+
+def quotes_of(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> pl.DataFrame:
+    with registered(con, "wanted_articles", _key_frame("article_id", article_ids)):
+        return read_frame(con, "select quote_id, article_id, text, speaker_entity_id, embedding from quotes "
+                               "join wanted_articles using (article_id) where embedding is not null order by quote_id")
+
+
+def insert_missing_links(con: duckdb.DuckDBPyConnection, paragraph_links: pl.DataFrame, quote_links: pl.DataFrame) -> int:
+    """Add the links not stored yet (inside the caller's transaction). Returns how many were added."""
+    added = 0
+    for table, frame, keys in (("paragraph_similarity", paragraph_links, ("paragraph_id_a", "paragraph_id_b")),
+                               ("quote_links", quote_links, ("quote_id_a", "quote_id_b"))):
+        if frame.height == 0:
+            continue
+        with registered(con, "candidate_links", frame.select(*keys)):
+            stored = read_frame(con, f"select {', '.join(keys)} from {table} join candidate_links using ({', '.join(keys)})")
+        missing = frame.join(stored, on=list(keys), how="anti")
+        _insert(con, table, missing)
+        added += missing.height
+    return added
+
+
+def claim_derived_tables(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """Inside a transaction that rebuilds derived tables: rewrite one row every such transaction
+    writes, so that two of them at once conflict and the later retries on the other's result."""
+    # The embedding_dim row always exists: deleting it is what makes two such transactions conflict.
+    dimension = con.execute("select value from warehouse_meta where key = 'embedding_dim'").fetchone()[0]  # type: ignore[index]
+    con.execute("delete from warehouse_meta where key in ('embedding_dim', 'derived_by')")
+    con.execute("insert into warehouse_meta values ('embedding_dim', ?), ('derived_by', ?)", [dimension, run_id])
+
+
+def replace_story_rows(con: duckdb.DuckDBPyConnection, article_similarity: pl.DataFrame, stories: pl.DataFrame,
+                       story_articles: pl.DataFrame) -> None:
+    """replace_stories inside the caller's transaction."""
+    for table, frame in (("article_similarity", article_similarity), ("stories", stories),
+                         ("story_articles", story_articles)):
+        con.execute(f"delete from {table}")  # our own table names
+        _insert(con, table, frame)
