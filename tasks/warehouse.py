@@ -566,7 +566,8 @@ def search_paragraphs(con: duckdb.DuckDBPyConnection, query: str, params: dict[s
 # --- DuckLake warehouse: many runs, many hosts, one warehouse (issue 18) ---
 #
 # `NEWSDAG_WAREHOUSE=ducklake:<catalog>` selects a DuckLake instead of the single DuckDB file:
-#   ducklake:/srv/newsdag/meta.ducklake                                   one host, catalog in a DuckDB file
+#   ducklake:/srv/newsdag/meta.ducklake                                   one process at a time, catalog in a DuckDB file
+#   ducklake:sqlite:/srv/newsdag/meta.sqlite                              several runs on one host, catalog in SQLite
 #   ducklake:postgres:dbname=newsdag host=db port=5432 user=newsdag       several hosts, catalog in PostgreSQL
 # Data files are Parquet under NEWSDAG_LAKE_DATA (a folder, or an object-store path), given when the lake
 # is first created and remembered by its catalog; a local catalog defaults to `<catalog file>.files/`.
@@ -579,6 +580,7 @@ LAKE_PREFIX = "ducklake:"
 _LAKE_EXTENSIONS = (  # (pip package, file in the wheel, name DuckDB loads it by: its entry point)
     ("duckdb_extension_ducklake", "ducklake", "ducklake"),
     ("duckdb_extension_postgres", "postgres", "postgres_scanner"),
+    ("duckdb_extension_sqlite", "sqlite", "sqlite_scanner"),
     ("duckdb_extension_fts", "fts", "fts"),
 )
 # Open lakes of this process: one in-memory DuckDB per lake, with the lake attached; steps connect
@@ -638,6 +640,10 @@ def _lake_database(warehouse: Path | str, data_path: str | None = None, read_onl
         db.execute("load ducklake")
         if catalog.startswith("postgres:"):
             db.execute("load postgres")
+        elif catalog.startswith("sqlite:"):
+            db.execute("load sqlite")
+            if not read_only:
+                Path(catalog.split(":", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
         elif not read_only:
             Path(catalog).parent.mkdir(parents=True, exist_ok=True)
         if memory_limit:
@@ -663,15 +669,27 @@ def _sql_string(value: str) -> str:
 
 def open_lake(warehouse: Path | str, data_path: str | None = None, memory_limit: str | None = None) -> None:
     """Attach the lake once for this process (creating it when new); `connect` then hands out cursors."""
+    import random
+    import time
+
     key = str(warehouse)
-    if key not in _open_lakes:
-        _open_lakes[key] = _lake_database(warehouse, data_path, memory_limit=memory_limit)
+    for attempt in range(10):
+        if key in _open_lakes:
+            return
+        try:
+            _open_lakes[key] = _lake_database(warehouse, data_path, memory_limit=memory_limit)
+        except duckdb.Error as error:
+            # Two runs creating one new lake: the catalog's tables are created by one, the other retries.
+            if "initialize DuckLake" not in str(error) or attempt == 9:
+                raise
+            time.sleep(random.uniform(0.2, 1.0))
 
 
 @contextmanager
 def connect_lake(warehouse: Path | str, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A connection whose default catalog is the lake. Read-only: a database of its own, attached read-only."""
-    if read_only:
+    """A connection whose default catalog is the lake. Read-only: a database of its own, attached read-only
+    (unless this process has the lake open already: a DuckDB-file catalog takes one attachment)."""
+    if read_only and str(warehouse) not in _open_lakes:
         con = _lake_database(warehouse, read_only=True)
     else:
         open_lake(warehouse)

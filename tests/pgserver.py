@@ -20,8 +20,8 @@ from pathlib import Path
 def postgres_bin_dir() -> Path | None:
     """The folder holding initdb and pg_ctl (newest version first), or None when PostgreSQL is missing."""
     on_path = shutil.which("initdb")
-    if on_path:
-        return Path(on_path).parent
+    if on_path:  # resolved: a link on PATH may stand alone, without createdb beside it
+        return Path(on_path).resolve().parent
     versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name)
                       if p.parent.parent.name.isdigit() else 0)
     return versions[-1].parent if versions else None
@@ -75,3 +75,12 @@ def postgres_server(base: Path | None = None) -> Iterator[PostgresServer]:
         subprocess.run(_as_postgres_user([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]),
                        capture_output=True, timeout=120)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def create_database(server: PostgresServer, name: str) -> str:
+    """A new, empty database on the server; returns its libpq connection string."""
+    bin_dir = postgres_bin_dir()
+    assert bin_dir is not None
+    subprocess.run([str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(server.port), "-U", server.user, name],
+                   check=True, capture_output=True, timeout=60)
+    return server.libpq(name)
