@@ -232,8 +232,9 @@ def test_sigkill_of_one_shard_leaves_the_lake_consistent_and_a_rerun_completes_i
         present = {row[0] for row in con.execute("select article_id from articles").fetchall()}
         partial = state_of(con)
     # Every article present is whole: exactly its rows in the reference.
-    for table in ("articles", "paragraphs", "entity_mentions", "removed_spans", "article_sources", "quotes"):
-        article_column = 0 if table in ("articles", "article_sources") else 1
+    # (table, position of article_id among its compared columns)
+    for table, article_column in (("articles", 0), ("article_sources", 0), ("entity_mentions", 0),
+                                  ("removed_spans", 0), ("paragraphs", 1), ("quotes", 1)):
         expected = [row for row in reference[table][0] if row[article_column] in present]
         assert sorted(partial[table][0]) == sorted(expected), table
     finish(start_run(corpus, run_env, "1/2"))
