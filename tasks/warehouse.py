@@ -559,6 +559,8 @@ def has_search_index(con: duckdb.DuckDBPyConnection) -> bool:
 
 def search_paragraphs(con: duckdb.DuckDBPyConnection, query: str, params: dict[str, object]) -> pl.DataFrame:
     """Run a search query (built by tasks/search.py, values as parameters) with fts loaded."""
+    if on_lake(con):
+        return _search_lake(con, query, params)
     load_extension(con, "fts")
     return read_frame(con, query, params)
 
@@ -874,3 +876,20 @@ def replace_story_rows(con: duckdb.DuckDBPyConnection, article_similarity: pl.Da
                          ("story_articles", story_articles)):
         con.execute(f"delete from {table}")  # our own table names
         _insert(con, table, frame)
+
+
+def _search_lake(con: duckdb.DuckDBPyConnection, query: str, params: dict[str, object]) -> pl.DataFrame:
+    """Search a DuckLake, whose catalog cannot hold fts's index tables: the paragraphs and articles are
+    copied into this connection's in-memory database and indexed there, for this search (seconds for
+    a corpus of BBC's size; a large lake wants a search service beside it)."""
+    lake, dimension = str(con.execute("select current_database()").fetchone()[0]), lake_embedding_dim(con)  # type: ignore[index]
+    con.execute("use memory")
+    try:
+        con.execute(f"create or replace table paragraphs as select paragraph_id, article_id, text, "
+                    f"cast(embedding as float[{int(dimension or 0)}]) as embedding from {lake}.paragraphs")
+        con.execute(f"create or replace table articles as select * from {lake}.articles")
+        con.execute("load fts")
+        con.execute("pragma create_fts_index('paragraphs', 'paragraph_id', 'text', overwrite = 1)")
+        return con.execute(query, params).pl()
+    finally:
+        con.execute(f"use {lake}")

@@ -195,6 +195,16 @@ def test_two_shards_at_once_on_one_ducklake_give_the_rows_of_one_run(corpus: Pat
     # How many links each run's last step made to the other's articles (they overlap: usually some).
     print([line.split(" - ")[-1] for output in outputs for line in output.splitlines() if "concurrent runs" in line])
     assert_same_rows(lake_state(lake), reference)
+    # The same SQL works on the lake: the example queries, and search (its fts index built in memory).
+    from tasks import search
+
+    with warehouse.connect(Path(lake["NEWSDAG_WAREHOUSE"]), read_only=True) as con:
+        for query in sorted((SQL_DIR / "queries").glob("*.sql")):
+            con.execute(query.read_text()).fetchall()
+        vector = np.zeros(384, dtype=np.float32)
+        vector[0] = 1.0
+        found = warehouse.search_paragraphs(con, search.search_sql(384), search.search_params("Kerry Lavrov", vector, 3))
+    assert found.height == 3 and found["bm25"].is_not_null().any()
 
 
 def test_two_shards_with_the_models_on_a_dask_cluster(corpus: Path, reference: dict, run_env: dict, lake: dict) -> None:
