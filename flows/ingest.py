@@ -297,6 +297,8 @@ def run_ingest(settings: Settings) -> dict[str, Any]:
 
     if warehouse.is_lake(settings.warehouse):  # scale-out: created with its data folder when new
         warehouse.open_lake(settings.warehouse, settings.lake_data, settings.duckdb_memory_limit)
+        # The HNSW index file is one host's, beside a single file: on a lake, similarity search is exact.
+        settings = settings.model_copy(update={"similarity_exact_max": 2**62})
     with warehouse.writer_lock(settings.warehouse), warehouse.held_open(settings.warehouse, settings.duckdb_memory_limit):
         with _timed(timings, "discover"):
             files = discover_files(settings)
