@@ -275,3 +275,15 @@ def test_a_dask_worker_killed_mid_batch_is_retried_and_nothing_is_half_loaded(
         output = finish(run)
         assert killed is not None, "no embedding task was seen running: " + output[-2000:]
     assert_same_rows(lake_state(lake), reference)
+
+
+def test_model_work_is_split_into_coarse_contiguous_pieces() -> None:
+    from tasks.distributed_models import chunk_bounds
+
+    assert chunk_bounds(1000, 4, 200) == [(0, 250), (250, 500), (500, 750), (750, 1000)]
+    assert chunk_bounds(300, 4, 200) == [(0, 300)]  # never pieces smaller than the minimum (but one)
+    assert chunk_bounds(0, 2, 200) == [(0, 0)]
+    for count, workers in ((7, 3), (401, 2), (5, 8)):
+        bounds = chunk_bounds(count, workers, 1)
+        assert bounds[0][0] == 0 and bounds[-1][1] == count and len(bounds) <= workers
+        assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
