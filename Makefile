@@ -36,6 +36,12 @@ ui: install
 serve: install
 	$(BIN)/newsdag serve
 
-.PHONY: prune
+.PHONY: prune explore status
 prune: install
 	$(BIN)/newsdag prune
+
+explore: install
+	$(BIN)/newsdag explore
+
+status: install
+	$(BIN)/newsdag status

@@ -26,7 +26,7 @@ import polars as pl
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tasks import clean, embed, ingest, paragraphs, similarity, stories  # noqa: E402
+from tasks import clean, embed, ingest, paragraphs, similarity, stories, topics  # noqa: E402
 from tasks.settings import get_settings  # noqa: E402
 
 
@@ -120,11 +120,13 @@ def main() -> None:
         "same_title_missed": sorted(f"{a} {b} ({relation_of.get((a, b), 'not linked')})"
                                     for a, b in same_title_pairs if (a, b) not in flagged_pairs),
     })
-    # Stories over the corpus (no entities here: labels fall back to headline words).
-    story_frame, _ = stories.group_stories(
-        similar, meta.with_columns(outlet=pl.lit("bbc.co.uk")),
-        pl.DataFrame(schema={"article_id": pl.String, "canonical_name": pl.String, "label": pl.String,
-                             "mentions": pl.Int64}))
+    # Stories over the corpus (no entities here: articles are compared by their vectors alone).
+    no_entities = pl.DataFrame(schema={"article_id": pl.String, "canonical_name": pl.String, "label": pl.String,
+                                       "mentions": pl.Int64})
+    no_previous = pl.DataFrame(schema={"article_id": pl.String, "story_id": pl.String, "topic_id": pl.String})
+    story_frame = topics.group_articles(
+        topics.article_vectors(embedded.select("article_id", "embedding")),
+        meta.with_columns(outlet=pl.lit("bbc.co.uk"), lede=pl.lit("")), no_entities, no_previous).stories
     multi = story_frame.filter(pl.col("n_articles") > 1)
     results["stories"] = {"articles": articles.height, "stories": story_frame.height,
                           "multi_article_stories": multi.height, "articles_in_them": int(multi["n_articles"].sum()),

@@ -10,6 +10,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from flows.output import OutputFormat
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="newsdag: a batch pipeline for news text.")
 
 
@@ -47,13 +49,19 @@ def connect_prefect(ephemeral: bool) -> str | None:
 
 @app.command()
 def run(
-    raw_dir: RawDir = None, warehouse: Warehouse = None, ephemeral: Ephemeral = False,
+    raw_dir: RawDir = None,
+    warehouse: Warehouse = None,
+    ephemeral: Ephemeral = False,
+    allow_empty: Annotated[bool, typer.Option(
+        "--allow-empty", help="Accept an empty raw folder: every stored article is then marked deleted "
+        "[NEWSDAG_ALLOW_EMPTY].")] = False,
     shard: Annotated[Optional[str], typer.Option(
         "--shard", help="Process only this share of the raw folder, i/n (files by a hash of their path) [NEWSDAG_SHARD].")] = None,
     dask: Annotated[Optional[str], typer.Option(
         "--dask", help="Run the models on a Dask cluster: a scheduler address, or local:N worker processes [NEWSDAG_DASK].")] = None,
 ) -> None:
     """Run the ingest flow over the raw folder into the warehouse and print a summary."""
+    check_before_run(raw_dir, warehouse)
     prefect_environment()
     connect_prefect(ephemeral)
     from flows.ingest import ingest_flow
@@ -63,6 +71,7 @@ def run(
         state = ingest_flow(
             raw_dir=str(raw_dir) if raw_dir else None,
             warehouse_path=str(warehouse) if warehouse else None,
+            allow_empty=True if allow_empty else None,
             shard=shard, dask=dask,
             return_state=True,
         )
@@ -71,6 +80,25 @@ def run(
     if not state.is_completed():
         raise RuntimeError(f"run {state.name.lower()}: {state.message or 'see the log above'}")
     print_summary(state.result())
+
+
+def check_before_run(raw_dir: Path | None, warehouse: Path | None) -> None:
+    """What would stop a run, said in one line before Prefect starts (seconds): no raw folder, a warehouse
+    another run is writing, one that is open elsewhere or from a newer DuckDB. The flow checks again."""
+    from tasks import warehouse as wh
+    from tasks.settings import get_settings
+
+    settings = get_settings(raw_dir=raw_dir, warehouse=warehouse)
+    if not settings.raw_dir.is_dir():
+        raise FileNotFoundError(
+            f"raw folder {settings.raw_dir} does not exist: create it and put article files in it, "
+            "or point --raw-dir (NEWSDAG_RAW_DIR) at your files"
+        )
+    if wh.is_lake(settings.warehouse):  # a DuckLake: many writers, no file here to check (the run opens it)
+        return
+    with wh.writer_lock(settings.warehouse):
+        if settings.warehouse.exists():
+            wh.open_database(settings.warehouse).close()
 
 
 @app.command()
@@ -115,9 +143,22 @@ def prune(warehouse: Warehouse = None) -> None:
     from tasks import warehouse as wh
     from tasks.settings import get_settings
 
+    from tasks import similarity
+
     settings = get_settings(warehouse=warehouse)
+    if not wh.is_lake(settings.warehouse) and not settings.warehouse.exists():
+        raise FileNotFoundError(f"warehouse not found: {settings.warehouse}")
     with wh.writer_lock(settings.warehouse), wh.connect(settings.warehouse) as con:
-        removed = wh.prune_deleted(con)
+        # The paragraphs that had a pruned one among their neighbours are relinked, with the similarity
+        # settings the warehouse was built with, in the prune's transaction.
+        recorded = wh.stored_settings(con)
+        dim = wh.stored_embedding_dim_or_none(con) or settings.embedding_dim
+        wh.apply_schema(con, settings.sql_dir, dim, settings.embedding_model)
+        threshold = float(recorded.get("similarity_threshold", settings.similarity_threshold))
+        top_k = int(recorded.get("similarity_top_k", settings.similarity_top_k))
+        exact_max = 2**62 if wh.is_lake(settings.warehouse) else settings.similarity_exact_max  # (no HNSW file on a lake)
+        removed = wh.prune_deleted(con, before_commit=lambda c: similarity.relink(
+            c, threshold, top_k, exact_max, similarity.paragraph_index_path(settings.warehouse), dim))
     typer.echo(f"pruned {removed} article(s) of deleted files")
 
 
@@ -125,7 +166,7 @@ def print_summary(summary: dict[str, object]) -> None:
     lines = [
         "newsdag run {run_id}".format(**summary),
         "  files     seen {files_seen} | new {new} | changed {changed} | unchanged {unchanged} | "
-        "duplicate {duplicate} | failed {failed} | deleted {deleted}".format(**summary),
+        "duplicate {duplicate} | failed {failed} | empty {empty} | deleted {deleted} | renamed {renamed}".format(**summary),
         "  warehouse articles {articles} | paragraphs {paragraphs} | entities {entities} | "
         "mentions {entity_mentions} | similarity links {paragraph_similarity}".format(**summary),
         "  seconds   " + " | ".join(f"{k} {v:.2f}" for k, v in summary["seconds_per_step"].items())  # type: ignore[union-attr]
@@ -136,38 +177,189 @@ def print_summary(summary: dict[str, object]) -> None:
     typer.echo("\n".join(lines))
 
 
+Format = Annotated[
+    OutputFormat, typer.Option("--format", "-f", help="table (for people), csv, json (an array of rows) or markdown.")
+]
+Output = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file instead of the terminal.")]
+
+
+def _check_output_path(output: Path | None, warehouse: Path) -> None:
+    """Refuse to write a result over the warehouse or the files beside it."""
+    if output is None or str(warehouse).startswith("ducklake:"):  # a lake's files are not beside a path
+        return
+    target = output.resolve()
+    guarded = {warehouse.resolve()} | {warehouse.resolve().with_name(warehouse.name + suffix)
+                                        for suffix in (".wal", ".lock", ".hnsw")}
+    if target in guarded:
+        raise typer.BadParameter(f"{output} is the warehouse (or a file beside it); choose another --output file")
+
+
+def _emit(frame: object, output_format: OutputFormat, output: Path | None, max_rows: int, max_chars: int) -> None:
+    from flows.output import write
+
+    text = write(frame, output_format, output, max_rows, max_chars)  # type: ignore[arg-type]
+    if text is None:
+        typer.echo(f"wrote {frame.height} rows to {output}", err=True)  # type: ignore[attr-defined]
+    else:
+        typer.echo(text, nl=False)
+
+
 @app.command()
 def sql(
     query: Annotated[str, typer.Argument(help="A SQL query, or the path of a .sql file.")],
     warehouse: Warehouse = None,
-    max_rows: Annotated[int, typer.Option(help="Rows to print.")] = 50,
+    max_rows: Annotated[int, typer.Option(help="Rows to print in --format table.", min=1)] = 50,
+    output_format: Format = OutputFormat.table,
+    output: Output = None,
 ) -> None:
-    """Run a read-only SQL query against the warehouse and print the result as a table."""
+    """Run one read-only SQL query against the warehouse and print (or write) the result."""
+    from tasks import warehouse as wh
+    from tasks.settings import get_settings
+
+    settings = get_settings(warehouse=warehouse)
+    _check_output_path(output, settings.warehouse)
+    text = Path(query).read_text() if query.endswith(".sql") and Path(query).is_file() else query
+    frame = wh.read_query(settings.warehouse, text)  # one reading statement, on a connection that cannot write
+    _emit(frame, output_format, output, max_rows, 80)
+
+
+@app.command()
+def explore(
+    warehouse: Warehouse = None,
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 for the notebook.", min=1, max=65535)] = 2718,
+    open_browser: Annotated[bool, typer.Option("--open/--no-open", help="Open it in the default browser.")] = True,
+) -> None:
+    """Open the warehouse in a notebook in the browser (marimo, read-only, on 127.0.0.1): SQL over the
+    warehouse, with the example queries ready to run and edit, and charts. Ctrl-C stops it."""
+    import socket
+    import subprocess
+    import time
+    import urllib.request
+    import webbrowser
+
+    from tasks import warehouse as wh
+    from tasks.settings import PROJECT_ROOT, get_settings
+
+    settings = get_settings(warehouse=warehouse)
+    with wh.connect_read_only(settings.warehouse):  # a missing or busy warehouse: one clear line, now
+        pass
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", port)) == 0:
+            raise RuntimeError(f"port {port} on 127.0.0.1 is taken by another program; choose another with --port")
+    url = f"http://127.0.0.1:{port}"
+    located = settings.warehouse if wh.is_lake(settings.warehouse) else settings.warehouse.resolve()
+    env = {**os.environ, "NEWSDAG_WAREHOUSE": str(located),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
+    notebook = Path(__file__).resolve().parent / "notebook.py"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "marimo", "run", str(notebook), "--headless", "--host", "127.0.0.1", "--port", str(port),
+         "--no-token", "--no-sandbox", "--no-check"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if server.poll() is not None:
+                raise RuntimeError(f"the notebook server exited: {(server.stderr.read() if server.stderr else '').strip()[-300:]}")
+            try:
+                urllib.request.urlopen(url, timeout=2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the notebook server did not answer on {url} within 60 s") from None
+                time.sleep(0.3)
+        typer.echo(f"newsdag explorer: {url}  (read-only; Ctrl-C stops it)", err=False)
+        if open_browser:
+            webbrowser.open(url)
+        server.wait()
+    finally:
+        if server.poll() is None:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+
+@app.command()
+def status(
+    warehouse: Warehouse = None,
+    runs: Annotated[int, typer.Option("--runs", help="How many of the latest runs to show.", min=1)] = 5,
+) -> None:
+    """The latest runs (status, counts, duration), the files that failed and why, and the warehouse's size."""
     import polars as pl
 
     from tasks import warehouse as wh
     from tasks.settings import get_settings
 
     settings = get_settings(warehouse=warehouse)
-    text = Path(query).read_text() if query.endswith(".sql") and Path(query).is_file() else query
+    reports = settings.sql_dir / "reports"
     with wh.connect(settings.warehouse, read_only=True) as con:
-        frame = con.execute(text).pl()
-    with pl.Config(tbl_rows=max_rows, tbl_cols=-1, fmt_str_lengths=80, tbl_width_chars=200, tbl_hide_dataframe_shape=False):
-        typer.echo(frame)
+        recent = wh.read_frame(con, (reports / "recent_runs.sql").read_text(), [runs])
+        failed = wh.read_frame(con, (reports / "failed_files.sql").read_text())
+        tables = wh.read_frame(con, (reports / "table_sizes.sql").read_text())
+    files = [settings.warehouse.with_name(settings.warehouse.name + suffix) for suffix in ("", ".wal", ".hnsw")]
+    size = sum(path.stat().st_size for path in files if path.exists())  # (0 for a DuckLake: its files are elsewhere)
+    with pl.Config(tbl_rows=50, tbl_cols=-1, fmt_str_lengths=100, tbl_width_chars=220, tbl_hide_dataframe_shape=True,
+                   tbl_hide_column_data_types=True):
+        typer.secho(f"warehouse {settings.warehouse} ({size / 2**20:.1f} MB)", bold=True)
+        typer.echo("  " + " | ".join(f"{name} {rows}" for name, rows in tables.iter_rows()))
+        typer.secho(f"\nlatest runs ({recent.height})", bold=True)
+        typer.echo(recent.drop("run_id") if recent.height else "  none yet")
+        typer.secho(f"\nfailed files ({failed.height})", bold=True)
+        for path, _status, error, _seen in failed.iter_rows():
+            typer.echo(f"  {path}: {error}")
+
+
+def _print_rules(warehouse: Path | None, as_json: bool) -> None:
+    """The cleaning rules in the order they run, and how often each fired in the warehouse (when there is one)."""
+    from tasks import warehouse as wh
+    from tasks.cleaning import ORDER, RULES
+    from tasks.settings import get_settings
+
+    settings = get_settings(warehouse=warehouse)
+    counts: dict[str, int] | None = None
+    if settings.warehouse.is_file() or wh.is_lake(settings.warehouse):
+        with wh.connect(settings.warehouse, read_only=True) as con:
+            query = (settings.sql_dir / "queries" / "boilerplate_removed.sql").read_text()
+            counts = {row["reason"]: row["spans"] for row in wh.read_frame(con, query).iter_rows(named=True)}
+    disabled = set(settings.clean_disable)
+    rows = [{"rule": rule.name, "family": rule.family, "checks": [check.name for check in ORDER if check.rule is rule],
+             "description": rule.description, "disabled": rule.name in disabled or rule.family in disabled,
+             "fired": None if counts is None else counts.get(rule.name, 0)} for rule in RULES]
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    where = f"removed spans in {settings.warehouse}" if counts is not None else "no warehouse: counts not shown"
+    typer.secho(f"{len(rows)} cleaning rules, in the order they run ({where})", bold=True)
+    for number, row in enumerate(rows, start=1):
+        fired = "" if row["fired"] is None else f"{row['fired']:>8,}  "
+        off = "  [disabled]" if row["disabled"] else ""
+        typer.echo(f"{number:>3}. {fired}{row['rule']} ({row['family']}){off}: {row['description']}")
 
 
 @app.command()
 def clean(
-    file: Annotated[Path, typer.Argument(help="A raw article file.")],
+    file: Annotated[Optional[Path], typer.Argument(help="A raw article file.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     diff: Annotated[bool, typer.Option("--diff", help="The whole input, each removed span marked in place.")] = False,
+    rules: Annotated[bool, typer.Option("--rules", help="List the cleaning rules in order, with how often each "
+                                        "fired in the warehouse.")] = False,
+    warehouse: Warehouse = None,
 ) -> None:
-    """Show the cleaned article, its metadata, and every removed span with its reason."""
-    from tasks.clean import clean_text, removed_in_place
+    """Show the cleaned article, its metadata, and every removed span with its reason (or, with --rules,
+    the rules themselves). Rules switched off by NEWSDAG_CLEAN_DISABLE do not run."""
+    from tasks.cleaning import clean_text, removed_in_place, resolve_disabled
     from tasks.ingest import decode_bytes
+    from tasks.settings import get_settings
 
+    if rules:
+        _print_rules(warehouse, as_json)
+        return
+    if file is None:
+        raise typer.BadParameter("give a raw article file, or --rules")
     text, encoding = decode_bytes(file.read_bytes())
-    article = clean_text(text)
+    article = clean_text(text, disabled=resolve_disabled(get_settings().clean_disable))
     metadata = {
         "title": article.title, "subtitle": article.subtitle, "authors": article.authors,
         "contributors": article.contributors, "published": article.published and article.published.isoformat(),
@@ -202,27 +394,27 @@ def search(
     warehouse: Warehouse = None,
     limit: Annotated[int, typer.Option(help="Paragraphs to show.")] = 10,
     show_sql: Annotated[bool, typer.Option("--sql", help="Also print the query that was run.")] = False,
+    output_format: Format = OutputFormat.table,
+    output: Output = None,
 ) -> None:
     """Nearest paragraphs to a text, with article, outlet and score: full-text (BM25) and semantic
     (cosine) results fused by reciprocal rank."""
-    import polars as pl
-
     from tasks import search as paragraph_search
     from tasks import warehouse as wh
     from tasks.embed import encode_texts
     from tasks.settings import get_settings
 
     settings = get_settings(warehouse=warehouse)
+    _check_output_path(output, settings.warehouse)
     query = paragraph_search.search_sql(settings.embedding_dim)
-    with wh.connect(settings.warehouse, read_only=True) as con:
+    with wh.connect_read_only(settings.warehouse) as con:
         if not wh.has_search_index(con):
             raise RuntimeError("this warehouse has no search index yet (run `newsdag run` to build it)")
         vector = encode_texts([text], settings.embedding_model, settings.embedding_device)[0]
         frame = wh.search_paragraphs(con, query, paragraph_search.search_params(text, vector, limit))
     if show_sql:
-        typer.echo(query)
-    with pl.Config(tbl_rows=limit, tbl_cols=-1, fmt_str_lengths=100, tbl_width_chars=220):
-        typer.echo(frame)
+        typer.echo(query, err=output_format is not OutputFormat.table)
+    _emit(frame, output_format, output, limit, 100)
 
 
 def main() -> None:
@@ -240,8 +432,12 @@ def main() -> None:
         if isinstance(error, click.ClickException):
             error.show()
             sys.exit(error.exit_code)
-        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        typer.echo(f"newsdag: error: {message}", err=True)
+        from tasks.settings import SettingsError
+
+        lines = str(error).strip().splitlines() or [type(error).__name__]
+        # Invalid settings: one line each; any other error: its first line.
+        for message in lines if isinstance(error, SettingsError) else lines[:1]:
+            typer.echo(f"newsdag: error: {message}", err=True)
         if os.environ.get("NEWSDAG_DEBUG"):
             raise
         sys.exit(1)

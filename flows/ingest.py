@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +22,10 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 
-from tasks import clean, distributed_models, embed, entities, heap, ingest, paragraphs, quotes, similarity, stories, warehouse
-from tasks.settings import Settings, get_settings
 from flows.lake import finish_lake_run
+from flows.progress import RunProgress
+from tasks import clean, distributed_models, embed, entities, heap, ingest, paragraphs, quotes, similarity, stories, topics, warehouse
+from tasks.settings import RESHAPE_LINKS, Settings, get_settings, reshapes_articles, shaping_settings
 
 # Frames are passed in-process; nothing here is worth persisting or caching by Prefect (the
 # embedding cache lives in the warehouse, keyed by text hash, and survives runs).
@@ -39,10 +40,25 @@ def discover_files(settings: Settings) -> pl.DataFrame:
 
 @step(name="plan-ingest")
 def plan_ingest(settings: Settings, files: pl.DataFrame) -> pl.DataFrame:
-    """Compare files with the warehouse: new, changed, unchanged, duplicate or failed."""
+    """Compare files with the warehouse: new, changed, unchanged, duplicate or failed. Settings that
+    shape stored results and differ from those the warehouse was built with: every article is redone
+    (models, cleaning), or every link (similarity threshold, top-k)."""
+    logger = get_run_logger()
     with warehouse.connect(settings.warehouse) as con:
         warehouse.apply_schema(con, settings.sql_dir, settings.embedding_dim, settings.embedding_model)
-        return ingest.plan_ingest(files, warehouse.known_files(con))
+        plan = ingest.plan_ingest(files, warehouse.known_files(con))
+        stored = warehouse.stored_settings(con)
+        changed = {name: (stored[name], value) for name, value in shaping_settings(settings).items()
+                   if name in stored and stored[name] != value}
+        if any(reshapes_articles(name) for name in changed):
+            logger.warning("settings changed since the warehouse was built (%s): every article is redone",
+                           ", ".join(f"{n} {old} -> {new}" for n, (old, new) in changed.items()))
+            plan = plan.with_columns(action=pl.when(pl.col("action") == "skip").then(pl.lit("process"))
+                                     .otherwise(pl.col("action")))
+        if set(changed) & set(RESHAPE_LINKS) or warehouse.needs_full_relink(con):
+            logger.warning("similarity settings changed (or links from before neighbour lists): every link is redone")
+            warehouse.in_transaction(con, warehouse.queue_all_paragraphs)
+        return plan
 
 
 @step(name="read-documents", retries=2, retry_delay_seconds=1)
@@ -51,16 +67,57 @@ def read_documents(settings: Settings, files: pl.DataFrame) -> pl.DataFrame:
     return ingest.read_documents(files, settings.raw_dir)
 
 
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
+
+
+def _isolated(
+    function: Any, frame: pl.DataFrame, step_name: str, key: str = "article_id",
+    fatal: tuple[type[BaseException], ...] = (),
+) -> tuple[Any, dict[str, str]]:
+    """`function(frame)`; if it raises, again one article at a time, so that one file's failure (a
+    model error, a text the step cannot take) costs that file alone. Returns the result over the
+    articles that passed and {article_id: reason} for those that did not. Errors of the `fatal` kinds
+    (not a file's doing: a Dask cluster's failure) are raised as they are."""
+    try:
+        return function(frame), {}
+    except fatal:
+        raise
+    except Exception:  # noqa: BLE001 - retried per article below, each failure recorded
+        pass
+    results: list[Any] = []
+    failures: dict[str, str] = {}
+    for article_id in frame[key].unique(maintain_order=True).to_list():
+        try:
+            results.append(function(frame.filter(pl.col(key) == article_id)))
+        except fatal:
+            raise
+        except Exception as error:  # noqa: BLE001 - recorded as the file's failure
+            failures[article_id] = f"{step_name} failed: {_first_line(error)}"
+    if not results:
+        results.append(function(frame.head(0)))
+    if isinstance(results[0], tuple):
+        return tuple(pl.concat([r[i] for r in results], how="vertical_relaxed") for i in range(len(results[0]))), failures
+    return pl.concat(results, how="vertical_relaxed"), failures
+
+
 @step(name="clean-articles")
-def clean_articles(documents: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Remove boilerplate, record what was removed and why, and extract metadata."""
-    return clean.clean_articles(documents)
+def clean_articles(
+    documents: pl.DataFrame, disabled: tuple[str, ...] = ()
+) -> tuple[tuple[pl.DataFrame, pl.DataFrame], dict[str, str]]:
+    """Remove boilerplate, record what was removed and why, and extract metadata (without the rules
+    switched off by `NEWSDAG_CLEAN_DISABLE`)."""
+    from tasks.cleaning import resolve_disabled
+
+    rules_off = resolve_disabled(disabled)
+    return _isolated(lambda frame: clean.clean_articles(frame, rules_off), documents, "cleaning")
 
 
 @step(name="split-paragraphs")
-def split_paragraphs(articles: pl.DataFrame) -> pl.DataFrame:
+def split_paragraphs(articles: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, str]]:
     """Split cleaned bodies into paragraphs."""
-    return paragraphs.split_paragraphs(articles)
+    return _isolated(paragraphs.split_paragraphs, articles, "splitting")
 
 
 @step(name="load-embedding-model")
@@ -103,26 +160,42 @@ def embed_texts(
 @step(name="extract-entities")
 def extract_entities(
     settings: Settings, paras: pl.DataFrame, pending_entities: pl.DataFrame | None = None
-) -> tuple[pl.DataFrame, pl.DataFrame]:
+) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, str]]:
     """Find named entities and resolve them to canonical entities (those stored, updated by the
-    entities of a batch extracted but not loaded yet)."""
+    entities of a batch extracted but not loaded yet). Long paragraphs are tagged in pieces; if the
+    batch fails, one article at a time, and the articles that still fail are returned with their reason.
+    With `settings.dask`, the tagging runs on the cluster's workers (in the same pieces); a cluster
+    failure (a worker lost too often, the scheduler gone) fails the batch instead of its articles."""
     if settings.dask:
-        mentions = distributed_models.extract_mentions(
-            settings.dask, paras, settings.spacy_model, settings.ner_batch_size, settings.dask_min_texts)
+        mentions, failures = _isolated(
+            lambda part: distributed_models.extract_mentions(
+                settings.dask, part, settings.spacy_model, settings.ner_batch_size, settings.dask_min_texts),
+            paras, "entity extraction", fatal=distributed_models.cluster_errors(),
+        )
     else:
-        mentions = entities.extract_mentions(paras, settings.spacy_model, settings.ner_batch_size)
+        mentions, failures = _isolated(
+            lambda part: entities.extract_mentions_in_chunks(part, settings.spacy_model, settings.ner_batch_size),
+            paras, "entity extraction",
+        )
     with warehouse.connect(settings.warehouse) as con:
         known = warehouse.known_entities(con)
     if pending_entities is not None and pending_entities.height:
         newer = pending_entities.select(known.columns)
         known = pl.concat([known.join(newer, on="entity_id", how="anti"), newer.cast(known.schema)])
-    return entities.canonicalise_entities(mentions, known)
+    entity_frame, resolved = entities.canonicalise_entities(mentions, known)
+    return entity_frame, resolved, failures
 
 
 @step(name="extract-quotes")
-def extract_quotes(paras: pl.DataFrame, entity_frame: pl.DataFrame, mentions: pl.DataFrame) -> pl.DataFrame:
-    """Find direct quotations and their speakers."""
-    return quotes.extract_quotes(paras, mentions, entity_frame)
+def extract_quotes(
+    paras: pl.DataFrame, entity_frame: pl.DataFrame, mentions: pl.DataFrame
+) -> tuple[pl.DataFrame, dict[str, str]]:
+    """Find direct quotations and their speakers (one article at a time if the batch fails)."""
+    return _isolated(
+        lambda part: quotes.extract_quotes(part, mentions.filter(pl.col("article_id").is_in(part["article_id"].unique().implode())),
+                                           entity_frame),
+        paras, "quote extraction",
+    )
 
 
 @step(name="link-quotes")
@@ -138,83 +211,66 @@ def link_quotes(
 
 
 def paragraph_index_path(settings: Settings) -> Path:
-    return settings.warehouse.with_name(settings.warehouse.name + ".hnsw")
+    return similarity.paragraph_index_path(settings.warehouse)
 
 
-def _sync_paragraph_index(settings: Settings, con: Any, stored: pl.DataFrame) -> similarity.ParagraphIndex:
-    index, _, _ = similarity.sync_paragraph_index(
-        paragraph_index_path(settings), stored, lambda ids: warehouse.paragraph_vectors(con, ids), settings.embedding_dim
+def relinker(settings: Settings) -> Any:
+    """The relink run inside each transaction that changes stored paragraphs (tasks/similarity.py)."""
+    return lambda con: similarity.relink(
+        con, settings.similarity_threshold, settings.similarity_top_k, settings.similarity_exact_max,
+        paragraph_index_path(settings), settings.embedding_dim,
     )
-    return index
-
-
-@step(name="link-paragraphs")
-def link_paragraphs(settings: Settings, embedded: pl.DataFrame) -> pl.DataFrame:
-    """Link each new paragraph to its most similar paragraphs in other articles (exact search in a small
-    warehouse, the HNSW index beyond), with the lexical overlap that tells copy from paraphrase."""
-    replaced = embedded["article_id"].unique().to_list()
-    with warehouse.connect(settings.warehouse) as con:
-        stored = warehouse.paragraph_ids(con)
-        if stored.height <= settings.similarity_exact_max:
-            links = similarity.link_similar_paragraphs(
-                embedded, warehouse.paragraph_embedding_blocks(con, replaced), settings.similarity_threshold,
-                settings.similarity_top_k,
-            )
-        else:
-            links = similarity.link_similar_paragraphs(
-                embedded, embedded.head(0), settings.similarity_threshold, settings.similarity_top_k,
-                _sync_paragraph_index(settings, con, stored), replaced,
-            )
-        missing = similarity.paragraph_ids_missing_text(links, set(embedded["paragraph_id"].to_list()))
-        texts = dict(warehouse.paragraph_texts(con, missing).iter_rows())
-    texts.update(zip(embedded["paragraph_id"].to_list(), embedded["text"].to_list()))
-    return similarity.add_lexical_overlap(links, texts)
-
-
-@step(name="index-paragraphs")
-def index_paragraphs(settings: Settings) -> int:
-    """Add the batch's paragraphs to the HNSW index (and drop replaced ones) once the warehouse is large."""
-    with warehouse.connect(settings.warehouse) as con:
-        stored = warehouse.paragraph_ids(con)
-        if stored.height <= settings.similarity_exact_max:
-            return 0
-        _sync_paragraph_index(settings, con, stored)
-        return stored.height
 
 
 @step(name="group-stories")
-def group_stories(settings: Settings, rebuild_search_index: bool) -> int:
-    """Article similarity, duplicate flags and stories from the paragraph links (derived tables, rebuilt
-    in one transaction); the full-text index for `newsdag search`."""
+def group_stories(settings: Settings, rebuild_search_index: bool, run_id: str = "") -> int:
+    """Article similarity and duplicate flags from the paragraph links; topics and stories recomputed from
+    every article's vector and entities, keeping the previous run's ids (derived tables, replaced in
+    one transaction, rewritten only where they changed); the full-text index for `newsdag search`."""
     with warehouse.connect(settings.warehouse) as con:
         inputs = warehouse.story_inputs(con)
         identical = stories.identical_paragraph_links(inputs["paragraph_hashes"])
         similar = stories.article_similarity(inputs["links"], inputs["articles"], identical)
-        story_frame, members = stories.group_stories(similar, inputs["articles"], inputs["entities"])
-        warehouse.replace_stories(con, similar, story_frame, members)
+        vectors = warehouse.refresh_article_vectors(con, topics.article_vectors)
+        grouping = topics.group_articles(
+            vectors, inputs["articles"], inputs["entities"], inputs["previous"],
+            frozenset(inputs["retired"]["absorbed_id"].to_list()),
+            topic_min=settings.topic_min_similarity, story_min=max(settings.story_min_similarity, settings.topic_min_similarity),
+        )
+        warehouse.replace_stories(con, similar, grouping.stories, grouping.story_articles, grouping.topics,
+                                  grouping.merges, run_id)
         if rebuild_search_index or not warehouse.has_search_index(con):
             warehouse.rebuild_search_index(con)
-        return story_frame.height
+        return grouping.stories.height
 
 
 @step(name="load-warehouse", retries=1, retry_delay_seconds=2)
 def load_warehouse(settings: Settings, batch: warehouse.ArticleBatch) -> int:
     """Write the batch's articles whole, in one transaction."""
     with warehouse.connect(settings.warehouse) as con:
-        warehouse.load_batch(con, batch, settings.embedding_model)
+        warehouse.load_batch(con, batch, settings.embedding_model, before_commit=relinker(settings))
     return batch.articles.height
 
 
 @step(name="record-files")
-def record_files(settings: Settings, outcomes: pl.DataFrame, run_id: str) -> int:
-    """Record every file's outcome; drop articles of files that became duplicates; mark deleted files."""
+def record_files(settings: Settings, outcomes: pl.DataFrame, run_id: str) -> tuple[int, int]:
+    """Record every file's outcome; drop articles of files that became duplicates; mark deleted files;
+    drop the old articles of renamed files; relink what any of this (or an earlier crash) left queued.
+    Returns (files deleted, files renamed)."""
     with warehouse.connect(settings.warehouse) as con:
         became_duplicates = outcomes.filter(pl.col("status") == "duplicate")["source_path"].to_list()
-        con.execute("begin transaction")
-        warehouse.delete_articles(con, [ingest.article_id_for(p) for p in became_duplicates])
-        con.execute("commit")
+        # Files empty after cleaning now, after holding an article: the old article goes (a fresh run
+        # over the folder would not have it). A file that fails keeps its last good article (a read
+        # failure may be passing), with the failure recorded.
+        not_loaded = outcomes.filter(pl.col("status") == "empty")["source_path"].to_list()
+        doomed = [ingest.article_id_for(p) for p in became_duplicates + not_loaded]
+        relink = relinker(settings)
+        # (one transaction, redone whole if a concurrent DuckLake commit conflicts with it)
+        warehouse.in_transaction(con, lambda con: (warehouse.delete_articles(con, doomed), relink(con)))
         warehouse.record_files(con, outcomes, run_id)
-        return warehouse.mark_deleted(con, outcomes["source_path"].to_list(), run_id, settings.shard)
+        deleted = warehouse.mark_deleted(con, outcomes["source_path"].to_list(), run_id, settings.shard)
+        renamed = warehouse.drop_renamed(con, before_commit=relinker(settings))
+        return deleted - len(renamed), len(renamed)
 
 
 @step(name="report-run")
@@ -250,8 +306,10 @@ def _timed(timings: dict[str, float], name: str) -> Iterator[None]:
         timings[name] += time.perf_counter() - started
 
 
-def _outcomes(plan: pl.DataFrame, processed: list[pl.DataFrame]) -> pl.DataFrame:
+def _outcomes(plan: pl.DataFrame, processed: list[pl.DataFrame], problems: list[pl.DataFrame] | None = None) -> pl.DataFrame:
     """One row per discovered file: its final status, encoding and error."""
+    problem_frame = pl.concat(problems or [], how="vertical_relaxed") if problems else pl.DataFrame(
+        schema={"source_path": pl.String, "problem_status": pl.String, "problem": pl.String})
     read_results = (
         pl.concat(processed) if processed
         else pl.DataFrame(schema={"source_path": pl.String, "encoding": pl.String, "read_error": pl.String})
@@ -260,6 +318,8 @@ def _outcomes(plan: pl.DataFrame, processed: list[pl.DataFrame]) -> pl.DataFrame
     owner_errors = read_results.select(pl.col("source_path").alias("duplicate_of"), pl.col("read_error").alias("owner_error"))
     return (
         plan.join(read_results, on="source_path", how="left")
+        .join(problem_frame.unique("source_path", keep="last"), on="source_path", how="left")
+        .with_columns(read_error=pl.coalesce("read_error", "problem"))
         .join(owner_errors, on="duplicate_of", how="left")
         .with_columns(
             read_error=pl.coalesce(
@@ -271,21 +331,90 @@ def _outcomes(plan: pl.DataFrame, processed: list[pl.DataFrame]) -> pl.DataFrame
         .with_columns(
             error=pl.coalesce("error", "read_error"),
             status=pl.when(pl.col("action") == "skip").then(pl.lit("unchanged"))
+            .when(pl.col("problem_status") == "empty").then(pl.lit("empty"))
             .when((pl.col("action") == "fail") | pl.col("read_error").is_not_null()).then(pl.lit("failed"))
             .when(pl.col("action") == "duplicate").then(pl.lit("duplicate"))
             .otherwise(pl.lit("loaded")),
             article_id=pl.col("source_path").map_elements(ingest.article_id_for, return_dtype=pl.String),
         )
-        .drop("owner_error")
+        .drop("owner_error", "problem_status", "problem")
     )
+
+
+class EmptyRawFolder(RuntimeError):
+    """The raw folder has no files while the warehouse holds articles (an unmounted drive?)."""
+
+
+class DiskFull(OSError):
+    """The warehouse's disk filled up during the run."""
+
+
+def _warehouse_files(path: Path) -> list[Path]:
+    return [path, path.with_name(path.name + ".wal"), similarity.paragraph_index_path(path)]
+
+
+def _disk_full_error(error: BaseException, path: Path) -> DiskFull | None:
+    """A clear error for a full disk. DuckDB reports "No space left on device" once; every later
+    statement (a task's retry, the failure record) says only that the database "has been invalidated"."""
+    import errno
+    import shutil
+
+    chain, seen = [], error
+    while seen is not None and len(chain) < 10:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    text = " ".join(str(e) for e in chain)
+    no_space = any(getattr(e, "errno", None) == errno.ENOSPC for e in chain) or "No space left" in text
+    folder = path.resolve().parent
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        free = None
+    if not no_space and not ("invalidated" in text and free is not None and free < 64 << 20):
+        return None
+    free_text = f"{free >> 20} MB free" if free is not None else "free space unknown"
+    return DiskFull(
+        errno.ENOSPC,
+        f"no space left on {folder} ({free_text}): free some space there, or point NEWSDAG_WAREHOUSE / "
+        f"--warehouse at a disk with room, and run again. Batches committed before this one are kept; "
+        f"the next run goes on from there",
+    )
+
+
+def _mark_crashed_in_prefect(run_ids: list[str], logger: Any) -> None:
+    """Flow runs our `runs` table found dead: Crashed in Prefect too, so the UI shows no ghost Running
+    (a SIGKILLed process cannot report its own end; Prefect's server only notices runs it started
+    through a worker or runner with heartbeats)."""
+    if not run_ids:
+        return
+    from prefect.client.orchestration import get_client
+    from prefect.states import Crashed
+
+    try:
+        with get_client(sync_client=True) as client:
+            for run_id in run_ids:
+                try:
+                    flow_run_ = client.read_flow_run(uuid.UUID(run_id))
+                except Exception:  # noqa: BLE001 - not a Prefect run id, or another server's run
+                    continue
+                if flow_run_.state is not None and not flow_run_.state.is_final():
+                    client.set_flow_run_state(
+                        flow_run_.id, Crashed(message="the run's process ended without finishing it; found by the next run"),
+                        force=True,
+                    )
+                    logger.warning("flow run %s was left %s by a process that died: marked Crashed", run_id,
+                                   flow_run_.state.name)
+    except Exception as error:  # noqa: BLE001 - the warehouse's own record is what matters; say so and go on
+        logger.warning("could not mark dead flow runs as crashed in Prefect: %s", _first_line(error))
 
 
 @flow(name="newsdag-ingest", log_prints=True)
 def ingest_flow(
-    raw_dir: str | None = None, warehouse_path: str | None = None, shard: str | None = None, dask: str | None = None
+    raw_dir: str | None = None, warehouse_path: str | None = None, allow_empty: bool | None = None,
+    shard: str | None = None, dask: str | None = None,
 ) -> dict[str, Any]:
-    """Ingest every new or changed file in the raw folder into the DuckDB warehouse."""
-    settings = get_settings(raw_dir=raw_dir, warehouse=warehouse_path, shard=shard, dask=dask)
+    """Ingest every new or changed file in the raw folder into the warehouse (this run's shard of it)."""
+    settings = get_settings(raw_dir=raw_dir, warehouse=warehouse_path, allow_empty=allow_empty, shard=shard, dask=dask)
     return run_ingest(settings)
 
 
@@ -295,26 +424,94 @@ def run_ingest(settings: Settings) -> dict[str, Any]:
     timings: dict[str, float] = defaultdict(float)
     started = time.perf_counter()
 
-    if warehouse.is_lake(settings.warehouse):  # scale-out: created with its data folder when new
-        warehouse.open_lake(settings.warehouse, settings.lake_data, settings.duckdb_memory_limit)
-        # The HNSW index file is one host's, beside a single file: on a lake, similarity search is exact.
-        settings = settings.model_copy(update={"similarity_exact_max": 2**62})
-    with warehouse.writer_lock(settings.warehouse), warehouse.held_open(settings.warehouse, settings.duckdb_memory_limit):
-        with _timed(timings, "discover"):
-            files = discover_files(settings)
-        with _timed(timings, "plan"):
-            plan = ingest.select_shard(plan_ingest(settings, files), settings.shard)
-        with warehouse.connect(settings.warehouse) as con:
-            warehouse.start_run(con, run_id, str(settings.raw_dir))
-        try:
-            summary, outcomes, report = _run_batches(settings, plan, run_id, timings, started, logger)
-        except Exception as error:
-            # The run's row says why it failed; the data already committed stays consistent.
+    if warehouse.is_lake(settings.warehouse):
+        return _run_ingest_lake(settings, run_id, timings, started, logger)
+    with warehouse.writer_lock(settings.warehouse):
+        # A warehouse is created by a run that completes, or not at all: a first run that fails before
+        # committing an article leaves no half-configured file (e.g. one fixed at a wrong embedding size),
+        # and the leftovers of a first run that was killed are discarded.
+        created = not settings.warehouse.exists()
+        if not created:
             with warehouse.connect(settings.warehouse) as con:
-                warehouse.finish_run(con, run_id, "failed", {"error": f"{type(error).__name__}: {error}"})
+                discard = warehouse.never_held_data(con)
+            if discard:
+                for path in _warehouse_files(settings.warehouse):
+                    path.unlink(missing_ok=True)
+                created = True
+        try:
+            with warehouse.held_open(settings.warehouse, settings.duckdb_memory_limit):
+                summary, outcomes, report = _run(settings, run_id, timings, started, logger)
+        except BaseException as error:
+            if created:
+                _remove_if_empty(settings.warehouse)
+            full = _disk_full_error(error, settings.warehouse) if isinstance(error, Exception) else None
+            if full is not None:
+                raise full from error
             raise
     _publish_artifacts(outcomes, summary, report["top_statements"])
     return summary
+
+
+def _remove_if_empty(path: Path) -> None:
+    """Remove a warehouse this run created if no article was committed to it."""
+    try:
+        with warehouse.connect(path) as con:
+            empty = warehouse.article_count(con) == 0
+    except Exception:  # noqa: BLE001 - unreadable: keep it for the user to look at
+        return
+    if empty:
+        for file in _warehouse_files(path):
+            file.unlink(missing_ok=True)
+
+
+def _run_ingest_lake(settings: Settings, run_id: str, timings: dict[str, float], started: float, logger: Any) -> dict[str, Any]:
+    """run_ingest on a DuckLake (docs/scale-out.md): no writer lock (many runs commit at once, retried on
+    conflict) and no atomic creation (the catalog is a database, created once, shared by every run)."""
+    # Created with its data folder when new.
+    warehouse.open_lake(settings.warehouse, settings.lake_data, settings.duckdb_memory_limit)
+    # The HNSW index file is one host's, beside a single file: on a lake, similarity search is exact.
+    settings = settings.model_copy(update={"similarity_exact_max": 2**62})
+    with warehouse.held_open(settings.warehouse, settings.duckdb_memory_limit):
+        summary, outcomes, report = _run(settings, run_id, timings, started, logger)
+    _publish_artifacts(outcomes, summary, report["top_statements"])
+    return summary
+
+
+def _run(
+    settings: Settings, run_id: str, timings: dict[str, float], started: float, logger: Any
+) -> tuple[dict[str, Any], pl.DataFrame, dict[str, Any]]:
+    with _timed(timings, "discover"):
+        files = discover_files(settings)
+    if files.height == 0 and not settings.allow_empty:
+        with warehouse.connect(settings.warehouse) as con:
+            stored = warehouse.article_count(con) if warehouse.stored_embedding_dim_or_none(con) is not None else 0
+        if stored:
+            raise EmptyRawFolder(
+                f"the raw folder {settings.raw_dir} is empty but the warehouse holds {stored} articles: nothing "
+                f"was changed (an unmounted drive?). If every file was removed on purpose, run again with "
+                f"--allow-empty (NEWSDAG_ALLOW_EMPTY=true) to mark them deleted"
+            )
+    with _timed(timings, "plan"):
+        # A shard's run plans over the whole folder (a copy in another shard is still a duplicate), then
+        # keeps its own files.
+        plan = ingest.select_shard(plan_ingest(settings, files), settings.shard)
+    with warehouse.connect(settings.warehouse) as con:
+        crashed = warehouse.start_run(con, run_id, str(settings.raw_dir))
+    if crashed:
+        logger.warning("%d earlier run(s) left `running` by a process that died: marked crashed", len(crashed))
+        _mark_crashed_in_prefect(crashed, logger)
+    try:
+        return _run_batches(settings, plan, run_id, timings, started, logger)
+    except BaseException as error:
+        # The run's row says why it failed; the data already committed stays consistent. (After a
+        # fatal DuckDB error, e.g. a full disk, even this may fail: the next run marks it crashed.)
+        status = "failed" if isinstance(error, Exception) else "interrupted"
+        try:
+            with warehouse.connect(settings.warehouse) as con:
+                warehouse.finish_run(con, run_id, status, {"error": f"{type(error).__name__}: {error}"})
+        except Exception:  # noqa: BLE001
+            pass
+        raise
 
 
 def _run_batches(
@@ -333,18 +530,19 @@ def _run_batches(
     )
 
     read_results: list[pl.DataFrame] = []
+    problems: list[pl.DataFrame] = []  # files left out of their batch: failed in a step, or empty after cleaning
     # The process's peak and current memory, and DuckDB's share, after each batch: flat when nothing
     # held grows with the warehouse.
     memory_by_batch: dict[str, list[int]] = {
         "peak_rss_mb": [], "resident_mb": [], "duckdb_mb": [], "free_heap_mb": [], "embedding_worker_peak_mb": []}
     loaded = 0
     n_batches = (to_process.height + settings.batch_size - 1) // settings.batch_size
-    pending: _PreparedBatch | None = None
     warm_up = load_embedding_model.submit(settings) if to_process.height else None
 
     def finish(prepared: _PreparedBatch) -> None:
         nonlocal loaded
         loaded += _finish_batch(settings, prepared, run_id, timings)
+        progress.advance(prepared.documents.height, prepared.number)
         elapsed = time.perf_counter() - started
         with warehouse.connect(settings.warehouse) as con:
             duckdb_bytes = warehouse.memory_in_use(con)
@@ -356,13 +554,54 @@ def _run_batches(
                            ("embedding_worker_peak_mb", worker_peak_mb),
                            ("duckdb_mb", duckdb_bytes >> 20), ("free_heap_mb", (heap.free_heap_bytes() or 0) >> 20)):
             memory_by_batch[key].append(value)
-        logger.info("batch %d/%d done: %d articles loaded (%.1f articles/s), memory %d MB (peak %d MB, DuckDB %d MB)",
-                    prepared.number, n_batches, loaded, loaded / elapsed if elapsed else 0.0,
+        eta = progress.eta_seconds()
+        logger.info("batch %d/%d done: %d/%d articles loaded (%.1f articles/s, ETA %s), memory %d MB (peak %d MB, DuckDB %d MB)",
+                    prepared.number, n_batches, loaded, to_process.height, loaded / elapsed if elapsed else 0.0,
+                    f"{eta:.0f} s" if eta is not None else "?",
                     memory_by_batch["resident_mb"][-1], memory_by_batch["peak_rss_mb"][-1], memory_by_batch["duckdb_mb"][-1])
 
+    with RunProgress(to_process.height, n_batches) as progress:
+        _process_batches(settings, to_process, timings, read_results, problems, finish)
+    if warm_up is not None:
+        warm_up.wait()  # a failure here already failed the batches' embedding
+
+    with _timed(timings, "record"):
+        outcomes = _outcomes(plan, read_results, problems)
+        deleted, renamed = record_files(settings, outcomes, run_id)
+    with _timed(timings, "stories"):
+        if warehouse.is_lake(settings.warehouse):  # other runs may be writing: see flows/lake.py
+            finish_lake_run(settings, run_id)
+        else:
+            group_stories(settings, rebuild_search_index=loaded > 0 or deleted > 0 or renamed > 0, run_id=run_id)
+    with _timed(timings, "check"):
+        counts = check_warehouse(settings)
+    with _timed(timings, "report"):
+        report = report_run(settings, run_id)
+
+    summary = _summary(outcomes, counts, timings, deleted, time.perf_counter() - started, run_id)
+    summary["renamed"] = renamed
+    summary.update({f"{key}_by_batch": values for key, values in memory_by_batch.items()})
+    summary["quality"] = {k: v for k, v in report.items() if k != "top_statements"}
+    with warehouse.connect(settings.warehouse) as con:
+        values = shaping_settings(settings)
+        warehouse.in_transaction(con, lambda con: (warehouse.record_settings(con, values),
+                                                   warehouse.finish_run(con, run_id, "completed", summary)))
+    return summary, outcomes, report
+
+
+def _process_batches(
+    settings: Settings,
+    to_process: pl.DataFrame,
+    timings: dict[str, float],
+    read_results: list[pl.DataFrame],
+    problems: list[pl.DataFrame],
+    finish: Callable[[_PreparedBatch], None],
+) -> None:
+    """Prepare batch k+1 while batch k is embedded, then finish (link and load) batch k."""
+    pending: _PreparedBatch | None = None
     for number, batch_files in enumerate(_batches(to_process, settings.batch_size), start=1):
         try:
-            prepared = _prepare_batch(settings, number, batch_files, timings, read_results, pending)
+            prepared = _prepare_batch(settings, number, batch_files, timings, read_results, pending, problems)
         except Exception:
             if pending is not None:
                 finish(pending)  # keep the batch already embedded; this run still fails
@@ -372,28 +611,6 @@ def _run_batches(
         pending = prepared
     if pending is not None:
         finish(pending)
-    if warm_up is not None:
-        warm_up.wait()  # a failure here already failed the batches' embedding
-
-    with _timed(timings, "record"):
-        outcomes = _outcomes(plan, read_results)
-        deleted = record_files(settings, outcomes, run_id)
-    with _timed(timings, "stories"):
-        if warehouse.is_lake(settings.warehouse):  # other runs may be writing: see flows/lake.py
-            finish_lake_run(settings, run_id)
-        else:
-            group_stories(settings, rebuild_search_index=loaded > 0 or deleted > 0)
-    with _timed(timings, "check"):
-        counts = check_warehouse(settings)
-    with _timed(timings, "report"):
-        report = report_run(settings, run_id)
-
-    summary = _summary(outcomes, counts, timings, deleted, time.perf_counter() - started, run_id)
-    summary.update({f"{key}_by_batch": values for key, values in memory_by_batch.items()})
-    summary["quality"] = {k: v for k, v in report.items() if k != "top_statements"}
-    with warehouse.connect(settings.warehouse) as con:
-        warehouse.finish_run(con, run_id, "completed", summary)
-    return summary, outcomes, report
 
 
 @dataclass
@@ -411,6 +628,24 @@ class _PreparedBatch:
     embedding: PrefectFuture[tuple[pl.DataFrame, float]]
 
 
+def _drop_articles(prepared: dict[str, pl.DataFrame], article_ids: set[str]) -> dict[str, pl.DataFrame]:
+    """The batch's frames without these articles' rows."""
+    if not article_ids:
+        return prepared
+    ids = sorted(article_ids)
+    return {name: frame.filter(~pl.col("article_id").is_in(ids)) if "article_id" in frame.columns else frame
+            for name, frame in prepared.items()}
+
+
+def _problems_frame(documents: pl.DataFrame, reasons: dict[str, str], status: str) -> pl.DataFrame:
+    """`source_path`, `problem_status`, `problem` for articles that will not be loaded."""
+    return documents.filter(pl.col("article_id").is_in(list(reasons))).select(
+        "source_path",
+        problem_status=pl.lit(status),
+        problem=pl.col("article_id").replace_strict(reasons, return_dtype=pl.String),
+    )
+
+
 def _prepare_batch(
     settings: Settings,
     number: int,
@@ -418,28 +653,55 @@ def _prepare_batch(
     timings: dict[str, float],
     read_results: list[pl.DataFrame],
     previous: _PreparedBatch | None,
+    problems: list[pl.DataFrame] | None = None,
 ) -> _PreparedBatch | None:
-    """Read, clean and split a batch, start embedding it, and find its entities and quotes meanwhile."""
+    """Read, clean and split a batch, start embedding it, and find its entities and quotes meanwhile.
+    A file that fails in any step, or has no text left after cleaning, is left out of the batch and
+    recorded in `problems` (failed, or empty); the others go on."""
+    problems = problems if problems is not None else []
     with _timed(timings, "read"):
         documents = read_documents(settings, batch_files)
     read_results.append(documents.select("source_path", "encoding", pl.col("error").alias("read_error")))
     good = documents.filter(pl.col("error").is_null())
     if good.height == 0:
         return None
+    failed: dict[str, str] = {}
     with _timed(timings, "clean"):
-        cleaned, removed = clean_articles(good)
+        (cleaned, removed), failures = clean_articles(good, tuple(settings.clean_disable))
+        failed |= failures
     with _timed(timings, "split"):
-        paras = split_paragraphs(cleaned)
+        paras, failures = split_paragraphs(cleaned)
+        failed |= failures
+    # Nothing left after cleaning (a page of boilerplate): recorded as `empty`, not stored as an article.
+    empty = set(cleaned["article_id"].to_list()) - set(paras["article_id"].to_list()) - set(failed)
+    if empty:
+        problems.append(_problems_frame(good, {a: "no text left after cleaning" for a in empty}, "empty"))
+    frames = _drop_articles({"good": good, "cleaned": cleaned, "removed": removed, "paras": paras}, empty | set(failed))
+    if not frames["paras"].height:
+        problems.append(_problems_frame(good, failed, "failed"))
+        return None
+    paras = frames["paras"]
+    # Embedding starts now, in its worker, while entities and quotes are found here (a file that fails
+    # there leaves its vectors in the embedding cache only).
     with _timed(timings, "embed-start"):
         texts = pl.concat([paras.select("text_sha256", "text"), quotes.quote_texts(paras)])
         with warehouse.connect(settings.warehouse) as con:
             cache = warehouse.cached_embeddings(con, texts["text_sha256"].unique().to_list(), settings.embedding_model)
         embedding = embed_texts.submit(settings, texts, cache, previous.embedding if previous else None)
     with _timed(timings, "entities"):
-        entity_frame, mentions = extract_entities(settings, paras, previous.entity_frame if previous else None)
+        entity_frame, mentions, failures = extract_entities(
+            settings, frames["paras"], previous.entity_frame if previous else None)
+        failed |= failures
     with _timed(timings, "quotes"):
-        found_quotes = extract_quotes(paras, entity_frame, mentions)
-    return _PreparedBatch(number, good, cleaned, removed, paras, entity_frame, mentions, found_quotes, embedding)
+        found_quotes, failures = extract_quotes(frames["paras"], entity_frame, mentions)
+        failed |= failures
+    problems.append(_problems_frame(good, failed, "failed"))
+    frames = _drop_articles({**frames, "mentions": mentions, "found_quotes": found_quotes}, set(failed))
+    if not frames["paras"].height:
+        embedding.wait()
+        return None
+    return _PreparedBatch(number, frames["good"], frames["cleaned"], frames["removed"], frames["paras"], entity_frame,
+                          frames["mentions"], frames["found_quotes"], embedding)
 
 
 def _finish_batch(settings: Settings, prepared: _PreparedBatch, run_id: str, timings: dict[str, float]) -> int:
@@ -452,11 +714,13 @@ def _finish_batch(settings: Settings, prepared: _PreparedBatch, run_id: str, tim
         quote_frame, quote_links = link_quotes(
             settings, prepared.found_quotes, vectors, prepared.paras["article_id"].unique().to_list()
         )
-    with _timed(timings, "link"):
-        links = link_paragraphs(settings, embedded)
+    # Links are computed inside the load's transaction, from the stored paragraphs (relink).
+    links = pl.DataFrame(schema=similarity.LINK_SCHEMA)
     good = prepared.documents
     now = warehouse.utc_now()
-    articles = good.select("article_id", "source_path", "content_sha256").join(prepared.cleaned, on="article_id").with_columns(
+    # (`paragraph_kinds` told the split how to read the body; the paragraphs table keeps each one's kind.)
+    cleaned = prepared.cleaned.drop("paragraph_kinds", strict=False)
+    articles = good.select("article_id", "source_path", "content_sha256").join(cleaned, on="article_id").with_columns(
         ingested_at=pl.lit(now), run_id=pl.lit(run_id)
     )
     batch = warehouse.ArticleBatch(
@@ -465,7 +729,7 @@ def _finish_batch(settings: Settings, prepared: _PreparedBatch, run_id: str, tim
         removed_spans=prepared.removed,
         paragraphs=embedded.select(
             "paragraph_id", "article_id", "position", "text", "section_heading", "text_sha256", "n_words", "embedding",
-            "model",
+            "model", "kind",
         ),
         entities=prepared.entity_frame,
         mentions=prepared.mentions.select(
@@ -477,8 +741,6 @@ def _finish_batch(settings: Settings, prepared: _PreparedBatch, run_id: str, tim
     )
     with _timed(timings, "load"):
         loaded = load_warehouse(settings, batch)
-    with _timed(timings, "link"):
-        index_paragraphs(settings)
     return loaded
 
 
@@ -496,6 +758,7 @@ def _summary(
         "unchanged": count(pl.col("status") == "unchanged"),
         "duplicate": count(pl.col("status") == "duplicate"),
         "failed": count(pl.col("status") == "failed"),
+        "empty": count(pl.col("status") == "empty"),
         "deleted": deleted,
         "failures": outcomes.filter(pl.col("status") == "failed").select("source_path", "error").rows(),
         **counts,

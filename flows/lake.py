@@ -1,11 +1,12 @@
 """The end of a run on a DuckLake warehouse, where other runs may have been writing at the same time.
 
-Each batch links its paragraphs and quotes to what was committed when it linked; two runs loading at
-once do not see each other's uncommitted batches. So, once its batches are in, a run links its articles
-to those of the runs that wrote while it did, then rebuilds the derived tables (article similarity,
-stories) from the whole warehouse — all in one transaction that conflicts with any other run's doing
-the same (tasks/warehouse.claim_derived_tables) and is then redone on the newer state. Whichever run
-finishes last leaves links and stories computed over everything.
+Each batch relinks (tasks/similarity.py: relink) against what was committed when it loaded; two runs
+loading at once do not see each other's uncommitted batches. So, once its batches are in, a run queues
+the paragraphs of its articles and of those of the runs that wrote while it did, relinks them against
+the whole lake, then rebuilds the derived tables (article similarity, article vectors, topics and
+stories) — all in one transaction that conflicts with any other run's doing the same
+(tasks/warehouse.claim_derived_tables) and is then redone on the newer state. Whichever run finishes
+last leaves neighbour lists, links, topics and stories computed over everything.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import polars as pl
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from tasks import embed, quotes, similarity, stories, warehouse
+from tasks import embed, quotes, similarity, stories, topics, warehouse
 from tasks.settings import Settings
 
 
@@ -26,30 +27,49 @@ def _crossing(links: pl.DataFrame, ours: set[str], theirs: set[str], a: str, b: 
     )
 
 
-def link_concurrent_runs(settings: Settings, con, run_id: str) -> int:  # type: ignore[no-untyped-def]
-    """Links between this run's articles and those of concurrent runs that are not stored yet
-    (inside the caller's transaction). Returns how many were added."""
-    ours = warehouse.run_article_ids(con, run_id)
-    theirs = warehouse.concurrent_articles(con, run_id)
-    if not ours or not theirs:
-        return 0
-    our_paragraphs, their_paragraphs = warehouse.paragraphs_of(con, ours), warehouse.paragraphs_of(con, theirs)
-    links = similarity.link_similar_paragraphs(
-        our_paragraphs, their_paragraphs, settings.similarity_threshold, settings.similarity_top_k)
-    links = _crossing(links, set(ours), set(theirs), "article_id_a", "article_id_b")
-    texts = dict(zip(our_paragraphs["paragraph_id"].to_list(), our_paragraphs["text"].to_list()))
-    texts.update(zip(their_paragraphs["paragraph_id"].to_list(), their_paragraphs["text"].to_list()))
-    links = similarity.add_lexical_overlap(links, texts)
+def link_concurrent_quotes(con, ours: list[str], theirs: list[str]) -> int:  # type: ignore[no-untyped-def]
+    """Quote links between this run's articles and concurrent runs' that are not stored yet (inside the
+    caller's transaction; each batch linked its quotes to those committed when it loaded). Returns how
+    many were added."""
     our_quotes = warehouse.quotes_of(con, ours)
     quote_links = quotes.link_quotes(our_quotes, embed.embedding_matrix(our_quotes["embedding"]),
                                      warehouse.quotes_of(con, theirs))
     quote_links = _crossing(quote_links, set(ours), set(theirs), "article_id_a", "article_id_b")
-    return warehouse.insert_missing_links(con, links, quote_links)
+    return warehouse.insert_missing_links(con, pl.DataFrame(), quote_links)
+
+
+def rebuild_derived(settings: Settings, con, run_id: str) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    """Inside the caller's transaction: relink this run's and concurrent runs' paragraphs (and link their
+    quotes), then article
+    similarity, vectors, topics and stories as flows/ingest.group_stories computes them. Returns
+    (paragraph lists recomputed, stories)."""
+    ours = warehouse.run_article_ids(con, run_id)
+    theirs = warehouse.concurrent_articles(con, run_id)
+    relinked = 0
+    if ours and theirs:  # alone, every batch saw everything committed before it
+        warehouse.queue_articles_for_relink(con, sorted(set(ours) | set(theirs)))
+        relinked = similarity.relink(
+            con, settings.similarity_threshold, settings.similarity_top_k, settings.similarity_exact_max,
+            similarity.paragraph_index_path(settings.warehouse), settings.embedding_dim,
+        )
+        link_concurrent_quotes(con, ours, theirs)
+    inputs = warehouse.story_inputs(con)
+    identical = stories.identical_paragraph_links(inputs["paragraph_hashes"])
+    similar = stories.article_similarity(inputs["links"], inputs["articles"], identical)
+    vectors = warehouse.refresh_article_vector_rows(con, topics.article_vectors)
+    grouping = topics.group_articles(
+        vectors, inputs["articles"], inputs["entities"], inputs["previous"],
+        frozenset(inputs["retired"]["absorbed_id"].to_list()),
+        topic_min=settings.topic_min_similarity, story_min=max(settings.story_min_similarity, settings.topic_min_similarity),
+    )
+    warehouse.replace_story_tables(con, similar, grouping.stories, grouping.story_articles, grouping.topics,
+                                   grouping.merges, run_id)
+    return relinked, grouping.stories.height
 
 
 @task(name="finish-lake-run", cache_policy=NO_CACHE, persist_result=False)
 def finish_lake_run(settings: Settings, run_id: str) -> int:
-    """Cross-run links, then article similarity and stories over the whole lake, in one transaction,
+    """Relink against concurrent runs, then the derived tables over the whole lake, in one transaction,
     redone while another run's commit conflicts with it. Returns the number of stories."""
     logger = get_run_logger()
 
@@ -58,19 +78,14 @@ def finish_lake_run(settings: Settings, run_id: str) -> int:
         con.execute("begin transaction")
         try:
             warehouse.claim_derived_tables(con, run_id)
-            added = link_concurrent_runs(settings, con, run_id)
-            inputs = warehouse.story_inputs(con)
-            identical = stories.identical_paragraph_links(inputs["paragraph_hashes"])
-            similar = stories.article_similarity(inputs["links"], inputs["articles"], identical)
-            story_frame, members = stories.group_stories(similar, inputs["articles"], inputs["entities"])
-            warehouse.replace_story_rows(con, similar, story_frame, members)
+            result = rebuild_derived(settings, con, run_id)
             con.execute("commit")
         except BaseException:
             warehouse.rollback_quietly(con)
             raise
-        return added, story_frame.height
+        return result
 
     with warehouse.connect(settings.warehouse) as con:
-        added, n_stories = rebuild(con)
-    logger.info("links to concurrent runs' articles added: %d; stories: %d", added, n_stories)
+        relinked, n_stories = rebuild(con)
+    logger.info("paragraph lists relinked against concurrent runs' articles: %d; stories: %d", relinked, n_stories)
     return n_stories

@@ -32,6 +32,30 @@ def is_healthy(api_url: str, timeout_s: float = 1.0) -> bool:
         return False
 
 
+def server_home(api_url: str, timeout_s: float = 5.0) -> Path | None:
+    """The PREFECT_HOME of the Prefect server answering at `api_url` (its own settings say), if it tells."""
+    import json
+
+    try:
+        with urllib.request.urlopen(f"{api_url.rstrip('/')}/admin/settings", timeout=timeout_s) as response:  # noqa: S310
+            home = json.load(response).get("home")
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+    return Path(home).resolve() if home else None
+
+
+def port_in_use(host: str, port: int) -> bool:
+    import socket
+
+    with socket.socket() as probe:
+        probe.settimeout(1.0)
+        return probe.connect_ex((host, port)) == 0
+
+
+class PortTaken(RuntimeError):
+    """The Prefect port is held by another program, or by a Prefect server that is not newsdag's."""
+
+
 def _prefect_home() -> Path:
     return Path(os.environ.get("PREFECT_HOME", ".prefect")).resolve()
 
@@ -45,9 +69,23 @@ def start_server(host: str = DEFAULT_HOST, port: int | None = None, wait_s: floa
     once healthy. Binds to loopback unless the caller passes another host."""
     url = server_url(host, port)
     api_url = f"{url}/api"
-    if is_healthy(api_url):
-        return api_url
     home = _prefect_home()
+    port_number = int(url.rsplit(":", 1)[1])
+    if is_healthy(api_url):
+        # Reuse only our own server: another one (another project's, another PREFECT_HOME) would record
+        # newsdag's runs in its database and show them in its UI.
+        their_home = server_home(api_url)
+        if their_home != home:
+            raise PortTaken(
+                f"port {port_number} is used by another Prefect server (home {their_home or 'unknown'}, not {home}); "
+                "stop it, or set NEWSDAG_PREFECT_PORT to a free port (or PREFECT_API_URL to use that server on purpose)"
+            )
+        return api_url
+    if port_in_use(host, port_number):
+        raise PortTaken(
+            f"port {port_number} on {host} is taken by another program; set NEWSDAG_PREFECT_PORT to a free port "
+            "(or NEWSDAG_PREFECT_MODE=ephemeral to run without a server)"
+        )
     home.mkdir(parents=True, exist_ok=True)
     log = open(home / "server.log", "ab")  # noqa: SIM115 - handed to the child process
     # The UI asks the server for its API's address, derived from these settings (not from --port):

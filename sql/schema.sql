@@ -163,21 +163,59 @@ create table if not exists article_similarity (
     primary key (article_id_a, article_id_b)
 );
 
--- Stories: articles about the same event, from one or several outlets (rebuilt every run).
+-- Topics: running subjects that many articles cover over weeks (a league's season, a public figure, a
+-- product line, a crisis). Recomputed every run from all articles (tasks/topics.py); ids carry over.
+create table if not exists topics (
+    topic_id                  varchar primary key, -- topic-<article_id of the earliest article when founded>
+    label                     varchar not null,    -- top entities — most distinctive terms (class-based TF-IDF)
+    terms                     varchar[],
+    top_entities              varchar[],
+    representative_article_id varchar,             -- the article nearest the topic's centre
+    headline                  varchar,             -- the representative article's title
+    n_articles                integer not null,
+    n_outlets                 integer not null,
+    n_stories                 integer not null,
+    first_seen                date,                -- earliest published (else first ingested) date
+    last_seen                 date
+);
+
+-- Stories: one event or development inside a topic (a summit and its outcome), from one or several outlets.
 create table if not exists stories (
-    story_id      varchar primary key,       -- story-<article_id of its earliest article>
-    label         varchar not null,          -- top entities (or the headline's words)
-    headline      varchar,                   -- title of its earliest article
+    story_id      varchar primary key,       -- story-<article_id of its earliest article when founded>
+    label         varchar not null,          -- top entities — most distinctive terms
+    headline      varchar,                   -- title of its representative article
     n_articles    integer not null,
     n_outlets     integer not null,
     first_seen    date,                      -- earliest published (else first ingested) date
-    last_seen     date
+    last_seen     date,
+    topic_id      varchar,                   -- each story in exactly one topic
+    terms         varchar[],
+    top_entities  varchar[],
+    representative_article_id varchar
 );
 
 create table if not exists story_articles (
     story_id    varchar not null,
     article_id  varchar primary key,         -- each article in one story
-    is_original boolean not null             -- the story's earliest article
+    is_original boolean not null             -- the story's earliest article (published, then id)
+);
+
+-- Ids that stopped being used because new articles bridged two topics or stories: `absorbed_id` now
+-- reads as `survivor_id` (view cluster_id_map follows chains of merges).
+create table if not exists cluster_merges (
+    level       varchar not null,            -- topic, story
+    absorbed_id varchar not null,
+    survivor_id varchar not null,
+    merged_at   timestamp not null,
+    run_id      varchar not null,
+    primary key (level, absorbed_id)
+);
+
+-- Each article's vector (normalised mean of its paragraph vectors), kept while its content is unchanged.
+create table if not exists article_vectors (
+    article_id     varchar primary key,
+    content_sha256 varchar not null,
+    embedding      float[{embedding_dim}] not null
 );
 
 -- Upgrades of warehouses created by earlier versions (idempotent).
@@ -187,3 +225,29 @@ alter table articles add column if not exists updated date;
 alter table entities add column if not exists mention_count integer default 0;
 alter table paragraph_similarity add column if not exists lexical_overlap float;
 alter table paragraph_similarity add column if not exists kind varchar;
+
+-- Each paragraph's nearest paragraphs in other articles (its top-k by cosine, at or above the threshold,
+-- ties by paragraph_id). paragraph_similarity holds the union of these lists, each pair once, so a link
+-- depends only on the stored paragraphs, never on the order they arrived in (tasks/similarity.py: relink).
+create table if not exists paragraph_neighbours (
+    paragraph_id         varchar not null,
+    neighbour_id         varchar not null,
+    article_id           varchar not null,
+    neighbour_article_id varchar not null,
+    cosine               float not null,
+    primary key (paragraph_id, neighbour_id)
+);
+
+-- Paragraphs whose neighbour lists must be recomputed (new ones, `added`, whose arrival may also change
+-- other paragraphs' lists; and those whose neighbours were removed). Filled in the transaction that
+-- changes the paragraphs, emptied by the relink that follows (a crash in between leaves it for the next run).
+create table if not exists relink_queue (
+    paragraph_id varchar primary key,
+    added        boolean not null
+);
+alter table stories add column if not exists topic_id varchar;
+alter table stories add column if not exists terms varchar[];
+alter table stories add column if not exists top_entities varchar[];
+alter table stories add column if not exists representative_article_id varchar;
+-- A paragraph's kind: 'text', or 'table'/'list' for a block of short rows the cleaner kept together.
+alter table paragraphs add column if not exists kind varchar;

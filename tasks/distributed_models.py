@@ -50,6 +50,15 @@ def dask_client(address: str) -> "Client":
         return _clients[address]
 
 
+def cluster_errors() -> tuple[type[BaseException], ...]:
+    """Failures of the cluster rather than of a text (a worker lost too often, the scheduler gone): they
+    fail the batch, instead of being retried one article at a time as a text's own failure is."""
+    from distributed import KilledWorker
+    from distributed.comm.core import CommClosedError
+
+    return (KilledWorker, CommClosedError, TimeoutError, ConnectionError)
+
+
 def close_clients() -> None:
     with _lock:
         for address in list(_clients):
@@ -76,7 +85,8 @@ def _encode_on_worker(texts: list[str], model: str, device: str, batch_size: int
 
 def _mentions_on_worker(paragraphs: pl.DataFrame, model: str, batch_size: int) -> pl.DataFrame:
     _worker_threads()
-    return entities.extract_mentions(paragraphs, model, batch_size)
+    # Long paragraphs in pieces, as in-process (spaCy's length limit is per call).
+    return entities.extract_mentions_in_chunks(paragraphs, model, batch_size)
 
 
 def _warm_worker(embedding_model: str, device: str, spacy_model: str) -> int:

@@ -51,8 +51,14 @@ def load_model(model: str, device: str = "cpu") -> "SentenceTransformer":
 def _load_model(model: str, device: str) -> "SentenceTransformer":
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    # The model packages' own progress bars ("Loading weights") and notices are not the pipeline's
+    # output: a run reports its own progress.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
 
+    transformers_logging.disable_progress_bar()
     return SentenceTransformer(resolve_model_path(model), device=device, trust_remote_code=False)
 
 

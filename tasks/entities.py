@@ -432,3 +432,47 @@ def find_entity(entities: pl.DataFrame, name: str) -> str | None:
         or (" " not in wanted and _surname(row["canonical_name"]) == wanted)
     }
     return matches.pop() if len(matches) == 1 else None
+
+
+# spaCy refuses a text longer than nlp.max_length (1,000,000 characters) in one call, and its memory
+# grows with the text: a longer paragraph is tagged in pieces of at most this many characters, cut at
+# whitespace (a name cut in two at a piece's edge is the cost, only in such paragraphs).
+SPACY_CHUNK_CHARS = 100_000
+
+
+def _pieces(text: str, limit: int) -> list[tuple[int, str]]:
+    """(offset, piece) covering `text`, each at most `limit` characters, cut after whitespace where possible."""
+    pieces, start = [], 0
+    while start < len(text):
+        stop = min(len(text), start + limit)
+        if stop < len(text):
+            cut = max(text.rfind(" ", start, stop), text.rfind("\n", start, stop))
+            stop = cut + 1 if cut > start else stop
+        pieces.append((start, text[start:stop]))
+        start = stop
+    return pieces
+
+
+def extract_mentions_in_chunks(
+    paragraphs: pl.DataFrame, model: str, batch_size: int = 64, chunk_chars: int = SPACY_CHUNK_CHARS
+) -> pl.DataFrame:
+    """`extract_mentions`, with paragraphs longer than `chunk_chars` tagged in pieces (offsets still
+    into the whole paragraph)."""
+    long = paragraphs.filter(pl.col("text").str.len_chars() > chunk_chars)
+    if long.height == 0:
+        return extract_mentions(paragraphs, model, batch_size)
+    short = paragraphs.filter(pl.col("text").str.len_chars() <= chunk_chars)
+    rows = []
+    for article_id, paragraph_id, text in long.select("article_id", "paragraph_id", "text").iter_rows():
+        for offset, piece in _pieces(text, chunk_chars):
+            rows.append({"article_id": article_id, "paragraph_id": f"{paragraph_id}\x00{offset}", "text": piece})
+    pieces = extract_mentions(pl.DataFrame(rows, schema={"article_id": pl.String, "paragraph_id": pl.String,
+                                                         "text": pl.String}), model, batch_size)
+    parts = pieces["paragraph_id"].str.split_exact("\x00", 1)
+    offset = parts.struct.field("field_1").cast(pl.Int64)
+    pieces = pieces.with_columns(
+        paragraph_id=parts.struct.field("field_0"),
+        start_char=(pl.col("start_char").cast(pl.Int64) + offset).cast(pieces.schema["start_char"]),
+        end_char=(pl.col("end_char").cast(pl.Int64) + offset).cast(pieces.schema["end_char"]),
+    )
+    return pl.concat([extract_mentions(short, model, batch_size), pieces]).sort("paragraph_id", "start_char")

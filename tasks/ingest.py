@@ -94,21 +94,69 @@ def discover_files(raw_dir: Path, max_file_bytes: int) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=FILE_SCHEMA)
 
 
+# Byte-order marks, longest first (UTF-32-LE's mark begins with UTF-16-LE's).
+_BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"),
+)
+# Encodings charset-normalizer may name for text with NUL bytes that is still text.
+_WIDE_ENCODINGS = ["utf_16", "utf_16_le", "utf_16_be", "utf_32", "utf_32_le", "utf_32_be"]
+
+
+def _non_latin_letters(text: str) -> bool:
+    """Letters beyond the Latin blocks: a single-byte guess other than cp1252 (KOI8-R, Greek, ...) is then
+    worth more than cp1252's reading of the same bytes (which would be all Latin mojibake)."""
+    return any(ord(ch) > 0x24F and ch.isalpha() for ch in text[:8192])
+
+
+def _detect(data: bytes, candidates: list[str] | None = None) -> tuple[str, str] | None:
+    """charset-normalizer's best reading of the bytes (text, encoding name), or None."""
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data, cp_isolation=candidates).best() if candidates else from_bytes(data).best()
+    if best is None:
+        return None
+    return str(best), best.encoding.replace("_", "-")
+
+
+def _decode(data: bytes) -> tuple[str, str]:
+    """The text and the name of the encoding used: a byte-order mark, else UTF-8, else (bytes with NULs)
+    UTF-16/32 without a mark, else Windows-1252 unless charset-normalizer finds a non-Latin script."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(encoding), encoding
+            except UnicodeDecodeError:
+                raise UnreadableFile(f"not valid {encoding} text despite its byte-order mark") from None
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    if b"\x00" in data[:8192]:
+        detected = _detect(data, _WIDE_ENCODINGS)
+        if detected is None:
+            raise UnreadableFile("binary file (contains NUL bytes)")
+        return detected
+    detected = _detect(data)
+    if detected is not None and _non_latin_letters(detected[0]):
+        return detected
+    for encoding in ("cp1252", "latin-1"):
+        try:
+            return data.decode(encoding), encoding
+        except UnicodeDecodeError:
+            continue
+    raise AssertionError("latin-1 decodes any bytes")
+
+
 def decode_bytes(data: bytes) -> tuple[str, str]:
-    """Decode article bytes: UTF-8 (with or without BOM), else Windows-1252, else Latin-1.
+    """Decode article bytes: UTF-8 (with or without BOM), UTF-16/32 (with or without BOM), else
+    Windows-1252 or Latin-1, or another encoding charset-normalizer detects for a non-Latin script.
     Mojibake is repaired with ftfy and line endings normalised to \\n."""
     if not data.strip():
         raise UnreadableFile("empty file")
-    if b"\x00" in data[:8192]:
-        raise UnreadableFile("binary file (contains NUL bytes)")
-    for encoding in ("utf-8-sig", "cp1252", "latin-1"):
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        if encoding == "utf-8-sig" and not data.startswith(b"\xef\xbb\xbf"):
-            encoding = "utf-8"
-        break
+    text, encoding = _decode(data)
+    if not text.strip():
+        raise UnreadableFile("empty file")
     control = sum(1 for ch in text[:8192] if ord(ch) < 32 and ch not in "\n\r\t\f")
     if control > 0.01 * min(len(text), 8192):
         raise UnreadableFile("binary file (control characters)")

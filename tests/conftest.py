@@ -12,9 +12,9 @@ import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SEEDS_DIR = PROJECT_ROOT / "data" / "raw"
-# The shared data (gold annotation) sits beside the checkout; NEWSDAG_SHARED_DIR points elsewhere.
-SHARED_DIR = Path(os.environ.get("NEWSDAG_SHARED_DIR", PROJECT_ROOT.parent / "shared"))
-GOLD_FILE = SHARED_DIR / "gold" / "seeds.json"
+# The samples' hand annotation travels with them (a copy of shared/gold/seeds.json): tests read nothing
+# outside the repository.
+GOLD_FILE = PROJECT_ROOT / "tests" / "data" / "seeds_gold.json"
 
 
 def pytest_configure() -> None:

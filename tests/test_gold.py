@@ -1,4 +1,4 @@
-"""End-to-end acceptance on the five samples against the hand annotation in shared/gold/seeds.json."""
+"""End-to-end acceptance on the five samples against the hand annotation in tests/data/seeds_gold.json (a copy of shared/gold/seeds.json)."""
 
 from __future__ import annotations
 

@@ -113,8 +113,18 @@ def chromium() -> str:
             subprocess.run(command, capture_output=True, timeout=600)
         found = shutil.which("chromium")
     if not found:
+        if os.environ.get("CI"):  # CI installs it (.ci/run): a missing browser there is a failure, not a skip
+            pytest.fail("chromium is not installed in CI")
         pytest.skip("chromium is not installed and `apt-get install -y chromium` did not install it")
     return found
+
+
+def keep_screenshot(path: Path) -> None:
+    """Copy a screenshot into NEWSDAG_SCREENSHOT_DIR when set (how README's pictures are made)."""
+    folder = os.environ.get("NEWSDAG_SCREENSHOT_DIR")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, Path(folder) / path.name)
 
 
 def render(browser: str, url: str, profile: Path, screenshot: Path) -> str:
@@ -147,6 +157,7 @@ def test_ui_shows_the_flow_run_and_its_artifact(live_server, background_run, tmp
     assert "ingest-summary" in artifact_page and run_name in artifact_page  # the artifact, of this run
     assert "removed as boilerplate" in artifact_page  # its own text, rendered
     assert (tmp_path / "flow-run.png").stat().st_size > 10_000 and (tmp_path / "artifact.png").stat().st_size > 10_000
+    keep_screenshot(tmp_path / "flow-run.png")
 
 
 def test_serve_registers_a_scheduled_deployment_that_runs(live_server, tmp_path: Path) -> None:
@@ -258,6 +269,7 @@ def test_server_binds_to_loopback_unless_asked(monkeypatch, tmp_path: Path) -> N
             return 1
 
     monkeypatch.setattr(server, "is_healthy", lambda *_args, **_kwargs: False)
+    monkeypatch.setattr(server, "port_in_use", lambda *_args, **_kwargs: False)
     monkeypatch.setattr(server.subprocess, "Popen", ExitedProcess)
     monkeypatch.setenv("PREFECT_HOME", str(tmp_path))
     for kwargs in ({}, {"host": "0.0.0.0"}):

@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from tasks import similarity, stories
+from tasks import similarity, stories, topics
 
 
 def clustered_vectors(n: int, dimension: int = 32, clusters: int = 100, noise: float = 0.35, seed: int = 0) -> np.ndarray:
@@ -161,26 +161,36 @@ def test_article_similarity_flags_copies_and_the_original() -> None:
     assert by_pair[("e", "f")]["relation"] == "related" and by_pair[("e", "f")]["original_article_id"] is None
 
 
-def test_stories_group_linked_articles_and_name_them() -> None:
+def test_stories_group_close_articles_and_name_them() -> None:
     day = datetime(2024, 1, 1)
     articles = _articles([("a", 4, date(2024, 1, 2), day), ("b", 4, date(2024, 1, 1), day),
                           ("c", 4, None, datetime(2024, 1, 5)), ("z", 3, None, day)]).with_columns(
         title=pl.Series(["Storm hits coast", "Storm hits the coast", "Coast storm", "Budget vote"]),
+        lede=pl.Series(["Storm Ciara cut power along the coast.", "The storm flooded the coast road.",
+                        "Coast towns count the storm damage.", "Parliament passed the budget."]),
         outlet=pl.Series(["one.com", "two.com", "two.com", "one.com"]))
-    links = _links([(f"a-{i}", f"b-{i}", "paraphrase") for i in range(2)]
-                   + [(f"b-{i}", f"c-{i}", "paraphrase") for i in range(2)])
+    storm = np.zeros(8)
+    storm[0] = 1.0
+    budget = np.zeros(8)
+    budget[1] = 1.0
+    near = storm + 0.1 * budget
+    vectors = pl.DataFrame({"article_id": ["a", "b", "c", "z"], "embedding": [storm, near, storm, budget]},
+                           schema={"article_id": pl.String, "embedding": pl.List(pl.Float32)})
     entities = pl.DataFrame({"article_id": ["a", "b", "c", "a"], "canonical_name": ["Storm Ciara", "Storm Ciara",
                              "Storm Ciara", "Met Office"], "label": ["EVENT", "EVENT", "EVENT", "ORG"],
                              "mentions": [2, 1, 1, 5]})
-    story_frame, members = stories.group_stories(stories.article_similarity(links, articles), articles, entities)
-    assert story_frame.height == 2
-    storm = story_frame.filter(pl.col("n_articles") == 3).row(0, named=True)
-    assert storm["story_id"] == "story-b"  # a and b seen first, together; b was published first
-    assert storm["label"].startswith("Storm Ciara")
-    assert storm["n_outlets"] == 2
-    assert (storm["first_seen"], storm["last_seen"]) == (date(2024, 1, 1), date(2024, 1, 2))
-    budget = story_frame.filter(pl.col("n_articles") == 1).row(0, named=True)
-    assert budget["label"] == "budget vote"
+    previous = pl.DataFrame(schema={"article_id": pl.String, "story_id": pl.String, "topic_id": pl.String})
+    grouping = topics.group_articles(vectors, articles, entities, previous)
+    story_frame, members = grouping.stories, grouping.story_articles
+    assert story_frame.height == 2 and grouping.topics.height == 2
+    storm_story = story_frame.filter(pl.col("n_articles") == 3).row(0, named=True)
+    assert storm_story["story_id"] == "story-b"  # b was published first
+    assert storm_story["label"].startswith("Storm Ciara") and "storm" in storm_story["terms"]
+    assert storm_story["n_outlets"] == 2
+    assert (storm_story["first_seen"], storm_story["last_seen"]) == (date(2024, 1, 1), date(2024, 1, 2))
+    assert storm_story["representative_article_id"] in {"a", "c"}  # nearest the centre: b leans to the budget
+    budget_story = story_frame.filter(pl.col("n_articles") == 1).row(0, named=True)
+    assert budget_story["terms"][0] in {"budget", "parliament", "passed", "vote"}
     assert members.filter(pl.col("is_original"))["article_id"].sort().to_list() == ["b", "z"]
 
 

@@ -76,3 +76,210 @@ def test_an_edited_copy_arriving_later_is_a_duplicate_of_the_original(run_flow, 
         assert (relation, original, basis) == ("duplicate", wire_id, "first_seen")
         # The copy joined the existing story, which kept its id.
         assert connection.execute("select story_id, n_articles from stories").fetchall() == [(story_id, 2)]
+
+
+# --- topics and stories: determinism, re-runs, batches, merges ------------------------------------------
+
+import os  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from datetime import date, datetime  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import polars as pl  # noqa: E402
+import pytest  # noqa: E402
+
+from tasks import topics, warehouse  # noqa: E402
+
+# Two short events of our own (a harbour board vote, a cup semi-final), two outlets each, beside the samples.
+OWN_ARTICLES = Path(__file__).parent / "data" / "stories"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+GROUPING_TABLES = {
+    "topics": "select * from topics order by topic_id",
+    "stories": "select * from stories order by story_id",
+    "story_articles": "select * from story_articles order by article_id",
+    "cluster_merges": "select level, absorbed_id, survivor_id from cluster_merges order by all",
+}
+
+
+@pytest.fixture(scope="module")
+def mixed_raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.conftest import SEEDS_DIR
+
+    raw = tmp_path_factory.mktemp("mixed-raw")
+    for path in [*sorted(SEEDS_DIR.glob("*.txt")), *sorted(OWN_ARTICLES.glob("*.txt"))]:
+        shutil.copy(path, raw / path.name)
+    return raw
+
+
+@pytest.fixture(scope="module")
+def mixed_run(run_flow, mixed_raw: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("mixed") / "w.duckdb"
+    run_flow(mixed_raw, path)
+    return path
+
+
+def grouping_state(path: Path) -> dict[str, list[tuple]]:
+    with duckdb.connect(str(path), read_only=True) as connection:
+        return {table: connection.execute(query).fetchall() for table, query in GROUPING_TABLES.items()}
+
+
+def members_by(path: Path, level: str) -> dict[str, frozenset[str]]:
+    """id -> source paths of its articles."""
+    column = "s.topic_id" if level == "topic" else "sa.story_id"
+    with duckdb.connect(str(path), read_only=True) as connection:
+        rows = connection.execute(
+            f"select {column}, list(a.source_path) from story_articles sa join stories s using (story_id) "
+            "join articles a using (article_id) group by all").fetchall()
+    return {key: frozenset(paths) for key, paths in rows}
+
+
+def test_each_event_is_one_story_and_stories_nest_in_topics(mixed_run: Path) -> None:
+    from tests.conftest import SEEDS_DIR
+
+    stories = set(members_by(mixed_run, "story").values())
+    assert frozenset(p.name for p in SEEDS_DIR.glob("*.txt")) in stories
+    assert frozenset({"harbour_gazette.txt", "harbour_post.txt"}) in stories
+    assert frozenset({"football_chronicle.txt", "football_echo.txt"}) in stories
+    with duckdb.connect(str(mixed_run), read_only=True) as connection:
+        # Every story in one topic, topic counts add up; labels, representatives and summary filled in.
+        assert connection.execute(
+            "select count(*) from stories s anti join topics t using (topic_id)").fetchone() == (0,)
+        assert connection.execute(
+            "select sum(n_articles), count(*) filter (where representative_article_id is null or label = '') "
+            "from topics").fetchone() == (9, 0)
+        summary = connection.execute(
+            "select label, outlets, topic_label from story_summary where n_articles = 5").fetchone()
+        assert len(summary[1]) == 5 and summary[0] and summary[2]
+        assert connection.execute("select count(*) from cluster_merges").fetchone() == (0,)
+
+
+REGROUP = (
+    "import sys\n"
+    "from pathlib import Path\n"
+    "from flows.ingest import group_stories\n"
+    "from tasks.settings import get_settings\n"
+    "group_stories.fn(get_settings(warehouse=Path(sys.argv[1])), False, 'regroup')\n"
+)
+
+
+def test_grouping_is_identical_under_other_hash_seeds(mixed_run: Path, tmp_path: Path) -> None:
+    states = []
+    for seed in ("1", "4242"):
+        copy = tmp_path / f"seed-{seed}.duckdb"
+        shutil.copy(mixed_run, copy)
+        with duckdb.connect(str(copy)) as connection:  # forget the grouping: computed afresh in the subprocess
+            for table in ("story_articles", "stories", "topics", "cluster_merges", "article_vectors"):
+                connection.execute(f"delete from {table}")
+        env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(PROJECT_ROOT)}
+        done = subprocess.run([sys.executable, "-c", REGROUP, str(copy)], env=env, cwd=PROJECT_ROOT,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        states.append(grouping_state(copy))
+    assert states[0] == states[1] == grouping_state(mixed_run)
+
+
+def test_a_rerun_on_the_unchanged_folder_changes_nothing(run_flow, mixed_raw: Path, mixed_run: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "again.duckdb"
+    shutil.copy(mixed_run, copy)
+    before = grouping_state(copy)
+    with duckdb.connect(str(copy), read_only=True) as connection:
+        vectors_before = connection.execute("select * from article_vectors order by article_id").fetchall()
+    assert run_flow(mixed_raw, copy)["new"] == 0
+    assert grouping_state(copy) == before
+    with duckdb.connect(str(copy), read_only=True) as connection:
+        assert connection.execute("select * from article_vectors order by article_id").fetchall() == vectors_before
+
+
+def test_three_batches_give_the_stories_and_topics_of_one(run_flow, mixed_raw: Path, mixed_run: Path, tmp_path: Path) -> None:
+    files = sorted(mixed_raw.glob("*.txt"), reverse=True)  # not the order one run takes them in
+    batches = [files[0::3], files[1::3], files[2::3]]
+    raw, path = tmp_path / "raw", tmp_path / "batched.duckdb"
+    raw.mkdir()
+    arrived: dict[str, int] = {}
+    for number, batch in enumerate(batches):
+        for file in batch:
+            shutil.copy(file, raw / file.name)
+            arrived[file.name] = number
+        run_flow(raw, path)
+    for level in ("story", "topic"):
+        one_run, batched = members_by(mixed_run, level), members_by(path, level)
+        assert set(batched.values()) == set(one_run.values())
+        # Ids: a cluster is named after its earliest article among those of the batch that founded it,
+        # so an id differs from the one-run id only where an earlier article arrived in a later batch.
+        with duckdb.connect(str(path), read_only=True) as connection:
+            article_of = dict(connection.execute("select source_path, article_id from articles").fetchall())
+            earliest = dict(connection.execute(
+                "select source_path, row_number() over (order by published nulls last, article_id) from articles").fetchall())
+        one_run_id = {paths: key for key, paths in one_run.items()}
+        for key, paths in batched.items():
+            first_batch = min(arrived[p] for p in paths)
+            founders = [p for p in paths if arrived[p] == first_batch]
+            assert key == f"{level}-{article_of[min(founders, key=earliest.__getitem__)]}"
+            if min(paths, key=earliest.__getitem__) in founders:
+                assert key == one_run_id[paths]
+
+
+def _vector(*values: float) -> list[float]:
+    vector = np.zeros(8)
+    vector[: len(values)] = values
+    return list(vector / np.linalg.norm(vector))
+
+
+def _articles(ids: list[str]) -> pl.DataFrame:
+    return pl.DataFrame({
+        "article_id": ids, "title": [f"Report {i}" for i in ids], "lede": ["harbour dredging vote"] * len(ids),
+        "published": [date(2024, 3, 1 + n) for n in range(len(ids))], "outlet": [f"outlet-{i}" for i in ids],
+        "first_seen_at": [datetime(2024, 3, 10)] * len(ids),
+    })
+
+
+def test_articles_that_bridge_two_stories_merge_them_and_the_old_id_resolves(tmp_path: Path) -> None:
+    # a and b: one topic, two stories (cosine 0.3); c1, c2 sit between them (cosine 0.81 to each), so that
+    # the average similarity of all four reaches a story's.
+    bridge = _vector(1.3, 0.954)
+    vectors = {"a": _vector(1.0), "b": _vector(0.3, 0.954), "c1": bridge, "c2": bridge}
+    frame = lambda ids: pl.DataFrame({"article_id": ids, "embedding": [vectors[i] for i in ids]},  # noqa: E731
+                                     schema={"article_id": pl.String, "embedding": pl.List(pl.Float32)})
+    articles = _articles(list(vectors))
+    no_entities = pl.DataFrame(schema={"article_id": pl.String, "canonical_name": pl.String, "label": pl.String,
+                                       "mentions": pl.Int64})
+    previous = pl.DataFrame(schema={"article_id": pl.String, "story_id": pl.String, "topic_id": pl.String})
+
+    def assignment(grouping: topics.Grouping) -> pl.DataFrame:
+        return grouping.story_articles.join(grouping.stories.select("story_id", "topic_id"), on="story_id").select(
+            "article_id", "story_id", "topic_id")
+
+    first = topics.group_articles(frame(["a", "b"]), articles, no_entities, previous)
+    assert sorted(first.stories["story_id"]) == ["story-a", "story-b"] and first.topics["topic_id"].to_list() == ["topic-a"]
+    second = topics.group_articles(frame(list(vectors)), articles, no_entities, assignment(first))
+    assert second.stories["story_id"].to_list() == ["story-a"]
+    assert second.merges.rows() == [("story", "story-b", "story-a")]
+    # The one-batch grouping of the same articles: the same story, under the same id.
+    at_once = topics.group_articles(frame(list(vectors)), articles, no_entities, previous)
+    assert at_once.story_articles.equals(second.story_articles) and at_once.merges.height == 0
+
+    path = tmp_path / "w.duckdb"
+    with warehouse.connect(path) as connection:
+        warehouse.apply_schema(connection, PROJECT_ROOT / "sql", 8, "test")
+        empty_similarity = pl.DataFrame(schema=stories_schema())
+        for grouping, run_id in ((first, "run-1"), (second, "run-2")):
+            warehouse.replace_stories(connection, empty_similarity, grouping.stories, grouping.story_articles,
+                                      grouping.topics, grouping.merges, run_id)
+        resolved = dict(connection.execute(
+            "select old_id, current_id from cluster_id_map where level = 'story'").fetchall())
+        assert resolved == {"story-a": "story-a", "story-b": "story-a"}
+        assert connection.execute("select run_id from cluster_merges").fetchall() == [("run-2",)]
+        # The same grouping again rewrites nothing and records no merge twice.
+        rewritten = warehouse.replace_stories(connection, empty_similarity, second.stories, second.story_articles,
+                                              second.topics, second.merges, "run-3")
+        assert not any(rewritten[t] for t in ("stories", "story_articles", "topics"))
+        assert connection.execute("select count(*) from cluster_merges").fetchone() == (1,)
+
+
+def stories_schema() -> dict:
+    from tasks.stories import ARTICLE_SIMILARITY_SCHEMA
+
+    return ARTICLE_SIMILARITY_SCHEMA

@@ -6,6 +6,13 @@ select 'story without articles', s.story_id from stories s anti join story_artic
 union all
 select 'story with several originals', story_id from story_articles group by story_id having count(*) filter (where is_original) > 1
 union all
+select 'story in no topic', s.story_id from stories s anti join topics t using (topic_id)
+union all
+select 'topic without stories', t.topic_id from topics t anti join stories s using (topic_id)
+union all
+select 'merged id still in use', m.absorbed_id from cluster_merges m
+where m.absorbed_id in (select story_id from stories union all select topic_id from topics)
+union all
 select 'article pair not stored once (a >= b)', article_id_a from article_similarity where article_id_a >= article_id_b
 union all
 select 'article similarity share out of range', article_id_a || ' ' || article_id_b from article_similarity

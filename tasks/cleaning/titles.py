@@ -1,0 +1,84 @@
+"""The title and its echoes: the extractors' title line, the same title printed again, and the
+standfirst under it. The title and subtitle are kept as metadata, not in the body."""
+
+from __future__ import annotations
+
+from tasks.cleaning.authors import BYLINE
+from tasks.cleaning.markup import MARKDOWN_HEADING
+from tasks.cleaning.rule import Example, LineContext, Rule
+from tasks.cleaning.text import ends_sentence, fold, restates_title, word_count
+from tasks.cleaning.urls import BARE_URL
+
+FAMILY = "titles"
+
+TITLE = Rule("title", FAMILY, "The first line, when it stands alone and reads as a headline: the extractors put the "
+             "page title there; it is kept as the article's title.")
+TITLE_REPEAT = Rule("title_repeat", FAMILY, "The title printed again (exactly anywhere, or restated before the "
+                    "story): a copy of metadata already kept.")
+SUBTITLE = Rule("subtitle", FAMILY, "The standfirst right under the title (not a sentence of the story: no closing "
+                "punctuation); kept as the article's subtitle.")
+
+
+@TITLE.check(
+    "title",
+    removes=(Example("Harbour board orders dredging\n\n{story}", "document", "Harbour board orders dredging"),
+             Example("# Harbour board orders dredging\n{story}", "document", "# Harbour board orders dredging")),
+    keeps=(Example("The harbour board voted to dredge.\n\n{story}", "document", "The harbour board voted to dredge."),
+           Example("The board met on Monday\nand voted to dredge the channel.\n\n{story}", "document",
+                   "The board met on Monday")),
+)
+def first_line_title(text: str, ctx: LineContext) -> bool:
+    """A Markdown heading as the first line, or a short first line standing alone without a full stop
+    (not a byline or a URL) followed by more text."""
+    heading = MARKDOWN_HEADING.match(text)
+    if heading:
+        ctx.article.title = heading.group("text").strip()
+        return True
+    lines, index = ctx.lines, ctx.index
+    next_line = lines[index + 1] if index + 1 < len(lines) else None
+    content_lines = sum(1 for line in lines if not line.blank)
+    if (next_line is None or next_line.blank) and word_count(text) <= 30 and not text.endswith(".") \
+            and not BYLINE.match(text) and not BARE_URL.match(text) and content_lines > 1:
+        ctx.article.title = text
+        return True
+    return False
+
+
+@TITLE_REPEAT.check(
+    "line",
+    removes=(Example("Harbour board orders dredging", "body"),),
+    keeps=(Example("Harbour board orders dredging before the storms, the chairman said on Monday.", "body"),),
+)
+def exact_title_repeat(text: str, ctx: LineContext) -> bool:
+    """A line equal to the title once case and punctuation are set aside."""
+    return bool(ctx.article.title) and fold(text) == fold(ctx.article.title)
+
+
+@TITLE_REPEAT.check(
+    "head",
+    removes=(Example("Harbour board orders dredging | Coastal Gazette", "head"),
+             Example("Harbour Board Orders Dredging of Main Channel", "head")),
+    keeps=(Example("Harbour board orders dredging, the chairman said.", "head"),),
+)
+def restated_title(text: str, ctx: LineContext) -> bool:
+    """Before the story, a headline-like line that restates the title (longer, shorter, or "Title | Site")."""
+    return bool(ctx.article.title) and restates_title(text, ctx.article.title)  # type: ignore[arg-type]
+
+
+@SUBTITLE.check(
+    "head",
+    removes=(Example("Fishermen say the work is overdue after two boats ran aground", "head"),),
+    keeps=(Example("Fishermen say the work is overdue after two boats ran aground.", "head"),),
+)
+def standfirst(text: str, ctx: LineContext) -> bool:
+    """The first line after the title, 5-40 words, not ending as a sentence, before anything else is kept."""
+    article, lines, index = ctx.article, ctx.lines, ctx.index
+    stripped = ctx.line.stripped
+    following = next((later for later in lines[index + 1:] if not later.blank), None)
+    if article.title and ctx.previous_kept is None and article.subtitle is None \
+            and all(line.reason in ("title", "title_repeat") for line in lines[:index] if not line.blank) \
+            and 5 <= word_count(stripped) <= 40 and not ends_sentence(stripped) \
+            and following is not None and not following.stripped[:1].islower():
+        article.subtitle = stripped
+        return True
+    return False

@@ -1,0 +1,433 @@
+"""Nothing a user types or drops in the folder can lose data (issue 21): one test per case the
+adversarial pass broke, and a property test that incremental runs equal a run from scratch."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from tasks import warehouse
+from tasks.ingest import decode_bytes
+from tests.conftest import PROJECT_ROOT, SEEDS_DIR
+
+SQL_DIR = PROJECT_ROOT / "sql"
+SEEDS = sorted(SEEDS_DIR.glob("*.txt"))
+
+
+def newsdag(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "flows", *args], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, **(env or {})}, cwd=PROJECT_ROOT)
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# --- 1. `newsdag sql` is read-only ---------------------------------------------------------------
+
+def test_1_sql_cannot_write_any_file(seed_run, tmp_path: Path) -> None:
+    _, seeded, _ = seed_run
+    path = tmp_path / "w.duckdb"
+    shutil.copy(seeded, path)
+    before = digest(path)
+    hostile = [
+        f"COPY (select 'x' as a) TO '{path}' (FORMAT csv)",
+        f"COPY articles TO '{tmp_path / 'x.csv'}'",
+        f"EXPORT DATABASE '{tmp_path / 'dump'}'",
+        f"ATTACH '{tmp_path / 'new.duckdb'}' AS n (READ_WRITE); CREATE TABLE n.t AS SELECT * FROM articles",
+        f"ATTACH '{tmp_path / 'new.duckdb'}' AS n (READ_WRITE)",
+        "INSTALL httpfs",
+        "LOAD httpfs",
+        "DROP TABLE articles",
+        "DELETE FROM articles",
+        "INSERT INTO runs VALUES ('x', now(), null, 'x', null, null)",
+        "SET enable_external_access = true",
+        "select 1; drop table articles",
+        "select * from read_text('/etc/passwd')",
+        f"select * from read_csv('{tmp_path / 'x.csv'}')",
+        "CHECKPOINT",
+    ]
+    for query in hostile:
+        result = newsdag("sql", query, "--warehouse", str(path))
+        assert result.returncode == 1, (query, result.stdout)
+        assert result.stderr.startswith("newsdag: error:") and "Traceback" not in result.stderr, (query, result.stderr)
+    assert digest(path) == before  # byte for byte
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w.duckdb"]  # no file written beside it
+    # Reading still works: plain selects, views, full-text search tables.
+    ok = newsdag("sql", "select count(*) as n from articles", "--warehouse", str(path))
+    assert ok.returncode == 0 and "5" in ok.stdout, ok.stderr
+
+
+def test_1_the_guards_hold_even_without_the_statement_check(seed_run, tmp_path: Path) -> None:
+    """DuckDB's own guards, under the statement-kind check: a writing statement run directly on the
+    read-only connection is refused too."""
+    _, seeded, _ = seed_run
+    path = tmp_path / "w.duckdb"
+    shutil.copy(seeded, path)
+    with warehouse.connect_read_only(path) as con:
+        for query in (f"COPY (select 1) TO '{path}' (FORMAT csv)", f"EXPORT DATABASE '{tmp_path / 'dump'}'",
+                      f"ATTACH '{tmp_path / 'n.duckdb'}' AS n", "SET enable_external_access = true",
+                      "select * from read_text('/etc/passwd')"):
+            with pytest.raises(duckdb.Error):
+                con.execute(query)
+        assert con.execute("select count(*) from paragraphs").fetchone()[0] > 0
+        with pytest.raises(warehouse.QueryRefused):
+            warehouse.reading_statement(con, "COPY articles TO 'x.csv'")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w.duckdb"]
+
+
+# --- 2. invalid settings stop at the door ----------------------------------------------------------
+
+@pytest.mark.parametrize("setting, value, allowed", [
+    ("NEWSDAG_BATCH_SIZE", "-1", ">= 1"),
+    ("NEWSDAG_BATCH_SIZE", "0", ">= 1"),
+    ("NEWSDAG_SIMILARITY_THRESHOLD", "2", "<= 1.0"),
+    ("NEWSDAG_SIMILARITY_TOP_K", "-1", ">= 1"),
+    ("NEWSDAG_EMBEDDING_DIM", "0", ">= 1"),
+])
+def test_2_an_invalid_setting_is_named_and_nothing_is_touched(tmp_path: Path, setting: str, value: str, allowed: str) -> None:
+    raw = tmp_path / "raw"
+    shutil.copytree(SEEDS_DIR, raw)
+    path = tmp_path / "w.duckdb"
+    result = newsdag("run", "--ephemeral", "--raw-dir", str(raw), "--warehouse", str(path), env={setting: value})
+    assert result.returncode == 1
+    line = result.stderr.strip().splitlines()[-1]
+    assert f"{setting}={value}" in line and allowed in line, line
+    assert not path.exists() and not path.with_name("w.duckdb.lock").exists()
+
+
+def test_2_every_invalid_setting_gets_its_own_line() -> None:
+    from tasks.settings import SettingsError, get_settings
+
+    with pytest.raises(SettingsError) as error:
+        get_settings(batch_size=-1, similarity_top_k=0, similarity_threshold=float("nan"))
+    lines = str(error.value).splitlines()
+    assert len(lines) == 3 and all(line.startswith("invalid setting NEWSDAG_") for line in lines)
+
+
+# --- 3, 4, 9. per-file isolation: long paragraphs, boilerplate-only files, UTF-16 ----------------
+
+def test_3_4_9_odd_files_are_recorded_and_the_others_load(run_flow, tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    shutil.copy(SEEDS[0], raw / "good.txt")
+    # One paragraph over spaCy's 1,000,000 characters per call, in a file under the 5 MB limit.
+    (raw / "long.txt").write_text("A very long article\n\n" + "Officials met in Geneva and talked. " * 30_000 + "\n")
+    (raw / "boilerplate.txt").write_text("Next Story\n\nAdvertisement\n\nShare this article\n\nRead more\n")
+    text = SEEDS[1].read_text()
+    (raw / "utf16_bom.txt").write_bytes(text.encode("utf-16"))
+    (raw / "utf16_le.txt").write_bytes(SEEDS[2].read_text().encode("utf-16-le"))
+    path = tmp_path / "w.duckdb"
+    summary = run_flow(raw, path)
+    with duckdb.connect(str(path), read_only=True) as con:
+        files = {row[0]: row[1:] for row in con.execute("select source_path, status, encoding, error from ingest_files").fetchall()}
+        articles = {row[0] for row in con.execute("select source_path from articles").fetchall()}
+        long_mentions = con.execute("select count(*), max(end_char) from entity_mentions m join articles a using (article_id) "
+                                    "where a.source_path = 'long.txt'").fetchone()
+        problems = warehouse.run_checks(con, SQL_DIR)
+    assert articles == {"good.txt", "long.txt", "utf16_bom.txt", "utf16_le.txt"}
+    assert files["boilerplate.txt"][0] == "empty" and "no text left after cleaning" in files["boilerplate.txt"][2]
+    assert files["utf16_bom.txt"][:2] == ("loaded", "utf-16") and files["utf16_le.txt"][:2] == ("loaded", "utf-16-le")
+    assert long_mentions[0] >= 30_000 and long_mentions[1] > 1_000_000  # tagged in pieces, offsets into the whole
+    assert problems.height == 0, problems.rows()
+    assert summary["empty"] == 1 and summary["failed"] == 0
+    # A re-run changes nothing and does not fail.
+    again = run_flow(raw, path)
+    assert again["unchanged"] == 4 and again["empty"] == 1
+
+
+def test_3_a_file_whose_step_fails_is_recorded_and_the_others_load(run_flow, tmp_path: Path, monkeypatch) -> None:
+    """Fault injection in the cleaning step: the batch fails, then each article alone; only the bad one is lost."""
+    from tasks import clean
+
+    real = clean.clean_articles
+
+    def clean_but_choke(documents):
+        if any("CHOKE-ON-THIS" in text for text in documents["text"].to_list()):
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(documents)
+
+    monkeypatch.setattr(clean, "clean_articles", clean_but_choke)
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    shutil.copy(SEEDS[3], raw / "good.txt")
+    (raw / "bad.txt").write_text("Bad headline\n\nCHOKE-ON-THIS paragraph that the cleaner cannot take.\n")
+    path = tmp_path / "w.duckdb"
+    summary = run_flow(raw, path)
+    assert (summary["new"], summary["failed"]) == (1, 1)
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert con.execute("select status, error from ingest_files where source_path = 'bad.txt'").fetchone() == (
+            "failed", "cleaning failed: RecursionError: maximum recursion depth exceeded")
+
+
+def test_9_utf16_and_other_encodings_decode() -> None:
+    text = "Café owners in Zürich said “no”.\n\nSecond paragraph."
+    for encoding, name in (("utf-16", "utf-16"), ("utf-16-le", "utf-16-le"), ("utf-16-be", "utf-16-be"),
+                           ("utf-32", "utf-32"), ("utf-8", "utf-8")):
+        assert decode_bytes(text.encode(encoding)) == (text, name)
+    russian = "Короткая статья о погоде в Москве. Сегодня тепло.\n\nВторой абзац о погоде."
+    assert decode_bytes(russian.encode("koi8_r"))[0] == russian
+    assert decode_bytes("Café naïve «test» – done.".encode("cp1252")) == ("Café naïve «test» – done.", "cp1252")
+
+
+# --- 5. settings that shape stored results ----------------------------------------------------------
+
+def link_count(path: Path) -> int:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute("select count(*) from paragraph_similarity").fetchone()[0]
+
+
+def test_5_links_follow_the_similarity_settings_and_a_failed_first_run_leaves_no_file(
+    seed_run, run_flow, tmp_path: Path, monkeypatch
+) -> None:
+    raw_dir, reference, _ = seed_run
+    path = tmp_path / "w.duckdb"
+    monkeypatch.setenv("NEWSDAG_SIMILARITY_THRESHOLD", "0.99")
+    run_flow(raw_dir, path)
+    strict = link_count(path)
+    monkeypatch.delenv("NEWSDAG_SIMILARITY_THRESHOLD")
+    run_flow(raw_dir, path)  # files unchanged: the links are redone with the default threshold
+    assert strict < link_count(path) == link_count(reference)
+    assert comparable_state(path) == comparable_state(reference)
+
+    from flows.ingest import ingest_flow
+
+    wrong_dim = tmp_path / "dim.duckdb"
+    monkeypatch.setenv("NEWSDAG_EMBEDDING_DIM", "100")
+    state = ingest_flow(raw_dir=str(raw_dir), warehouse_path=str(wrong_dim), return_state=True)
+    assert state.is_failed()
+    assert not wrong_dim.exists()  # nothing half-configured left behind
+    monkeypatch.delenv("NEWSDAG_EMBEDDING_DIM")
+    assert run_flow(raw_dir, wrong_dim)["new"] == 5
+
+
+# --- 6, 7. incremental equals from scratch; renames; an empty folder --------------------------------
+
+# Stories are being rewritten (issue 22) to be recomputed from all articles; switch this on then.
+COMPARE_STORIES = False
+
+
+def story_state(con: duckdb.DuckDBPyConnection) -> object:
+    """Stories as sets of member files with their headline (ids and times ignored)."""
+    if not COMPARE_STORIES:
+        return None
+    rows = con.execute(
+        "select s.headline, s.n_articles, list(a.source_path order by a.source_path) from stories s "
+        "join story_articles m using (story_id) join articles a using (article_id) group by all").fetchall()
+    return sorted((headline, n, tuple(paths)) for headline, n, paths in rows)
+
+
+def comparable_state(path: Path) -> dict[str, object]:
+    """Articles, paragraphs, mentions, entities and links keyed by file path and position (ids derive
+    from paths; run ids and times are left out); cosines to 4 decimals."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        where = "select paragraph_id, a.source_path, p.position from paragraphs p join articles a using (article_id)"
+        return {
+            "articles": sorted(con.execute(
+                "select source_path, content_sha256, title, body, n_paragraphs from articles").fetchall()),
+            "paragraphs": sorted(con.execute(
+                "select a.source_path, p.position, p.text_sha256 from paragraphs p join articles a using (article_id)").fetchall()),
+            "mentions": sorted(con.execute(
+                "select a.source_path, p.position, m.start_char, m.end_char, m.surface, m.label "
+                "from entity_mentions m join paragraphs p using (paragraph_id) join articles a on a.article_id = p.article_id").fetchall()),
+            "entities": sorted(con.execute("select canonical_name, label, mention_count from entities").fetchall()),
+            "links": sorted(con.execute(
+                f"with p as ({where}) select pa.source_path, pa.position, pb.source_path, pb.position, round(l.cosine, 4) "
+                "from paragraph_similarity l join p pa on pa.paragraph_id = l.paragraph_id_a "
+                "join p pb on pb.paragraph_id = l.paragraph_id_b").fetchall()),
+            "files": sorted(con.execute(
+                "select source_path, case when status in ('loaded', 'unchanged') then 'present' else status end "
+                "from ingest_files where status <> 'deleted'").fetchall()),
+            "stories": story_state(con),
+            "orphans": warehouse.run_checks(con, SQL_DIR).rows(),
+        }
+
+
+# Tiny articles sharing sentences (so that they link), and two samples.
+TINY = {
+    "tiny_a": "Storm hits the coast\n\nA powerful storm hit the northern coast on Monday, cutting power to thousands of homes.\n\n"
+              "The mayor said emergency crews were working through the night to restore electricity.\n",
+    "tiny_b": "Coast recovers after storm\n\nA powerful storm hit the northern coast on Monday, cutting power to thousands of homes.\n\n"
+              "Schools will stay closed until Wednesday, the education office said.\n",
+    "tiny_c": "Power back for most\n\nCrews restored electricity to most homes on the northern coast after Monday's storm.\n\n"
+              "The mayor thanked the emergency crews who worked through the night.\n",
+    "tiny_d": "Election date set\n\nThe electoral commission set the general election for the first week of May.\n\n"
+              "Opposition parties said the date gave them too little time to campaign.\n",
+}
+POOL = {**TINY, "seed_0": SEEDS[0].read_text(), "seed_4": SEEDS[4].read_text()}
+EDITED = "\n\nOfficials said on Tuesday that the storm was the worst in a decade.\n"
+
+operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("add"), st.sampled_from(sorted(POOL))),
+        st.tuples(st.just("edit"), st.integers(0, 9)),
+        st.tuples(st.just("rename"), st.integers(0, 9)),
+        st.tuples(st.just("delete"), st.integers(0, 9)),
+        st.tuples(st.just("prune"), st.just(0)),
+    ),
+    min_size=2, max_size=5,
+)
+
+
+def apply(operation: tuple[str, object], raw: Path, path: Path, run_flow) -> None:
+    kind, arg = operation
+    present = sorted(raw.iterdir())
+    if kind == "add":
+        target = raw / f"{arg}.txt"
+        if not target.exists():
+            target.write_text(POOL[arg])
+    elif kind == "prune":
+        if path.exists():
+            result = newsdag("prune", "--warehouse", str(path))
+            assert result.returncode == 0, result.stderr
+        return
+    elif present:
+        target = present[int(arg) % len(present)]
+        if kind == "edit":
+            target.write_text(target.read_text() + EDITED)
+        elif kind == "rename":
+            target.rename(raw / f"renamed_{target.name}")
+        elif kind == "delete":
+            target.unlink()
+    if any(raw.iterdir()):
+        run_flow(raw, path)
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck))
+@given(operations)
+def test_6_7_incremental_runs_equal_a_run_from_scratch(run_flow, tmp_path_factory, ops) -> None:
+    base = tmp_path_factory.mktemp("incremental")
+    raw, path = base / "raw", base / "w.duckdb"
+    raw.mkdir()
+    for name in ("tiny_a", "tiny_b", "seed_0"):
+        (raw / f"{name}.txt").write_text(POOL[name])
+    run_flow(raw, path)
+    for operation in ops:
+        apply(operation, raw, path, run_flow)
+    if not any(raw.iterdir()):
+        return
+    run_flow(raw, path)
+    result = newsdag("prune", "--warehouse", str(path))  # deleted files' articles go; renamed ones already went
+    assert result.returncode == 0, result.stderr
+    fresh_raw, fresh = base / "fresh_raw", base / "fresh.duckdb"
+    shutil.copytree(raw, fresh_raw)
+    run_flow(fresh_raw, fresh)
+    got, expected = comparable_state(path), comparable_state(fresh)
+    for key in expected:
+        assert got[key] == expected[key], (key, ops)
+
+
+def test_6_links_after_an_edit_and_a_prune_equal_a_fresh_run(run_flow, tmp_path: Path) -> None:
+    """The issue's numbers: after changing or pruning an article, links differed from a fresh run."""
+    raw = tmp_path / "raw"
+    shutil.copytree(SEEDS_DIR, raw)
+    for name, text in TINY.items():
+        (raw / f"{name}.txt").write_text(text)
+    path = tmp_path / "w.duckdb"
+    run_flow(raw, path)
+    (raw / "tiny_a.txt").write_text(TINY["tiny_a"] + EDITED)
+    (raw / SEEDS[2].name).unlink()
+    run_flow(raw, path)
+    assert newsdag("prune", "--warehouse", str(path)).returncode == 0
+    fresh = tmp_path / "fresh.duckdb"
+    run_flow(raw, fresh)
+    assert comparable_state(path) == comparable_state(fresh)
+
+
+def test_7_a_renamed_file_is_one_article_at_its_new_path(run_flow, tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    shutil.copy(SEEDS[0], raw / "before.txt")
+    shutil.copy(SEEDS[1], raw / "other.txt")
+    path = tmp_path / "w.duckdb"
+    run_flow(raw, path)
+    (raw / "before.txt").rename(raw / "after.txt")
+    summary = run_flow(raw, path)
+    assert summary["renamed"] == 1
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert sorted(r[0] for r in con.execute("select source_path from articles").fetchall()) == ["after.txt", "other.txt"]
+        assert con.execute("select count(*) from ingest_files where source_path = 'before.txt'").fetchone()[0] == 0
+        mentions = con.execute("select count(*) from entity_mentions").fetchone()[0]
+    fresh = tmp_path / "fresh.duckdb"
+    run_flow(raw, fresh)
+    with duckdb.connect(str(fresh), read_only=True) as con:
+        assert con.execute("select count(*) from entity_mentions").fetchone()[0] == mentions  # not counted twice
+    assert comparable_state(path) == comparable_state(fresh)
+
+
+def test_7_an_empty_raw_folder_deletes_nothing_unless_asked(prefect_server, run_flow, tmp_path: Path, monkeypatch) -> None:
+    from flows.ingest import ingest_flow
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    shutil.copy(SEEDS[0], raw / "a.txt")
+    path = tmp_path / "w.duckdb"
+    run_flow(raw, path)
+    (raw / "a.txt").unlink()  # the folder is empty (an unmounted drive looks the same)
+    state = ingest_flow(raw_dir=str(raw), warehouse_path=str(path), return_state=True)
+    assert state.is_failed() and "--allow-empty" in state.message and "nothing was changed" in state.message
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert con.execute("select status from ingest_files").fetchall() == [("loaded",)]
+    summary = ingest_flow(raw_dir=str(raw), warehouse_path=str(path), allow_empty=True)
+    assert summary["deleted"] == 1
+
+
+# --- 8. honest run states --------------------------------------------------------------------------
+
+def test_8_a_killed_run_is_marked_crashed_in_runs_and_in_prefect(prefect_server, run_flow, tmp_path: Path) -> None:
+    import signal
+    import time
+
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL
+
+    raw = tmp_path / "raw"
+    shutil.copytree(SEEDS_DIR, raw)
+    path = tmp_path / "w.duckdb"
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "NEWSDAG_BATCH_SIZE": "1"}
+    process = subprocess.Popen([sys.executable, "-m", "flows", "run", "--raw-dir", str(raw), "--warehouse", str(path)],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                               cwd=PROJECT_ROOT)
+    assert process.stdout is not None
+    for line in process.stdout:  # kill it in the middle of its batches
+        if "Finished in state" in line and "load-warehouse" in line:
+            break
+    time.sleep(0.5)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    with duckdb.connect(str(path), read_only=True) as con:
+        (killed_id, status), = con.execute("select run_id, status from runs").fetchall()
+    assert status == "running"
+    import uuid
+
+    with get_client(sync_client=True) as client:
+        assert client.read_flow_run(uuid.UUID(killed_id)).state.is_running()
+    run_flow(raw, path)
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert con.execute("select status from runs where run_id = ?", [killed_id]).fetchone() == ("crashed",)
+    with get_client(sync_client=True) as client:
+        assert client.read_flow_run(uuid.UUID(killed_id)).state.is_crashed()
+
+
+def test_8_a_full_disk_says_so(prefect_server, tmp_path: Path) -> None:
+    from flows.ingest import ingest_flow
+
+    disk = tmp_path / "tiny"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip("a small tmpfs cannot be mounted here (needs root)")
+    try:
+        state = ingest_flow(raw_dir=str(SEEDS_DIR), warehouse_path=str(disk / "w.duckdb"), return_state=True)
+        assert state.is_failed()
+        assert f"no space left on {disk}" in state.message, state.message
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)
