@@ -1115,7 +1115,8 @@ def connect_lake_read_only(warehouse: Path | str) -> Iterator[duckdb.DuckDBPyCon
     try:
         catalog = lake_catalog_name(warehouse)
         con.execute("load fts")
-        row = con.execute("select options['data_path'] from duckdb_databases() where database_name = ?", [catalog]).fetchone()
+        # Where its Parquet files are: the catalog's own record (the attach options hold it only when given).
+        row = con.execute(f"select value from __ducklake_metadata_{catalog}.ducklake_metadata where key = 'data_path'").fetchone()
         data_path = str(row[0]) if row and row[0] else None
         if data_path:
             con.execute("set allowed_directories = ?", [[data_path]])

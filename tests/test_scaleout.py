@@ -34,7 +34,10 @@ NOT_COMPARED = {"runs", "warehouse_meta"}
 # one run does, as one run with another batch size does: these are compared as what is order-free
 # (mention spans and labels, story membership), and the checks hold every entity consistent.
 ORDER_DEPENDENT = {"entities": None, "stories": None, "story_articles": None,
-                   "entity_mentions": {"entity_id"}, "quotes": {"speaker_entity_id"}}
+                   "entity_mentions": {"entity_id"}, "quotes": {"speaker_entity_id"},
+                   # A topic's id is its earliest article when founded (tasks/topics.py), and which run
+                   # founded it depends on which finished first: compared without it, and by members.
+                   "topics": {"topic_id"}, "cluster_merges": None}
 # Each paragraph keeps its top-k links; with k larger than any paragraph's neighbours the links are every
 # pair above the threshold, whatever the order (with the default k=5 the first-loaded keep theirs).
 ORDER_FREE_SETTINGS = {"NEWSDAG_SIMILARITY_TOP_K": "100"}
@@ -105,6 +108,9 @@ def state_of(con) -> dict[str, tuple[list, list]]:  # type: ignore[no-untyped-de
         state[table] = ([row[:len(exact)] for row in rows], [row[len(exact):] for row in rows])
     members = con.execute("select list_sort(list(article_id)) as m from story_articles group by story_id order by m").fetchall()
     state["story members"] = (members, [() for _ in members])
+    topic_members = con.execute("select list_sort(list(article_id)) as m from story_articles join stories using (story_id) "
+                                "group by topic_id order by m").fetchall()
+    state["topic members"] = (topic_members, [() for _ in topic_members])
     return state
 
 
