@@ -23,6 +23,8 @@ def prefect_environment() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # Heartbeats let the server mark a run whose process died as Crashed (flows/server.py).
+    os.environ.setdefault("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "30")
 
 
 RawDir = Annotated[Optional[Path], typer.Option("--raw-dir", help="Folder of raw article files [NEWSDAG_RAW_DIR].")]
@@ -159,6 +161,14 @@ def prune(warehouse: Warehouse = None) -> None:
         exact_max = 2**62 if wh.is_lake(settings.warehouse) else settings.similarity_exact_max  # (no HNSW file on a lake)
         removed = wh.prune_deleted(con, before_commit=lambda c: similarity.relink(
             c, threshold, top_k, exact_max, similarity.paragraph_index_path(settings.warehouse), dim))
+        if removed and wh.is_lake(settings.warehouse):  # other runs may be writing: see flows/lake.py
+            from flows.lake import rebuild_claimed
+
+            rebuild_claimed(settings.model_copy(update={"similarity_exact_max": exact_max}), con, "prune")
+        elif removed:
+            from flows.ingest import rebuild_derived
+
+            rebuild_derived(con, settings, run_id="prune")  # stories and search without the pruned articles
     typer.echo(f"pruned {removed} article(s) of deleted files")
 
 

@@ -228,20 +228,26 @@ def group_stories(settings: Settings, rebuild_search_index: bool, run_id: str = 
     every article's vector and entities, keeping the previous run's ids (derived tables, replaced in
     one transaction, rewritten only where they changed); the full-text index for `newsdag search`."""
     with warehouse.connect(settings.warehouse) as con:
-        inputs = warehouse.story_inputs(con)
-        identical = stories.identical_paragraph_links(inputs["paragraph_hashes"])
-        similar = stories.article_similarity(inputs["links"], inputs["articles"], identical)
-        vectors = warehouse.refresh_article_vectors(con, topics.article_vectors)
-        grouping = topics.group_articles(
-            vectors, inputs["articles"], inputs["entities"], inputs["previous"],
-            frozenset(inputs["retired"]["absorbed_id"].to_list()),
-            topic_min=settings.topic_min_similarity, story_min=max(settings.story_min_similarity, settings.topic_min_similarity),
-        )
-        warehouse.replace_stories(con, similar, grouping.stories, grouping.story_articles, grouping.topics,
-                                  grouping.merges, run_id)
-        if rebuild_search_index or not warehouse.has_search_index(con):
-            warehouse.rebuild_search_index(con)
-        return grouping.stories.height
+        return rebuild_derived(con, settings, rebuild_search_index, run_id)
+
+
+def rebuild_derived(con: Any, settings: Settings, rebuild_search_index: bool = True, run_id: str = "") -> int:
+    """Article similarity, topics and stories and the search index from what is stored (also after
+    `newsdag prune`)."""
+    inputs = warehouse.story_inputs(con)
+    identical = stories.identical_paragraph_links(inputs["paragraph_hashes"])
+    similar = stories.article_similarity(inputs["links"], inputs["articles"], identical)
+    vectors = warehouse.refresh_article_vectors(con, topics.article_vectors)
+    grouping = topics.group_articles(
+        vectors, inputs["articles"], inputs["entities"], inputs["previous"],
+        frozenset(inputs["retired"]["absorbed_id"].to_list()),
+        topic_min=settings.topic_min_similarity, story_min=max(settings.story_min_similarity, settings.topic_min_similarity),
+    )
+    warehouse.replace_stories(con, similar, grouping.stories, grouping.story_articles, grouping.topics,
+                              grouping.merges, run_id)
+    if rebuild_search_index or not warehouse.has_search_index(con):
+        warehouse.rebuild_search_index(con)
+    return grouping.stories.height
 
 
 @step(name="load-warehouse", retries=1, retry_delay_seconds=2)

@@ -38,10 +38,10 @@ def link_concurrent_quotes(con, ours: list[str], theirs: list[str]) -> int:  # t
     return warehouse.insert_missing_links(con, pl.DataFrame(), quote_links)
 
 
-def rebuild_derived(settings: Settings, con, run_id: str) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+def rebuild_lake_derived(settings: Settings, con, run_id: str) -> tuple[int, int]:  # type: ignore[no-untyped-def]
     """Inside the caller's transaction: relink this run's and concurrent runs' paragraphs (and link their
     quotes), then article
-    similarity, vectors, topics and stories as flows/ingest.group_stories computes them. Returns
+    similarity, vectors, topics and stories as flows/ingest.rebuild_derived computes them. Returns
     (paragraph lists recomputed, stories)."""
     ours = warehouse.run_article_ids(con, run_id)
     theirs = warehouse.concurrent_articles(con, run_id)
@@ -67,25 +67,31 @@ def rebuild_derived(settings: Settings, con, run_id: str) -> tuple[int, int]:  #
     return relinked, grouping.stories.height
 
 
-@task(name="finish-lake-run", cache_policy=NO_CACHE, persist_result=False)
-def finish_lake_run(settings: Settings, run_id: str) -> int:
-    """Relink against concurrent runs, then the derived tables over the whole lake, in one transaction,
-    redone while another run's commit conflicts with it. Returns the number of stories."""
-    logger = get_run_logger()
+def rebuild_claimed(settings: Settings, con, run_id: str) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    """rebuild_lake_derived in one transaction that claims the derived tables, redone while another
+    run's commit conflicts with it."""
 
     @warehouse.retry_on_conflict
     def rebuild(con) -> tuple[int, int]:  # type: ignore[no-untyped-def]
         con.execute("begin transaction")
         try:
             warehouse.claim_derived_tables(con, run_id)
-            result = rebuild_derived(settings, con, run_id)
+            result = rebuild_lake_derived(settings, con, run_id)
             con.execute("commit")
         except BaseException:
             warehouse.rollback_quietly(con)
             raise
         return result
 
+    return rebuild(con)
+
+
+@task(name="finish-lake-run", cache_policy=NO_CACHE, persist_result=False)
+def finish_lake_run(settings: Settings, run_id: str) -> int:
+    """Relink against concurrent runs, then the derived tables over the whole lake, in one transaction,
+    redone while another run's commit conflicts with it. Returns the number of stories."""
+    logger = get_run_logger()
     with warehouse.connect(settings.warehouse) as con:
-        relinked, n_stories = rebuild(con)
+        relinked, n_stories = rebuild_claimed(settings, con, run_id)
     logger.info("paragraph lists relinked against concurrent runs' articles: %d; stories: %d", relinked, n_stories)
     return n_stories

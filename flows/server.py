@@ -134,4 +134,50 @@ def use_server(mode: str) -> str | None:
         return None
     api_url = start_server()
     os.environ["PREFECT_API_URL"] = api_url
+    try:
+        ensure_zombie_automation()
+    except Exception as error:  # noqa: BLE001 - runs work without it; the next run still marks dead ones
+        print(f"newsdag: could not set up crash detection on the Prefect server: {error}", file=sys.stderr)
     return api_url
+
+
+ZOMBIE_AUTOMATION = "newsdag: crash flow runs whose heartbeats stopped"
+# Flow runs send a heartbeat event this often (PREFECT_FLOWS_HEARTBEAT_FREQUENCY; Prefect's minimum is 30 s);
+# a run silent for three beats is taken for dead.
+HEARTBEAT_SECONDS = 30
+
+
+def ensure_zombie_automation(heartbeat_seconds: int = HEARTBEAT_SECONDS) -> bool:
+    """On the server PREFECT_API_URL points at: an automation that marks a flow run Crashed when its
+    heartbeats stop without a final state (a SIGKILLed or lost process), as Prefect's guide to zombie
+    flows describes. Without it such a run stays Running in the UI until newsdag's next run notices it.
+    Returns True if it was created now."""
+    from datetime import timedelta
+
+    from prefect.automations import Automation
+    from prefect.client.schemas.objects import StateType
+    from prefect.events.actions import ChangeFlowRunState
+    from prefect.events.schemas.automations import EventTrigger, Posture
+    from prefect.events.schemas.events import ResourceSpecification
+
+    try:
+        Automation.read(name=ZOMBIE_AUTOMATION)
+        return False
+    except ValueError:  # not found
+        pass
+    Automation(
+        name=ZOMBIE_AUTOMATION,
+        trigger=EventTrigger(
+            after={"prefect.flow-run.heartbeat"},
+            expect={"prefect.flow-run.heartbeat", "prefect.flow-run.Completed", "prefect.flow-run.Failed",
+                    "prefect.flow-run.Cancelled", "prefect.flow-run.Crashed"},
+            match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
+            for_each={"prefect.resource.id"},
+            posture=Posture.Proactive,
+            threshold=1,
+            within=timedelta(seconds=3 * heartbeat_seconds),
+        ),
+        actions=[ChangeFlowRunState(state=StateType.CRASHED,
+                                    message=f"no heartbeat for {3 * heartbeat_seconds} s: the run's process died")],
+    ).create()
+    return True

@@ -458,6 +458,7 @@ def extract_mentions_in_chunks(
 ) -> pl.DataFrame:
     """`extract_mentions`, with paragraphs longer than `chunk_chars` tagged in pieces (offsets still
     into the whole paragraph)."""
+    chunk_chars = min(chunk_chars, load_nlp(model).max_length)
     long = paragraphs.filter(pl.col("text").str.len_chars() > chunk_chars)
     if long.height == 0:
         return extract_mentions(paragraphs, model, batch_size)

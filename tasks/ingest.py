@@ -128,15 +128,16 @@ def _decode(data: bytes) -> tuple[str, str]:
                 return data.decode(encoding), encoding
             except UnicodeDecodeError:
                 raise UnreadableFile(f"not valid {encoding} text despite its byte-order mark") from None
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
     if b"\x00" in data[:8192]:
+        # Before UTF-8: ASCII text in UTF-16 is valid UTF-8 too (with a NUL after every letter).
         detected = _detect(data, _WIDE_ENCODINGS)
         if detected is None:
             raise UnreadableFile("binary file (contains NUL bytes)")
         return detected
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
     detected = _detect(data)
     if detected is not None and _non_latin_letters(detected[0]):
         return detected

@@ -131,6 +131,9 @@ def describe_errors(error: ValidationError) -> str:
         name = str(problem["loc"][0]) if problem["loc"] else "?"
         setting = f"NEWSDAG_{name.upper()}"
         value = problem.get("input")
+        if problem.get("type") == "value_error":  # a validator's own words (e.g. the known rule names)
+            lines.append(f"invalid setting {setting}={value!s}: {str(problem['msg']).removeprefix('Value error, ')}")
+            continue
         allowed = _allowed(name) if name in Settings.model_fields else "a known setting"
         lines.append(f"invalid setting {setting}={value!s}: allowed is {allowed}")
     return "\n".join(lines)

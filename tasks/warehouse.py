@@ -24,6 +24,15 @@ class WarehouseCheckFailed(RuntimeError):
     """A data check found problems in the warehouse."""
 
 
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back, keeping the original error: after a failed commit (e.g. a full disk) DuckDB has no
+    transaction left to roll back, and that second error would hide the first."""
+    try:
+        con.execute("rollback")
+    except duckdb.Error:
+        pass
+
+
 def utc_now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
@@ -489,7 +498,7 @@ def load_batch(
             before_commit(con)
         con.execute("commit")
     except BaseException:
-        rollback_quietly(con)
+        _rollback(con)
         raise
 
 
@@ -575,7 +584,7 @@ def prune_deleted(
             before_commit(con)
         con.execute("commit")
     except BaseException:
-        rollback_quietly(con)
+        _rollback(con)
         raise
     return len(paths)
 
@@ -874,7 +883,7 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         yield
         con.execute("commit")
     except BaseException:
-        rollback_quietly(con)  # (a DuckLake commit that failed has ended the transaction already)
+        _rollback(con)
         raise
 
 

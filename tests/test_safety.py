@@ -115,12 +115,18 @@ def test_2_every_invalid_setting_gets_its_own_line() -> None:
 
 # --- 3, 4, 9. per-file isolation: long paragraphs, boilerplate-only files, UTF-16 ----------------
 
-def test_3_4_9_odd_files_are_recorded_and_the_others_load(run_flow, tmp_path: Path) -> None:
+def test_3_4_9_odd_files_are_recorded_and_the_others_load(run_flow, tmp_path: Path, monkeypatch) -> None:
+    from tasks.entities import load_nlp
+    from tasks.settings import get_settings
+
+    # spaCy refuses a text over nlp.max_length (1,000,000 characters) in one call; tagging a million
+    # characters takes minutes here, so the limit is lowered to 10,000 for the test and the paragraph
+    # is 2.5 times that (the same failure, E088, before paragraphs were tagged in pieces).
+    monkeypatch.setattr(load_nlp(get_settings().spacy_model), "max_length", 10_000)
     raw = tmp_path / "raw"
     raw.mkdir()
     shutil.copy(SEEDS[0], raw / "good.txt")
-    # One paragraph over spaCy's 1,000,000 characters per call, in a file under the 5 MB limit.
-    (raw / "long.txt").write_text("A very long article\n\n" + "Officials met in Geneva and talked. " * 30_000 + "\n")
+    (raw / "long.txt").write_text("A very long article\n\n" + "The talks in Geneva went on all night. " * 640 + "\n")
     (raw / "boilerplate.txt").write_text("Next Story\n\nAdvertisement\n\nShare this article\n\nRead more\n")
     text = SEEDS[1].read_text()
     (raw / "utf16_bom.txt").write_bytes(text.encode("utf-16"))
@@ -136,7 +142,7 @@ def test_3_4_9_odd_files_are_recorded_and_the_others_load(run_flow, tmp_path: Pa
     assert articles == {"good.txt", "long.txt", "utf16_bom.txt", "utf16_le.txt"}
     assert files["boilerplate.txt"][0] == "empty" and "no text left after cleaning" in files["boilerplate.txt"][2]
     assert files["utf16_bom.txt"][:2] == ("loaded", "utf-16") and files["utf16_le.txt"][:2] == ("loaded", "utf-16-le")
-    assert long_mentions[0] >= 30_000 and long_mentions[1] > 1_000_000  # tagged in pieces, offsets into the whole
+    assert long_mentions[0] >= 600 and long_mentions[1] > 20_000  # tagged in pieces, offsets into the whole
     assert problems.height == 0, problems.rows()
     assert summary["empty"] == 1 and summary["failed"] == 0
     # A re-run changes nothing and does not fail.
@@ -173,6 +179,8 @@ def test_9_utf16_and_other_encodings_decode() -> None:
     for encoding, name in (("utf-16", "utf-16"), ("utf-16-le", "utf-16-le"), ("utf-16-be", "utf-16-be"),
                            ("utf-32", "utf-32"), ("utf-8", "utf-8")):
         assert decode_bytes(text.encode(encoding)) == (text, name)
+    ascii_only = "Plain ASCII headline\n\nNothing here but ASCII letters, so UTF-16 bytes are valid UTF-8 too."
+    assert decode_bytes(ascii_only.encode("utf-16-le")) == (ascii_only, "utf-16-le")
     russian = "Короткая статья о погоде в Москве. Сегодня тепло.\n\nВторой абзац о погоде."
     assert decode_bytes(russian.encode("koi8_r"))[0] == russian
     assert decode_bytes("Café naïve «test» – done.".encode("cp1252")) == ("Café naïve «test» – done.", "cp1252")
@@ -422,7 +430,7 @@ def test_8_a_full_disk_says_so(prefect_server, tmp_path: Path) -> None:
 
     disk = tmp_path / "tiny"
     disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)], capture_output=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(disk)], capture_output=True)
     if mounted.returncode != 0:
         pytest.skip("a small tmpfs cannot be mounted here (needs root)")
     try:
@@ -431,3 +439,86 @@ def test_8_a_full_disk_says_so(prefect_server, tmp_path: Path) -> None:
         assert f"no space left on {disk}" in state.message, state.message
     finally:
         subprocess.run(["umount", str(disk)], capture_output=True)
+
+
+def test_8_the_prefect_server_marks_a_killed_run_crashed_without_a_next_run(live_server, tmp_path: Path) -> None:
+    """With `newsdag`'s server, flow runs send heartbeats and an automation marks a run Crashed when they
+    stop: a SIGKILLed run does not stay Running in the UI even if no other run follows."""
+    import json
+    import signal
+    import time
+    import urllib.request
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for copy in range(12):  # a run long enough to send heartbeats before it is killed
+        for seed in SEEDS:
+            (raw / f"{copy}_{seed.name}").write_text(seed.read_text() + f"\n\nEditor's note number {copy}.\n")
+    path = tmp_path / "w.duckdb"
+    env = {**live_server["env"], "NEWSDAG_BATCH_SIZE": "1"}
+    process = subprocess.Popen([sys.executable, "-m", "flows", "run", "--raw-dir", str(raw), "--warehouse", str(path)],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                               cwd=PROJECT_ROOT)
+    assert process.stdout is not None
+    for line in process.stdout:
+        if "Finished in state" in line and "plan-ingest" in line:
+            break
+    time.sleep(40)  # past the first heartbeat
+    assert process.poll() is None, "the run ended before it could be killed"
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+    def flow_run_states() -> list[str]:
+        request = urllib.request.Request(f"{live_server['api']}/flow_runs/filter", data=b"{}", method="POST",
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
+            return [run["state_type"] for run in json.load(response)]
+
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and "CRASHED" not in flow_run_states():
+        time.sleep(5)
+    assert "CRASHED" in flow_run_states() and "RUNNING" not in flow_run_states()
+
+
+def test_6_neighbour_lists_are_exact_and_do_not_depend_on_blocks_or_order() -> None:
+    """exact_neighbour_lists against a brute-force reference, with ties (copied paragraphs), read in
+    blocks of different sizes and in another order."""
+    import numpy as np
+    import polars as pl
+
+    from tasks import similarity
+
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(60, 16)).astype(np.float32)
+    vectors[10:15] = vectors[3]  # one paragraph copied in five other articles: exact ties
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = [f"p{i:03d}" for i in range(60)]
+    articles = [f"a{i // 3:02d}" for i in range(60)]
+    corpus = pl.DataFrame({"paragraph_id": ids, "article_id": articles,
+                           "embedding": pl.Series(vectors.tolist(), dtype=pl.Array(pl.Float32, 16))})
+    threshold, top_k = 0.1, 3
+    expected = set()
+    for q in range(60):
+        scores = sorted(((round(float(vectors[q] @ vectors[c]), 6), ids[c]) for c in range(60)
+                         if articles[c] != articles[q]), key=lambda hit: (-hit[0], hit[1]))
+        expected |= {(ids[q], other) for score, other in scores[:top_k] if score >= threshold}
+
+    def lists(frame_blocks) -> set[tuple[str, str]]:
+        found = similarity.exact_neighbour_lists(ids, articles, vectors, frame_blocks, threshold, top_k)
+        return set(found.select("paragraph_id", "neighbour_id").iter_rows())
+
+    assert lists([corpus]) == expected
+    assert lists(corpus.iter_slices(7)) == expected
+    assert lists([corpus.reverse()]) == expected
+
+
+def test_6_links_through_the_hnsw_index_match_the_exact_ones_on_a_small_warehouse(
+    seed_run, run_flow, tmp_path: Path, monkeypatch
+) -> None:
+    raw_dir, exact, _ = seed_run
+    monkeypatch.setenv("NEWSDAG_SIMILARITY_EXACT_MAX", "0")  # every batch through the index
+    path = tmp_path / "w.duckdb"
+    run_flow(raw_dir, path)
+    got, expected = comparable_state(path)["links"], comparable_state(exact)["links"]
+    # HNSW is approximate; on 94 paragraphs its search is (nearly) exhaustive.
+    assert len(set(got) ^ set(expected)) <= 0.02 * len(expected), (len(got), len(expected))
