@@ -107,7 +107,16 @@ def chunk_bounds(count: int, workers: int, min_size: int) -> list[tuple[int, int
     return bounds
 
 
+# A batch waits this long for a worker to be there before it fails (tasks would otherwise queue forever).
+WORKER_WAIT_S = 180
+
+
 def _workers(client: "Client") -> int:
+    """Workers ready now (waiting for one, then failing with a clear message, when there are none)."""
+    try:
+        client.wait_for_workers(1, timeout=WORKER_WAIT_S)
+    except TimeoutError as error:
+        raise RuntimeError(f"no Dask worker at {client.scheduler.address} for {WORKER_WAIT_S} s") from error
     return max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})))
 
 
