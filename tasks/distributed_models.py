@@ -38,8 +38,11 @@ def dask_client(address: str) -> "Client":
                     raise ValueError(f"--dask local:N needs N >= 1, not {address!r}")
                 # Each worker's torch gets its share of the cores (Dask's nanny would set 1 thread).
                 threads = str(max(1, (os.cpu_count() or 1) // workers))
+                # Two task threads per worker: a batch's embedding (torch, outside the interpreter lock)
+                # and its NER (spaCy) overlap, as the in-process flow overlaps them; with one thread
+                # they ran one after the other (bench/scaleout.py: 1.45x the in-process run at local:1).
                 cluster = LocalCluster(
-                    n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                    n_workers=workers, threads_per_worker=2, processes=True, dashboard_address=None,
                     host="127.0.0.1", env={"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
                                            "NEWSDAG_WORKER_THREADS": threads, "TOKENIZERS_PARALLELISM": "false",
                                            "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"},
@@ -114,7 +117,16 @@ def chunk_bounds(count: int, workers: int, min_size: int) -> list[tuple[int, int
     return bounds
 
 
+# A batch waits this long for a worker to be there before it fails (tasks would otherwise queue forever).
+WORKER_WAIT_S = 180
+
+
 def _workers(client: "Client") -> int:
+    """Workers ready now (waiting for one, then failing with a clear message, when there are none)."""
+    try:
+        client.wait_for_workers(1, timeout=WORKER_WAIT_S)
+    except TimeoutError as error:
+        raise RuntimeError(f"no Dask worker at {client.scheduler.address} for {WORKER_WAIT_S} s") from error
     return max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})))
 
 

@@ -293,3 +293,42 @@ def test_model_work_is_split_into_coarse_contiguous_pieces() -> None:
         bounds = chunk_bounds(count, workers, 1)
         assert bounds[0][0] == 0 and bounds[-1][1] == count and len(bounds) <= workers
         assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
+
+
+def test_work_pool_route_runs_both_shard_deployments_into_one_lake(
+    live_server, pg: PostgresServer, corpus: Path, reference: dict, tmp_path: Path
+) -> None:
+    """docs/scale-out.md's route: the shard deployments of deploy/scaleout.prefect.yaml on the `newsdag`
+    process pool; one worker runs both flow runs at once (each its own process) into one DuckLake."""
+    from tests.test_serve import api, flow_run_record
+
+    lake = {"NEWSDAG_WAREHOUSE": "ducklake:postgres:" + create_database(pg, "lake_work_pool"),
+            "NEWSDAG_LAKE_DATA": str(tmp_path / "lake-data")}
+    env = {**live_server["env"], "PREFECT_API_URL": live_server["api"], "PWD": str(PROJECT_ROOT),
+           "NEWSDAG_RAW_DIR": str(corpus), "NEWSDAG_BATCH_SIZE": "2", **ORDER_FREE_SETTINGS, **lake}
+
+    def prefect_cli(*args: str, timeout: int = 120) -> None:
+        result = subprocess.run([sys.executable, "-m", "prefect", *args], env=env, cwd=PROJECT_ROOT,
+                                capture_output=True, text=True, timeout=timeout)
+        assert result.returncode == 0, (args, result.stdout[-2000:], result.stderr[-2000:])
+
+    subprocess.run([sys.executable, "-m", "prefect", "work-pool", "create", "newsdag", "--type", "process"],
+                   env=env, cwd=PROJECT_ROOT, capture_output=True, timeout=120)  # may exist (test_serve)
+    prefect_cli("--no-prompt", "deploy", "--prefect-file", "deploy/scaleout.prefect.yaml", "--all")
+
+    async def pause_all(client):  # only the runs triggered below are picked up
+        for name in ("ingest-shard-0", "ingest-shard-1"):
+            deployment = await client.read_deployment_by_name(f"newsdag-ingest/{name}")
+            await client.pause_deployment(deployment.id)
+
+    api(pause_all, live_server["api"])
+    from prefect.deployments import run_deployment
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: live_server["api"]}):
+        runs = [run_deployment(f"newsdag-ingest/ingest-shard-{i}", timeout=0) for i in range(2)]
+    prefect_cli("worker", "start", "--pool", "newsdag", "--run-once", timeout=900)
+    for flow_run in runs:
+        state = flow_run_record(live_server["api"], str(flow_run.id))["run"].state
+        assert state.is_completed(), state
+    assert_same_rows(lake_state(lake), reference)
