@@ -332,3 +332,46 @@ def test_work_pool_route_runs_both_shard_deployments_into_one_lake(
         state = flow_run_record(live_server["api"], str(flow_run.id))["run"].state
         assert state.is_completed(), state
     assert_same_rows(lake_state(lake), reference)
+
+
+def test_readers_of_a_lake_are_guarded_like_the_single_files(tmp_path: Path) -> None:
+    """`newsdag sql` / `status` on a DuckLake: reading statements run (the Parquet files are read), nothing
+    can write a file or read one outside the lake's data folder, and the lake is unchanged after."""
+    import duckdb
+
+    url = Path(f"ducklake:{tmp_path / 'meta.ducklake'}")
+    warehouse.open_lake(url, str(tmp_path / "lake-data"))
+    try:
+        with warehouse.connect(url) as con:
+            warehouse.apply_schema(con, SQL_DIR, 384, "model")
+            con.execute("insert into runs select 'run-' || range, now(), now(), 'completed', 'raw', null from range(500)")
+    finally:
+        warehouse.close_lakes()
+    assert list((tmp_path / "lake-data").rglob("*.parquet")), "the rows are in Parquet files, not inlined"
+    (tmp_path / "beside.txt").write_text("not the lake's")
+    before = {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()}
+
+    assert warehouse.read_query(url, "select count(distinct run_id) as n, max(run_id) as last from runs").row(0) == (500, "run-99")
+    for query in (f"copy runs to '{tmp_path / 'out.csv'}'", f"attach '{tmp_path / 'x.duckdb'}' as x",
+                  "insert into runs (run_id, started_at, status) values ('x', now(), 'x')", "drop table runs",
+                  "set enable_external_access = true", "select 1; select 2"):
+        with pytest.raises(warehouse.QueryRefused):
+            warehouse.read_query(url, query)
+    for query in ("select * from read_text('/etc/hostname')", f"select * from read_text('{tmp_path / 'beside.txt'}')"):
+        with pytest.raises(duckdb.PermissionException):
+            warehouse.read_query(url, query)
+    with warehouse.connect(url, read_only=True) as con:  # what `status` and the notebook get
+        with pytest.raises(duckdb.Error):
+            con.execute(f"copy (select 1) to '{tmp_path / 'out.csv'}'")
+        with pytest.raises(duckdb.Error):
+            con.execute("delete from runs")
+    assert {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()} == before
+
+    env = {**os.environ, "NEWSDAG_WAREHOUSE": str(url)}
+    for args in (["sql", "select count(*) as n from runs", "--format", "csv"], ["status"]):
+        result = subprocess.run([sys.executable, "-m", "flows", *args], env=env, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert ("500" in result.stdout) if args[0] == "sql" else ("latest runs (5)" in result.stdout), result.stdout
+    refused = subprocess.run([sys.executable, "-m", "flows", "sql", f"copy runs to '{tmp_path / 'out.csv'}'"], env=env,
+                             capture_output=True, text=True, timeout=300)
+    assert refused.returncode != 0 and not (tmp_path / "out.csv").exists()
