@@ -156,10 +156,10 @@ def test_3_a_file_whose_step_fails_is_recorded_and_the_others_load(run_flow, tmp
 
     real = clean.clean_articles
 
-    def clean_but_choke(documents):
+    def clean_but_choke(documents, *rest):
         if any("CHOKE-ON-THIS" in text for text in documents["text"].to_list()):
             raise RecursionError("maximum recursion depth exceeded")
-        return real(documents)
+        return real(documents, *rest)
 
     monkeypatch.setattr(clean, "clean_articles", clean_but_choke)
     raw = tmp_path / "raw"
