@@ -1144,8 +1144,9 @@ def close_lakes() -> None:
 
 def on_lake(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether this connection's default catalog is a DuckLake."""
-    row = con.execute("select current_database()").fetchone()
-    return bool(row and str(row[0]).startswith("lake_"))
+    # By the catalog's type, not only its name: a single file named lake_*.duckdb is attached as lake_*.
+    row = con.execute("select type from duckdb_databases() where database_name = current_database()").fetchone()
+    return bool(row and row[0] == "ducklake")
 
 
 def lake_embedding_dim(con: duckdb.DuckDBPyConnection) -> int | None:
