@@ -150,4 +150,8 @@ def extract_mentions(address: str, paragraphs: pl.DataFrame, model: str, batch_s
     bounds = chunk_bounds(paragraphs.height, _workers(client), min_texts)
     futures = [client.submit(_mentions_on_worker, paragraphs.slice(start, end - start), model, batch_size, pure=False)
                for start, end in bounds]
-    return pl.concat(client.gather(futures))
+    mentions = pl.concat(client.gather(futures))
+    if paragraphs.height and paragraphs["text"].str.len_chars().max() > entities.SPACY_CHUNK_CHARS:  # type: ignore[operator]
+        # In-process, a batch with a paragraph tagged in pieces comes back in this order: the same here.
+        mentions = mentions.sort("paragraph_id", "start_char")
+    return mentions
