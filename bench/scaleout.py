@@ -68,6 +68,7 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpora" / "bbc")
     parser.add_argument("--fraction", type=float, default=0.2, help="share of the corpus files to use")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "scaleout")
+    parser.add_argument("--dask-runs", nargs="*", default=["local:1", "local:2"], help="Dask runs beside the in-process one")
     args = parser.parse_args()
 
     from tests.pgserver import create_database, postgres_server
@@ -83,7 +84,7 @@ def main() -> None:
                                   "cpus": os.cpu_count(), "load_average_at_start": os.getloadavg()[0]}
 
     runs: dict[str, dict] = {}
-    for label, extra in (("in-process", ()), ("dask local:1", ("--dask", "local:1")), ("dask local:2", ("--dask", "local:2"))):
+    for label, extra in (("in-process", ()), *((f"dask {d}", ("--dask", d)) for d in args.dask_runs)):
         target = out / f"{label.replace(' ', '-').replace(':', '')}.duckdb"
         runs[label] = run({**base_env, "NEWSDAG_WAREHOUSE": str(target)}, *extra)
         print(label, runs[label], flush=True)
