@@ -57,19 +57,28 @@ def run(
     allow_empty: Annotated[bool, typer.Option(
         "--allow-empty", help="Accept an empty raw folder: every stored article is then marked deleted "
         "[NEWSDAG_ALLOW_EMPTY].")] = False,
+    shard: Annotated[Optional[str], typer.Option(
+        "--shard", help="Process only this share of the raw folder, i/n (files by a hash of their path) [NEWSDAG_SHARD].")] = None,
+    dask: Annotated[Optional[str], typer.Option(
+        "--dask", help="Run the models on a Dask cluster: a scheduler address, or local:N worker processes [NEWSDAG_DASK].")] = None,
 ) -> None:
     """Run the ingest flow over the raw folder into the warehouse and print a summary."""
     check_before_run(raw_dir, warehouse)
     prefect_environment()
     connect_prefect(ephemeral)
     from flows.ingest import ingest_flow
+    from tasks import distributed_models
 
-    state = ingest_flow(
-        raw_dir=str(raw_dir) if raw_dir else None,
-        warehouse_path=str(warehouse) if warehouse else None,
-        allow_empty=True if allow_empty else None,
-        return_state=True,
-    )
+    try:
+        state = ingest_flow(
+            raw_dir=str(raw_dir) if raw_dir else None,
+            warehouse_path=str(warehouse) if warehouse else None,
+            allow_empty=True if allow_empty else None,
+            shard=shard, dask=dask,
+            return_state=True,
+        )
+    finally:
+        distributed_models.close_clients()  # a LocalCluster's worker processes end with the run
     if not state.is_completed():
         raise RuntimeError(f"run {state.name.lower()}: {state.message or 'see the log above'}")
     print_summary(state.result())
@@ -87,6 +96,8 @@ def check_before_run(raw_dir: Path | None, warehouse: Path | None) -> None:
             f"raw folder {settings.raw_dir} does not exist: create it and put article files in it, "
             "or point --raw-dir (NEWSDAG_RAW_DIR) at your files"
         )
+    if wh.is_lake(settings.warehouse):  # a DuckLake: many writers, no file here to check (the run opens it)
+        return
     with wh.writer_lock(settings.warehouse):
         if settings.warehouse.exists():
             wh.open_database(settings.warehouse).close()
@@ -137,7 +148,7 @@ def prune(warehouse: Warehouse = None) -> None:
     from tasks import similarity
 
     settings = get_settings(warehouse=warehouse)
-    if not settings.warehouse.exists():
+    if not wh.is_lake(settings.warehouse) and not settings.warehouse.exists():
         raise FileNotFoundError(f"warehouse not found: {settings.warehouse}")
     with wh.writer_lock(settings.warehouse), wh.connect(settings.warehouse) as con:
         # The paragraphs that had a pruned one among their neighbours are relinked, with the similarity
@@ -147,9 +158,14 @@ def prune(warehouse: Warehouse = None) -> None:
         wh.apply_schema(con, settings.sql_dir, dim, settings.embedding_model)
         threshold = float(recorded.get("similarity_threshold", settings.similarity_threshold))
         top_k = int(recorded.get("similarity_top_k", settings.similarity_top_k))
+        exact_max = 2**62 if wh.is_lake(settings.warehouse) else settings.similarity_exact_max  # (no HNSW file on a lake)
         removed = wh.prune_deleted(con, before_commit=lambda c: similarity.relink(
-            c, threshold, top_k, settings.similarity_exact_max, similarity.paragraph_index_path(settings.warehouse), dim))
-        if removed:
+            c, threshold, top_k, exact_max, similarity.paragraph_index_path(settings.warehouse), dim))
+        if removed and wh.is_lake(settings.warehouse):  # other runs may be writing: see flows/lake.py
+            from flows.lake import rebuild_claimed
+
+            rebuild_claimed(settings.model_copy(update={"similarity_exact_max": exact_max}), con, "prune")
+        elif removed:
             from flows.ingest import rebuild_derived
 
             rebuild_derived(con, settings, run_id="prune")  # stories and search without the pruned articles
@@ -179,7 +195,7 @@ Output = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to
 
 def _check_output_path(output: Path | None, warehouse: Path) -> None:
     """Refuse to write a result over the warehouse or the files beside it."""
-    if output is None:
+    if output is None or str(warehouse).startswith("ducklake:"):  # a lake's files are not beside a path
         return
     target = output.resolve()
     guarded = {warehouse.resolve()} | {warehouse.resolve().with_name(warehouse.name + suffix)
@@ -241,7 +257,8 @@ def explore(
         if probe.connect_ex(("127.0.0.1", port)) == 0:
             raise RuntimeError(f"port {port} on 127.0.0.1 is taken by another program; choose another with --port")
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "NEWSDAG_WAREHOUSE": str(settings.warehouse.resolve()),
+    located = settings.warehouse if wh.is_lake(settings.warehouse) else settings.warehouse.resolve()
+    env = {**os.environ, "NEWSDAG_WAREHOUSE": str(located),
            "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
     notebook = Path(__file__).resolve().parent / "notebook.py"
     server = subprocess.Popen(
@@ -292,7 +309,7 @@ def status(
         failed = wh.read_frame(con, (reports / "failed_files.sql").read_text())
         tables = wh.read_frame(con, (reports / "table_sizes.sql").read_text())
     files = [settings.warehouse.with_name(settings.warehouse.name + suffix) for suffix in ("", ".wal", ".hnsw")]
-    size = sum(path.stat().st_size for path in files if path.exists())
+    size = sum(path.stat().st_size for path in files if path.exists())  # (0 for a DuckLake: its files are elsewhere)
     with pl.Config(tbl_rows=50, tbl_cols=-1, fmt_str_lengths=100, tbl_width_chars=220, tbl_hide_dataframe_shape=True,
                    tbl_hide_column_data_types=True):
         typer.secho(f"warehouse {settings.warehouse} ({size / 2**20:.1f} MB)", bold=True)
@@ -312,7 +329,7 @@ def _print_rules(warehouse: Path | None, as_json: bool) -> None:
 
     settings = get_settings(warehouse=warehouse)
     counts: dict[str, int] | None = None
-    if settings.warehouse.is_file():
+    if settings.warehouse.is_file() or wh.is_lake(settings.warehouse):
         with wh.connect(settings.warehouse, read_only=True) as con:
             query = (settings.sql_dir / "queries" / "boilerplate_removed.sql").read_text()
             counts = {row["reason"]: row["spans"] for row in wh.read_frame(con, query).iter_rows(named=True)}

@@ -22,8 +22,9 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 
+from flows.lake import finish_lake_run
 from flows.progress import RunProgress
-from tasks import clean, embed, entities, heap, ingest, paragraphs, quotes, similarity, stories, topics, warehouse
+from tasks import clean, distributed_models, embed, entities, heap, ingest, paragraphs, quotes, similarity, stories, topics, warehouse
 from tasks.settings import RESHAPE_LINKS, Settings, get_settings, reshapes_articles, shaping_settings
 
 # Frames are passed in-process; nothing here is worth persisting or caching by Prefect (the
@@ -56,8 +57,7 @@ def plan_ingest(settings: Settings, files: pl.DataFrame) -> pl.DataFrame:
                                      .otherwise(pl.col("action")))
         if set(changed) & set(RESHAPE_LINKS) or warehouse.needs_full_relink(con):
             logger.warning("similarity settings changed (or links from before neighbour lists): every link is redone")
-            with warehouse.transaction(con):
-                warehouse.queue_all_paragraphs(con)
+            warehouse.in_transaction(con, warehouse.queue_all_paragraphs)
         return plan
 
 
@@ -72,12 +72,18 @@ def _first_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
 
 
-def _isolated(function: Any, frame: pl.DataFrame, step_name: str, key: str = "article_id") -> tuple[Any, dict[str, str]]:
+def _isolated(
+    function: Any, frame: pl.DataFrame, step_name: str, key: str = "article_id",
+    fatal: tuple[type[BaseException], ...] = (),
+) -> tuple[Any, dict[str, str]]:
     """`function(frame)`; if it raises, again one article at a time, so that one file's failure (a
     model error, a text the step cannot take) costs that file alone. Returns the result over the
-    articles that passed and {article_id: reason} for those that did not."""
+    articles that passed and {article_id: reason} for those that did not. Errors of the `fatal` kinds
+    (not a file's doing: a Dask cluster's failure) are raised as they are."""
     try:
         return function(frame), {}
+    except fatal:
+        raise
     except Exception:  # noqa: BLE001 - retried per article below, each failure recorded
         pass
     results: list[Any] = []
@@ -85,6 +91,8 @@ def _isolated(function: Any, frame: pl.DataFrame, step_name: str, key: str = "ar
     for article_id in frame[key].unique(maintain_order=True).to_list():
         try:
             results.append(function(frame.filter(pl.col(key) == article_id)))
+        except fatal:
+            raise
         except Exception as error:  # noqa: BLE001 - recorded as the file's failure
             failures[article_id] = f"{step_name} failed: {_first_line(error)}"
     if not results:
@@ -116,7 +124,9 @@ def split_paragraphs(articles: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, st
 def load_embedding_model(settings: Settings) -> str:
     """Start the embedding model (in its worker process, or in this one) while the first batch is read
     and cleaned (importing sentence-transformers and torch takes seconds)."""
-    if settings.embedding_in_worker:
+    if settings.dask:  # scale-out: the models load on every Dask worker instead
+        distributed_models.warm_up(settings.dask, settings.embedding_model, settings.embedding_device, settings.spacy_model)
+    elif settings.embedding_in_worker:
         embed.embedding_worker(settings.embedding_model, settings.embedding_device)
     else:
         embed.load_model(settings.embedding_model, settings.embedding_device)
@@ -124,6 +134,8 @@ def load_embedding_model(settings: Settings) -> str:
 
 
 def _encoder(settings: Settings) -> embed.Encoder:
+    if settings.dask:
+        return distributed_models.DaskEncoder(settings.dask, settings.dask_min_texts)
     return embed.encode_in_worker if settings.embedding_in_worker else embed.encode_texts
 
 
@@ -151,11 +163,20 @@ def extract_entities(
 ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, str]]:
     """Find named entities and resolve them to canonical entities (those stored, updated by the
     entities of a batch extracted but not loaded yet). Long paragraphs are tagged in pieces; if the
-    batch fails, one article at a time, and the articles that still fail are returned with their reason."""
-    mentions, failures = _isolated(
-        lambda part: entities.extract_mentions_in_chunks(part, settings.spacy_model, settings.ner_batch_size),
-        paras, "entity extraction",
-    )
+    batch fails, one article at a time, and the articles that still fail are returned with their reason.
+    With `settings.dask`, the tagging runs on the cluster's workers (in the same pieces); a cluster
+    failure (a worker lost too often, the scheduler gone) fails the batch instead of its articles."""
+    if settings.dask:
+        mentions, failures = _isolated(
+            lambda part: distributed_models.extract_mentions(
+                settings.dask, part, settings.spacy_model, settings.ner_batch_size, settings.dask_min_texts),
+            paras, "entity extraction", fatal=distributed_models.cluster_errors(),
+        )
+    else:
+        mentions, failures = _isolated(
+            lambda part: entities.extract_mentions_in_chunks(part, settings.spacy_model, settings.ner_batch_size),
+            paras, "entity extraction",
+        )
     with warehouse.connect(settings.warehouse) as con:
         known = warehouse.known_entities(con)
     if pending_entities is not None and pending_entities.height:
@@ -248,11 +269,12 @@ def record_files(settings: Settings, outcomes: pl.DataFrame, run_id: str) -> tup
         # over the folder would not have it). A file that fails keeps its last good article (a read
         # failure may be passing), with the failure recorded.
         not_loaded = outcomes.filter(pl.col("status") == "empty")["source_path"].to_list()
-        with warehouse.transaction(con):
-            warehouse.delete_articles(con, [ingest.article_id_for(p) for p in became_duplicates + not_loaded])
-            relinker(settings)(con)
+        doomed = [ingest.article_id_for(p) for p in became_duplicates + not_loaded]
+        relink = relinker(settings)
+        # (one transaction, redone whole if a concurrent DuckLake commit conflicts with it)
+        warehouse.in_transaction(con, lambda con: (warehouse.delete_articles(con, doomed), relink(con)))
         warehouse.record_files(con, outcomes, run_id)
-        deleted = warehouse.mark_deleted(con, outcomes["source_path"].to_list(), run_id)
+        deleted = warehouse.mark_deleted(con, outcomes["source_path"].to_list(), run_id, settings.shard)
         renamed = warehouse.drop_renamed(con, before_commit=relinker(settings))
         return deleted - len(renamed), len(renamed)
 
@@ -393,9 +415,12 @@ def _mark_crashed_in_prefect(run_ids: list[str], logger: Any) -> None:
 
 
 @flow(name="newsdag-ingest", log_prints=True)
-def ingest_flow(raw_dir: str | None = None, warehouse_path: str | None = None, allow_empty: bool | None = None) -> dict[str, Any]:
-    """Ingest every new or changed file in the raw folder into the DuckDB warehouse."""
-    settings = get_settings(raw_dir=raw_dir, warehouse=warehouse_path, allow_empty=allow_empty)
+def ingest_flow(
+    raw_dir: str | None = None, warehouse_path: str | None = None, allow_empty: bool | None = None,
+    shard: str | None = None, dask: str | None = None,
+) -> dict[str, Any]:
+    """Ingest every new or changed file in the raw folder into the warehouse (this run's shard of it)."""
+    settings = get_settings(raw_dir=raw_dir, warehouse=warehouse_path, allow_empty=allow_empty, shard=shard, dask=dask)
     return run_ingest(settings)
 
 
@@ -405,6 +430,8 @@ def run_ingest(settings: Settings) -> dict[str, Any]:
     timings: dict[str, float] = defaultdict(float)
     started = time.perf_counter()
 
+    if warehouse.is_lake(settings.warehouse):
+        return _run_ingest_lake(settings, run_id, timings, started, logger)
     with warehouse.writer_lock(settings.warehouse):
         # A warehouse is created by a run that completes, or not at all: a first run that fails before
         # committing an article leaves no half-configured file (e.g. one fixed at a wrong embedding size),
@@ -443,6 +470,19 @@ def _remove_if_empty(path: Path) -> None:
             file.unlink(missing_ok=True)
 
 
+def _run_ingest_lake(settings: Settings, run_id: str, timings: dict[str, float], started: float, logger: Any) -> dict[str, Any]:
+    """run_ingest on a DuckLake (docs/scale-out.md): no writer lock (many runs commit at once, retried on
+    conflict) and no atomic creation (the catalog is a database, created once, shared by every run)."""
+    # Created with its data folder when new.
+    warehouse.open_lake(settings.warehouse, settings.lake_data, settings.duckdb_memory_limit)
+    # The HNSW index file is one host's, beside a single file: on a lake, similarity search is exact.
+    settings = settings.model_copy(update={"similarity_exact_max": 2**62})
+    with warehouse.held_open(settings.warehouse, settings.duckdb_memory_limit):
+        summary, outcomes, report = _run(settings, run_id, timings, started, logger)
+    _publish_artifacts(outcomes, summary, report["top_statements"])
+    return summary
+
+
 def _run(
     settings: Settings, run_id: str, timings: dict[str, float], started: float, logger: Any
 ) -> tuple[dict[str, Any], pl.DataFrame, dict[str, Any]]:
@@ -458,7 +498,9 @@ def _run(
                 f"--allow-empty (NEWSDAG_ALLOW_EMPTY=true) to mark them deleted"
             )
     with _timed(timings, "plan"):
-        plan = plan_ingest(settings, files)
+        # A shard's run plans over the whole folder (a copy in another shard is still a duplicate), then
+        # keeps its own files.
+        plan = ingest.select_shard(plan_ingest(settings, files), settings.shard)
     with warehouse.connect(settings.warehouse) as con:
         crashed = warehouse.start_run(con, run_id, str(settings.raw_dir))
     if crashed:
@@ -533,7 +575,10 @@ def _run_batches(
         outcomes = _outcomes(plan, read_results, problems)
         deleted, renamed = record_files(settings, outcomes, run_id)
     with _timed(timings, "stories"):
-        group_stories(settings, rebuild_search_index=loaded > 0 or deleted > 0 or renamed > 0, run_id=run_id)
+        if warehouse.is_lake(settings.warehouse):  # other runs may be writing: see flows/lake.py
+            finish_lake_run(settings, run_id)
+        else:
+            group_stories(settings, rebuild_search_index=loaded > 0 or deleted > 0 or renamed > 0, run_id=run_id)
     with _timed(timings, "check"):
         counts = check_warehouse(settings)
     with _timed(timings, "report"):
@@ -544,9 +589,9 @@ def _run_batches(
     summary.update({f"{key}_by_batch": values for key, values in memory_by_batch.items()})
     summary["quality"] = {k: v for k, v in report.items() if k != "top_statements"}
     with warehouse.connect(settings.warehouse) as con:
-        with warehouse.transaction(con):
-            warehouse.record_settings(con, shaping_settings(settings))
-            warehouse.finish_run(con, run_id, "completed", summary)
+        values = shaping_settings(settings)
+        warehouse.in_transaction(con, lambda con: (warehouse.record_settings(con, values),
+                                                   warehouse.finish_run(con, run_id, "completed", summary)))
     return summary, outcomes, report
 
 

@@ -251,3 +251,28 @@ def plan_ingest(files: pl.DataFrame, known: pl.DataFrame) -> pl.DataFrame:
         .then(pl.col("owner"))
         .otherwise(pl.lit(None, dtype=pl.String)),
     ).select(*FILE_SCHEMA, "change", "action", "duplicate_of").sort("source_path")
+
+
+# --- shards: several runs share one raw folder (issue 18) ---
+
+def parse_shard(shard: str) -> tuple[int, int]:
+    """"i/n" -> (i, n), with 0 <= i < n."""
+    index, _, count = shard.partition("/")
+    if not (index.isdigit() and count.isdigit()) or not 0 <= int(index) < int(count):
+        raise ValueError(f"a shard is i/n with 0 <= i < n (e.g. 0/2), not {shard!r}")
+    return int(index), int(count)
+
+
+def shard_of(source_path: str, count: int) -> int:
+    """A file's shard: a stable hash of its path relative to the raw folder (the same on every host,
+    in every process, whatever the hash seed), so a file always belongs to the same run."""
+    return int.from_bytes(hashlib.sha256(source_path.encode("utf-8")).digest()[:8], "big") % count
+
+
+def select_shard(plan: pl.DataFrame, shard: str | None) -> pl.DataFrame:
+    """The plan's rows of this shard's files. The plan is made over the whole folder first, so a copy
+    of a file in another shard is still a duplicate of it, whichever run sees which."""
+    if shard is None:
+        return plan
+    index, count = parse_shard(shard)
+    return plan.filter(pl.col("source_path").map_elements(lambda path: shard_of(path, count), return_dtype=pl.Int64) == index)

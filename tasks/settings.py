@@ -75,6 +75,17 @@ class Settings(BaseSettings):
         resolve_disabled(names)
         return names
 
+    # --- scale-out (docs/scale-out.md) ---
+    # Where a new DuckLake's Parquet files go (NEWSDAG_WAREHOUSE=ducklake:...); the catalog remembers it.
+    lake_data: str | None = None
+    # This run's share of the raw folder, "i/n" (0 <= i < n): files by a stable hash of their path.
+    shard: str | None = Field(default=None, pattern=r"^\d+/[1-9]\d*$")
+    # Run the models (embedding, NER) on a Dask cluster: a scheduler address, or "local:N" for a
+    # LocalCluster of N worker processes on this machine. Unset: in this process, as before.
+    dask: str | None = None
+    # Texts per Dask task at least: a task costs ~0.2 s, so it carries seconds of model work.
+    dask_min_texts: int = Field(default=200, ge=1)
+
 
 # Settings that shape stored results, recorded in the warehouse (warehouse_meta) by the run that used
 # them. A later run with other values redoes what they shape: every article (embedding model, spaCy
@@ -126,7 +137,6 @@ def describe_errors(error: ValidationError) -> str:
         allowed = _allowed(name) if name in Settings.model_fields else "a known setting"
         lines.append(f"invalid setting {setting}={value!s}: allowed is {allowed}")
     return "\n".join(lines)
-
 
 
 def get_settings(**overrides: object) -> Settings:

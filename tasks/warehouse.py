@@ -37,9 +37,52 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
+# Attempts of a transaction that a concurrent DuckLake commit keeps conflicting with (see the DuckLake section).
+LAKE_COMMIT_ATTEMPTS = 30
+
+
+def rollback_quietly(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back if a transaction is open (a failed DuckLake commit has already ended it)."""
+    try:
+        con.execute("rollback")
+    except duckdb.Error:
+        pass
+
+
+def is_commit_conflict(error: BaseException) -> bool:
+    return isinstance(error, duckdb.TransactionException) and "conflict" in str(error).lower()
+
+
+def retry_on_conflict(function):  # type: ignore[no-untyped-def]
+    """Run a writing function (its first argument a connection) again, whole, when its commit conflicts
+    with a concurrent one (DuckLake's optimistic concurrency; never on the single file, one writer).
+    The function must be a unit: its own transaction, or one statement."""
+    import functools
+    import random
+    import time
+
+    @functools.wraps(function)
+    def wrapper(con, *args, **kwargs):  # type: ignore[no-untyped-def]
+        for attempt in range(LAKE_COMMIT_ATTEMPTS):
+            try:
+                return function(con, *args, **kwargs)
+            except duckdb.Error as error:
+                if not is_commit_conflict(error) or attempt == LAKE_COMMIT_ATTEMPTS - 1:
+                    raise
+                rollback_quietly(con)
+                # Jittered back-off: two runs retrying in step would conflict again.
+                time.sleep(random.uniform(0.05, 0.25) * min(2 ** attempt, 16))
+        raise AssertionError("unreachable")
+
+    return wrapper
+
+
 @contextmanager
 def writer_lock(warehouse: Path, wait: bool = False) -> Iterator[None]:
     """One writing run per warehouse: an advisory lock on `<warehouse>.lock`, released on exit or crash."""
+    if is_lake(warehouse):  # a DuckLake takes many writers (commits retried on conflict)
+        yield
+        return
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     handle: IO[str] = open(warehouse.with_suffix(warehouse.suffix + ".lock"), "w")
     try:
@@ -91,10 +134,15 @@ def open_database(
 @contextmanager
 def connect(warehouse: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection to the warehouse. `read_only=True`: the guarded connection of `connect_read_only`
-    (every reader gets it: it cannot write any file, not only the warehouse)."""
+    (every reader gets it: it cannot write any file, not only the warehouse). A DuckLake URL
+    (`ducklake:...`): a connection whose default catalog is the lake."""
     if read_only:
         with connect_read_only(warehouse) as guarded:
             yield guarded
+        return
+    if is_lake(warehouse):
+        with connect_lake(warehouse) as lake:
+            yield lake
         return
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     con = open_database(warehouse)
@@ -122,7 +170,12 @@ def connect_read_only(warehouse: Path, extensions: tuple[str, ...] = ("fts",)) -
     reading paths need loaded first (from their pip packages), then DuckDB's own guards: no access to
     files or the network beyond the open database (`enable_external_access = false`), no extension
     auto-install/auto-load, and the configuration locked so that a query cannot undo any of it.
-    (`read_only=True` alone still lets `COPY ... TO`, `EXPORT DATABASE` and `ATTACH` write files.)"""
+    (`read_only=True` alone still lets `COPY ... TO`, `EXPORT DATABASE` and `ATTACH` write files.)
+    A DuckLake: attached read-only, with file access limited to its data folder (`connect_lake_read_only`)."""
+    if is_lake(warehouse):
+        with connect_lake_read_only(warehouse) as lake:
+            yield lake
+        return
     if not warehouse.exists():
         raise FileNotFoundError(f"warehouse not found: {warehouse} (run `newsdag run` first)")
     con = open_database(
@@ -172,6 +225,10 @@ def held_open(warehouse: Path, memory_limit: str | None = None) -> Iterator[None
     `memory_limit` (e.g. "256MB") caps DuckDB's buffer pool for the time it is held: an open database
     keeps every block it has read or written cached up to the limit, by default 80% of the machine's
     memory, so without a cap a long run's memory grows with the warehouse."""
+    if is_lake(warehouse):
+        open_lake(warehouse, memory_limit=memory_limit)
+        yield
+        return
     with connect(warehouse) as con:
         if memory_limit:
             con.execute(f"set memory_limit = '{memory_limit}'")
@@ -190,6 +247,9 @@ def _sql_files(folder: Path) -> list[Path]:
 
 def apply_schema(con: duckdb.DuckDBPyConnection, sql_dir: Path, embedding_dim: int, model: str) -> None:
     """Create tables and views (idempotent) and refuse a warehouse built for another embedding size."""
+    if on_lake(con):
+        _apply_lake_schema(con, sql_dir, embedding_dim, model)
+        return
     con.execute(sql_dir.joinpath("schema.sql").read_text().replace("{embedding_dim}", str(int(embedding_dim))))
     for view in _sql_files(sql_dir / "views"):
         con.execute(view.read_text())
@@ -205,7 +265,10 @@ def apply_schema(con: duckdb.DuckDBPyConnection, sql_dir: Path, embedding_dim: i
 
 
 def read_frame(con: duckdb.DuckDBPyConnection, query: str, params: list[object] | dict[str, object] | None = None) -> pl.DataFrame:
-    return con.execute(query, params or []).pl()
+    frame = con.execute(query, params or []).pl()
+    if "embedding" in frame.columns and isinstance(frame.schema["embedding"], pl.List):  # a DuckLake's vectors
+        frame = as_vector_arrays(frame, lake_embedding_dim(con))
+    return frame
 
 
 def known_files(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
@@ -255,11 +318,12 @@ def _blocks_excluding_articles(
 ) -> Iterator[pl.DataFrame]:
     """Stream `query`, which anti-joins the registered relation `excluded_articles` (`article_id`), a
     block at a time, so that what the process holds does not grow with the warehouse."""
+    dimension = lake_embedding_dim(con) if on_lake(con) else None
     with registered(con, "excluded_articles", _key_frame("article_id", excluding_articles)):
         for batch in con.execute(query).to_arrow_reader(block_rows):
             block = pl.from_arrow(batch)
             assert isinstance(block, pl.DataFrame)
-            yield block
+            yield as_vector_arrays(block, dimension)
 
 
 def paragraph_embedding_blocks(con: duckdb.DuckDBPyConnection, excluding_articles: list[str]) -> Iterator[pl.DataFrame]:
@@ -315,6 +379,22 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> 
         con.execute(f"insert into {table} ({columns}) select {columns} from incoming")  # names come from our frames
 
 
+def _queue_for_relink(con: duckdb.DuckDBPyConnection, paragraphs_sql: str, added: bool, replace: bool = True) -> None:
+    """Queue the paragraphs `paragraphs_sql` selects (`paragraph_id`) for relinking: `replace` sets their
+    `added` flag (insert or replace), else paragraphs already queued keep theirs (insert or ignore).
+    A DuckLake has no keys for either: delete + insert, or insert of those not queued (inside the
+    caller's transaction)."""
+    flag = "true" if added else "false"
+    if not on_lake(con):
+        con.execute(f"insert or {'replace' if replace else 'ignore'} into relink_queue "
+                    f"select paragraph_id, {flag} from ({paragraphs_sql})")  # our own SQL
+        return
+    if replace:
+        con.execute(f"delete from relink_queue where paragraph_id in (select paragraph_id from ({paragraphs_sql}))")
+    con.execute(f"insert into relink_queue select paragraph_id, {flag} from ({paragraphs_sql}) "
+                f"where paragraph_id not in (select paragraph_id from relink_queue)")
+
+
 def delete_articles(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> None:
     """Remove articles and every row that hangs off them (inside the caller's transaction)."""
     if not article_ids:
@@ -334,10 +414,9 @@ def delete_articles(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> N
             "or article_id_b in (select article_id from doomed)"
         )
         # Paragraphs of other articles that had one of these among their nearest neighbours get new lists.
-        con.execute(
-            "insert or ignore into relink_queue select distinct paragraph_id, false from paragraph_neighbours "
-            "where neighbour_article_id in (select article_id from doomed) and article_id not in (select article_id from doomed)"
-        )
+        _queue_for_relink(
+            con, "select distinct paragraph_id from paragraph_neighbours where neighbour_article_id in "
+            "(select article_id from doomed) and article_id not in (select article_id from doomed)", added=False, replace=False)
         con.execute(
             "delete from paragraph_neighbours where article_id in (select article_id from doomed) "
             "or neighbour_article_id in (select article_id from doomed)"
@@ -380,13 +459,15 @@ def refresh_entity_counts(con: duckdb.DuckDBPyConnection, entity_ids: list[str],
         )
 
 
+@retry_on_conflict
 def load_batch(
     con: duckdb.DuckDBPyConnection, batch: ArticleBatch, model: str,
     before_commit: Callable[[duckdb.DuckDBPyConnection], object] | None = None,
 ) -> None:
     """Replace the batch's articles whole: delete by key, insert, in one transaction. The new paragraphs
     are queued for linking; `before_commit(con)` (the relink) runs inside the same transaction, so that
-    articles and their links are committed together."""
+    articles and their links are committed together. (On a DuckLake, the whole transaction is redone
+    when a concurrent commit conflicts with it.)"""
     article_ids = batch.articles["article_id"].to_list()
     con.execute("begin transaction")
     try:
@@ -396,7 +477,7 @@ def load_batch(
         _insert(con, "removed_spans", batch.removed_spans)
         _insert(con, "paragraphs", batch.paragraphs)
         with registered(con, "incoming_paragraphs", batch.paragraphs.select("paragraph_id")):
-            con.execute("insert or replace into relink_queue select paragraph_id, true from incoming_paragraphs")
+            _queue_for_relink(con, "select paragraph_id from incoming_paragraphs", added=True)
         if batch.entities.height:
             with registered(con, "incoming_entities", batch.entities):
                 con.execute("delete from entities where entity_id in (select entity_id from incoming_entities)")
@@ -421,6 +502,7 @@ def load_batch(
         raise
 
 
+@retry_on_conflict
 def record_files(con: duckdb.DuckDBPyConnection, files: pl.DataFrame, run_id: str) -> None:
     """Upsert the outcome for every file seen in this run."""
     now = utc_now()
@@ -428,6 +510,9 @@ def record_files(con: duckdb.DuckDBPyConnection, files: pl.DataFrame, run_id: st
         "source_path", "content_sha256", "size_bytes", "status", "change", "duplicate_of", "encoding", "error",
         "article_id",
     ).with_columns(seen_at=pl.lit(now), run_id=pl.lit(run_id))
+    if on_lake(con):
+        _record_files_lake(con, frame)
+        return
     # One statement: DuckDB applies it whole or not at all.
     with registered(con, "incoming_files", frame):
         con.execute(
@@ -447,9 +532,31 @@ def record_files(con: duckdb.DuckDBPyConnection, files: pl.DataFrame, run_id: st
         )
 
 
-def mark_deleted(con: duckdb.DuckDBPyConnection, present_paths: list[str], run_id: str) -> int:
+@retry_on_conflict
+def mark_deleted(con: duckdb.DuckDBPyConnection, present_paths: list[str], run_id: str, shard: str | None = None) -> int:
     """Files that were in the raw folder before and are gone now: their articles stay in the warehouse,
-    their ingest_files row says `deleted` (use `newsdag prune` to remove them)."""
+    their ingest_files row says `deleted` (use `newsdag prune` to remove them). A run of one `shard`
+    ("i/n") judges only its own shard's files (the others are another run's)."""
+    if shard is not None:
+        from tasks.ingest import parse_shard, shard_of
+
+        index, count = parse_shard(shard)
+        stored = [row[0] for row in con.execute("select source_path from ingest_files where status <> 'deleted'").fetchall()]
+        present_paths = sorted(set(present_paths) | {path for path in stored if shard_of(path, count) != index})
+    if on_lake(con):  # no RETURNING on a DuckLake update: count, then update, in one transaction
+        con.execute("begin transaction")
+        try:
+            with registered(con, "present_files", _key_frame("source_path", present_paths)):
+                condition = "status <> 'deleted' and source_path not in (select source_path from present_files)"
+                gone_count = int(con.execute(f"select count(*) from ingest_files where {condition}").fetchone()[0])  # type: ignore[index]
+                if gone_count:
+                    con.execute(f"update ingest_files set status = 'deleted', last_seen_at = ?, run_id = ? where {condition}",
+                                [utc_now(), run_id])
+            con.execute("commit")
+        except BaseException:
+            rollback_quietly(con)
+            raise
+        return gone_count
     with registered(con, "present_files", _key_frame("source_path", present_paths)):
         gone = con.execute(
             "update ingest_files set status = 'deleted', last_seen_at = ?, run_id = ? "
@@ -459,6 +566,7 @@ def mark_deleted(con: duckdb.DuckDBPyConnection, present_paths: list[str], run_i
     return len(gone)
 
 
+@retry_on_conflict
 def prune_deleted(
     con: duckdb.DuckDBPyConnection, before_commit: Callable[[duckdb.DuckDBPyConnection], object] | None = None
 ) -> int:
@@ -483,7 +591,11 @@ def prune_deleted(
 
 def start_run(con: duckdb.DuckDBPyConnection, run_id: str, raw_dir: str) -> list[str]:
     """Record a new run. Called under the writer lock, so any run still marked `running` has died (its
-    process was killed, or the machine stopped): it is marked `crashed`. Returns those runs' ids."""
+    process was killed, or the machine stopped): it is marked `crashed`. Returns those runs' ids.
+    On a DuckLake other runs may be writing at the same time: their `running` rows are left alone."""
+    if on_lake(con):
+        retry_on_conflict(_start_run_lake)(con, run_id, raw_dir)
+        return []
     crashed = [row[0] for row in con.execute(
         "update runs set status = 'crashed', finished_at = coalesce(finished_at, ?), "
         "summary = coalesce(summary, ?) where status = 'running' and run_id <> ? returning run_id",
@@ -497,6 +609,7 @@ def start_run(con: duckdb.DuckDBPyConnection, run_id: str, raw_dir: str) -> list
     return crashed
 
 
+@retry_on_conflict
 def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, status: str, summary: dict[str, object]) -> None:
     con.execute(
         "update runs set finished_at = ?, status = ?, summary = ? where run_id = ?",
@@ -596,25 +709,27 @@ def refresh_article_vectors(
     """Bring `article_vectors` in line with the articles (drop those of gone or changed articles, add the
     missing ones with `compute(paragraph_id, article_id, embedding)` -> article_id, embedding) and
     return them all (`article_id`, `embedding`). Only new or changed articles' paragraphs are read."""
-    con.execute("begin transaction")
-    try:
-        con.execute(
-            "delete from article_vectors v where not exists (select 1 from articles a "
-            "where a.article_id = v.article_id and a.content_sha256 = v.content_sha256)")
-        missing = read_frame(
-            con,
-            "select p.article_id, p.embedding from paragraphs p join articles a using (article_id) "
-            "anti join article_vectors v using (article_id) where p.embedding is not null order by p.article_id, p.position",
-        )
-        if missing.height:
-            fresh = compute(missing).join(
-                read_frame(con, "select article_id, content_sha256 from articles"), on="article_id")
-            with registered(con, "incoming_vectors", fresh):
-                con.execute("insert into article_vectors select article_id, content_sha256, embedding from incoming_vectors")
-        con.execute("commit")
-    except BaseException:
-        _rollback(con)
-        raise
+    with transaction(con):
+        return refresh_article_vector_rows(con, compute)
+
+
+def refresh_article_vector_rows(
+    con: duckdb.DuckDBPyConnection, compute: Callable[[pl.DataFrame], pl.DataFrame]
+) -> pl.DataFrame:
+    """refresh_article_vectors inside the caller's transaction."""
+    con.execute(
+        "delete from article_vectors v where not exists (select 1 from articles a "
+        "where a.article_id = v.article_id and a.content_sha256 = v.content_sha256)")
+    missing = read_frame(
+        con,
+        "select p.article_id, p.embedding from paragraphs p join articles a using (article_id) "
+        "anti join article_vectors v using (article_id) where p.embedding is not null order by p.article_id, p.position",
+    )
+    if missing.height:
+        fresh = compute(missing).join(
+            read_frame(con, "select article_id, content_sha256 from articles"), on="article_id")
+        with registered(con, "incoming_vectors", fresh):
+            con.execute("insert into article_vectors select article_id, content_sha256, embedding from incoming_vectors")
     return read_frame(con, "select article_id, embedding from article_vectors order by article_id")
 
 
@@ -637,43 +752,53 @@ def replace_stories(
     """Replace the derived article-similarity, topic and story tables in one transaction, and record new
     merges (`level`, `absorbed_id`, `survivor_id`). A table whose rows are unchanged is not rewritten.
     Returns which tables were rewritten."""
+    with transaction(con):
+        return replace_story_tables(con, article_similarity, stories, story_articles, topics, merges, run_id)
+
+
+def replace_story_tables(
+    con: duckdb.DuckDBPyConnection, article_similarity: pl.DataFrame, stories: pl.DataFrame,
+    story_articles: pl.DataFrame, topics: pl.DataFrame | None = None, merges: pl.DataFrame | None = None,
+    run_id: str = "",
+) -> dict[str, bool]:
+    """replace_stories inside the caller's transaction."""
     frames = [("article_similarity", article_similarity), ("stories", stories), ("story_articles", story_articles)]
     if topics is not None:
         frames.append(("topics", topics))
     rewritten: dict[str, bool] = {}
-    con.execute("begin transaction")
-    try:
-        for table, frame in frames:
-            rewritten[table] = not _same_rows(con, table, frame)
-            if rewritten[table]:
-                con.execute(f"delete from {table}")  # our own table names
-                _insert(con, table, frame)
-        if merges is not None and merges.height:
-            recorded = merges.with_columns(merged_at=pl.lit(utc_now()), run_id=pl.lit(run_id))
-            with registered(con, "incoming_merges", recorded):
-                con.execute("insert into cluster_merges select level, absorbed_id, survivor_id, merged_at, run_id "
-                            "from incoming_merges anti join cluster_merges using (level, absorbed_id)")
-        rewritten["cluster_merges"] = bool(merges is not None and merges.height)
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
+    for table, frame in frames:
+        rewritten[table] = not _same_rows(con, table, frame)
+        if rewritten[table]:
+            con.execute(f"delete from {table}")  # our own table names
+            _insert(con, table, frame)
+    if merges is not None and merges.height:
+        recorded = merges.with_columns(merged_at=pl.lit(utc_now()), run_id=pl.lit(run_id))
+        with registered(con, "incoming_merges", recorded):
+            con.execute("insert into cluster_merges select level, absorbed_id, survivor_id, merged_at, run_id "
+                        "from incoming_merges anti join cluster_merges using (level, absorbed_id)")
+    rewritten["cluster_merges"] = bool(merges is not None and merges.height)
     return rewritten
 
 
 def rebuild_search_index(con: duckdb.DuckDBPyConnection) -> None:
     """(Re)build the BM25 full-text index over paragraphs (DuckDB fts indexes are not updated on insert)."""
+    if on_lake(con):  # DuckLake cannot store fts's index tables; `newsdag search` builds one in memory
+        return
     load_extension(con, "fts")
     con.execute("pragma create_fts_index('paragraphs', 'paragraph_id', 'text', overwrite = 1)")
 
 
 def has_search_index(con: duckdb.DuckDBPyConnection) -> bool:
+    if on_lake(con):
+        return True  # built at search time (rebuild_search_index)
     row = con.execute("select count(*) from duckdb_schemas() where schema_name = 'fts_main_paragraphs'").fetchone()
     return bool(row and row[0])
 
 
 def search_paragraphs(con: duckdb.DuckDBPyConnection, query: str, params: dict[str, object]) -> pl.DataFrame:
     """Run a search query (built by tasks/search.py, values as parameters) with fts loaded."""
+    if on_lake(con):
+        return _search_lake(con, query, params)
     load_extension(con, "fts")
     return read_frame(con, query, params)
 
@@ -688,7 +813,7 @@ def relink_queue(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
 def queue_all_paragraphs(con: duckdb.DuckDBPyConnection) -> int:
     """Queue every stored paragraph for a new neighbour list (settings that shape links changed, or a
     warehouse from before neighbour lists)."""
-    con.execute("insert or replace into relink_queue select paragraph_id, false from paragraphs")
+    _queue_for_relink(con, "select paragraph_id from paragraphs", added=False)
     row = con.execute("select count(*) from relink_queue").fetchone()
     return int(row[0]) if row else 0
 
@@ -762,6 +887,15 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         raise
 
 
+@retry_on_conflict
+def in_transaction(con: duckdb.DuckDBPyConnection, body: Callable[[duckdb.DuckDBPyConnection], object]) -> object:
+    """`body(con)` in one transaction, redone whole when its commit conflicts with a concurrent one (a
+    DuckLake's; `with transaction(con)` cannot be redone)."""
+    with transaction(con):
+        return body(con)
+
+
+@retry_on_conflict
 def drop_renamed(
     con: duckdb.DuckDBPyConnection, before_commit: Callable[[duckdb.DuckDBPyConnection], object] | None = None
 ) -> list[str]:
@@ -799,8 +933,13 @@ def stored_settings(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
 
 
 def record_settings(con: duckdb.DuckDBPyConnection, values: dict[str, str]) -> None:
+    lake = on_lake(con)
     for name, value in values.items():
-        con.execute("insert or replace into warehouse_meta values (?, ?)", [SETTING_KEY + name, value])
+        if lake:  # no keys on a DuckLake: delete + insert (inside the caller's transaction)
+            con.execute("delete from warehouse_meta where key = ?", [SETTING_KEY + name])
+            con.execute("insert into warehouse_meta values (?, ?)", [SETTING_KEY + name, value])
+        else:
+            con.execute("insert or replace into warehouse_meta values (?, ?)", [SETTING_KEY + name, value])
 
 
 def stored_embedding_dim(con: duckdb.DuckDBPyConnection) -> int | None:
@@ -830,3 +969,366 @@ def stored_embedding_dim_or_none(con: duckdb.DuckDBPyConnection) -> int | None:
         return stored_embedding_dim(con)
     except duckdb.CatalogException:
         return None
+
+
+# --- DuckLake warehouse: many runs, many hosts, one warehouse (issue 18) ---
+#
+# `NEWSDAG_WAREHOUSE=ducklake:<catalog>` selects a DuckLake instead of the single DuckDB file:
+#   ducklake:/srv/newsdag/meta.ducklake                                   one process at a time, catalog in a DuckDB file
+#   ducklake:sqlite:/srv/newsdag/meta.sqlite                              several runs on one host, catalog in SQLite
+#   ducklake:postgres:dbname=newsdag host=db port=5432 user=newsdag       several hosts, catalog in PostgreSQL
+# Data files are Parquet under NEWSDAG_LAKE_DATA (a folder, or an object-store path), given when the lake
+# is first created and remembered by its catalog; a local catalog defaults to `<catalog file>.files/`.
+# DuckLake has no primary keys, unique constraints or fixed-size arrays, and commits optimistically:
+# sql/ducklake/schema.sql is the schema without them (vectors as float[]; sql/checks/unique_ids.sql
+# guards the keys), upserts are delete + insert in one transaction, and every writing transaction is
+# retried when a concurrent commit conflicts with it.
+
+LAKE_PREFIX = "ducklake:"
+_LAKE_EXTENSIONS = (  # (pip package, file in the wheel, name DuckDB loads it by: its entry point)
+    ("duckdb_extension_ducklake", "ducklake", "ducklake"),
+    ("duckdb_extension_postgres", "postgres", "postgres_scanner"),
+    ("duckdb_extension_sqlite", "sqlite", "sqlite_scanner"),
+    ("duckdb_extension_fts", "fts", "fts"),
+)
+# Open lakes of this process: one in-memory DuckDB per lake, with the lake attached; steps connect
+# through cursors of it (each its own transaction), as they share one open database file otherwise.
+_open_lakes: dict[str, duckdb.DuckDBPyConnection] = {}
+_lake_dims: dict[str, int] = {}
+
+
+def is_lake(warehouse: Path | str) -> bool:
+    return str(warehouse).startswith(LAKE_PREFIX)
+
+
+def lake_catalog_name(warehouse: Path | str) -> str:
+    """The name the lake is attached under (one per lake, so a process can tell them apart)."""
+    import hashlib
+
+    return "lake_" + hashlib.sha256(str(warehouse).encode()).hexdigest()[:10]
+
+
+def extension_directory() -> Path:
+    """A folder laid out as DuckDB expects (`<dir>/v<version>/<platform>/<name>.duckdb_extension`) with
+    the extensions of the pip wheels, each under the name of its entry point: DuckDB's own download
+    site is out of reach here, and `LOAD postgres` then finds postgres_scanner.duckdb_extension."""
+    import importlib.util
+    import os
+    import shutil
+    import tempfile
+
+    platform = duckdb.execute("pragma platform").fetchone()[0]  # type: ignore[index]
+    version = "v" + duckdb.__version__
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "newsdag" / "duckdb-extensions"
+    target = base / version / platform
+    target.mkdir(parents=True, exist_ok=True)
+    for package, file_name, load_name in _LAKE_EXTENSIONS:
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            raise RuntimeError(f"{package.replace('_', '-')}=={duckdb.__version__} is not installed (pip install it)")
+        found = sorted(Path(next(iter(spec.submodule_search_locations))).rglob(f"{file_name}.duckdb_extension"))
+        if not found:
+            raise RuntimeError(f"{package} holds no {file_name}.duckdb_extension")
+        dest = target / f"{load_name}.duckdb_extension"
+        if not dest.exists() or dest.stat().st_size != found[-1].stat().st_size:
+            # Copied then renamed: several processes may lay the folder out at the same time.
+            with tempfile.NamedTemporaryFile(dir=target, delete=False) as tmp:
+                shutil.copyfile(found[-1], tmp.name)
+            os.replace(tmp.name, dest)
+    return base
+
+
+def _lake_database(warehouse: Path | str, data_path: str | None = None, read_only: bool = False,
+                   memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with the lake attached (and created, when new, with its data under `data_path`)."""
+    catalog = str(warehouse)[len(LAKE_PREFIX):]
+    db = duckdb.connect(config={"extension_directory": str(extension_directory()),
+                                "autoinstall_known_extensions": False, "autoload_known_extensions": True})
+    try:
+        db.execute("load ducklake")
+        if catalog.startswith("postgres:"):
+            db.execute("load postgres")
+        elif catalog.startswith("sqlite:"):
+            db.execute("load sqlite")
+            if not read_only:
+                Path(catalog.split(":", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
+        elif not read_only:
+            Path(catalog).parent.mkdir(parents=True, exist_ok=True)
+        if memory_limit:
+            db.execute(f"set memory_limit = '{memory_limit}'")
+        options = []
+        if data_path:
+            if "://" not in data_path:
+                Path(data_path).mkdir(parents=True, exist_ok=True)
+            options.append(f"data_path '{_sql_string(data_path.rstrip('/') + '/')}'")
+        if read_only:
+            options.append("read_only")
+        attach = f"attach '{_sql_string(LAKE_PREFIX + catalog)}' as {lake_catalog_name(warehouse)}"
+        db.execute(attach + (f" ({', '.join(options)})" if options else ""))
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _sql_string(value: str) -> str:
+    return value.replace("'", "''")
+
+
+def open_lake(warehouse: Path | str, data_path: str | None = None, memory_limit: str | None = None) -> None:
+    """Attach the lake once for this process (creating it when new); `connect` then hands out cursors."""
+    import random
+    import time
+
+    key = str(warehouse)
+    for attempt in range(10):
+        if key in _open_lakes:
+            return
+        try:
+            _open_lakes[key] = _lake_database(warehouse, data_path, memory_limit=memory_limit)
+        except duckdb.Error as error:
+            # Two runs creating one new lake: the catalog's tables are created by one, the other retries.
+            if "initialize DuckLake" not in str(error) or attempt == 9:
+                raise
+            time.sleep(random.uniform(0.2, 1.0))
+
+
+@contextmanager
+def connect_lake(warehouse: Path | str, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection whose default catalog is the lake. Read-only: a database of its own, attached read-only
+    (unless this process has the lake open already: a DuckDB-file catalog takes one attachment)."""
+    if read_only and str(warehouse) not in _open_lakes:
+        con = _lake_database(warehouse, read_only=True)
+    else:
+        open_lake(warehouse)
+        con = _open_lakes[str(warehouse)].cursor()
+    try:
+        con.execute(f"use {lake_catalog_name(warehouse)}")
+        yield con
+    finally:
+        con.close()
+
+
+@contextmanager
+def connect_lake_read_only(warehouse: Path | str) -> Iterator[duckdb.DuckDBPyConnection]:
+    """connect_read_only for a DuckLake: a database of its own with the lake attached read-only, fts
+    loaded, then the same guards as the single file's readers, except that files under the lake's data
+    folder stay readable (its Parquet files are the tables): `allowed_directories` = that folder,
+    `enable_external_access = false`, `lock_configuration = true`. Inside a process that has the lake
+    open for writing (a run), a cursor of that database, unguarded (the run's own reads)."""
+    if str(warehouse) in _open_lakes:
+        with connect_lake(warehouse) as con:
+            yield con
+        return
+    con = _lake_database(warehouse, read_only=True)
+    try:
+        catalog = lake_catalog_name(warehouse)
+        con.execute("load fts")
+        # Where its Parquet files are: the catalog's own record (the attach options hold it only when given).
+        row = con.execute(f"select value from __ducklake_metadata_{catalog}.ducklake_metadata where key = 'data_path'").fetchone()
+        data_path = str(row[0]) if row and row[0] else None
+        if data_path:
+            con.execute("set allowed_directories = ?", [[data_path]])
+        con.execute("set enable_external_access = false")
+        con.execute("set lock_configuration = true")
+        con.execute(f"use {catalog}")
+        yield con
+    finally:
+        con.close()
+
+
+def close_lakes() -> None:
+    for key in list(_open_lakes):
+        _open_lakes.pop(key).close()
+
+
+def on_lake(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether this connection's default catalog is a DuckLake."""
+    # By the catalog's type, not only its name: a single file named lake_*.duckdb is attached as lake_*.
+    row = con.execute("select type from duckdb_databases() where database_name = current_database()").fetchone()
+    return bool(row and row[0] == "ducklake")
+
+
+def lake_embedding_dim(con: duckdb.DuckDBPyConnection) -> int | None:
+    """The lake's vector size (warehouse_meta), cached per lake: reads turn its float[] lists into
+    the fixed-size arrays the single file stores."""
+    catalog = str(con.execute("select current_database()").fetchone()[0])  # type: ignore[index]
+    if catalog not in _lake_dims:
+        try:
+            row = con.execute("select value from warehouse_meta where key = 'embedding_dim'").fetchone()
+        except duckdb.CatalogException:
+            return None
+        if row is None:
+            return None
+        _lake_dims[catalog] = int(row[0])
+    return _lake_dims[catalog]
+
+
+def as_vector_arrays(frame: pl.DataFrame, dimension: int | None) -> pl.DataFrame:
+    """`embedding` lists (a DuckLake column) as Array[Float32, dimension], as the single file gives them."""
+    if dimension is None or "embedding" not in frame.columns or not isinstance(frame.schema["embedding"], pl.List):
+        return frame
+    return frame.with_columns(pl.col("embedding").cast(pl.Array(pl.Float32, dimension)))
+
+
+def _apply_lake_schema(con: duckdb.DuckDBPyConnection, sql_dir: Path, embedding_dim: int, model: str) -> None:
+    @retry_on_conflict
+    def apply(con: duckdb.DuckDBPyConnection) -> None:
+        con.execute("begin transaction")
+        try:
+            for statement in con.extract_statements((sql_dir / "ducklake" / "schema.sql").read_text()):
+                con.execute(statement.query)
+            for view in _sql_files(sql_dir / "views"):
+                con.execute(view.read_text())
+            row = con.execute("select value from warehouse_meta where key = 'embedding_dim'").fetchone()
+            if row is None:
+                # An update of the row each creator would write: two first runs conflict, one retries.
+                con.execute("delete from warehouse_meta")
+                con.execute("insert into warehouse_meta values ('embedding_dim', ?), ('created_with_model', ?)",
+                            [str(embedding_dim), model])
+            elif int(row[0]) != embedding_dim:
+                raise ValueError(
+                    f"this warehouse stores {row[0]}-dimensional embeddings; model {model!r} is configured for "
+                    f"{embedding_dim}. Use another warehouse for another model."
+                )
+            con.execute("commit")
+        except BaseException:
+            rollback_quietly(con)
+            raise
+
+    # Nothing to do (the common case): skip the catalog writes, which would conflict with other runs.
+    tables = {row[0] for row in con.execute("select table_name from duckdb_tables() where database_name = current_database()").fetchall()}
+    expected = {s.query.split("exists", 1)[1].split("(", 1)[0].strip()
+                for s in con.extract_statements((sql_dir / "ducklake" / "schema.sql").read_text())
+                if s.query.lstrip().lower().startswith("create table if not exists")}
+    views = {row[0] for row in con.execute("select view_name from duckdb_views() where database_name = current_database()").fetchall()}
+    if not expected <= tables or not {p.stem for p in _sql_files(sql_dir / "views")} <= views:
+        apply(con)
+    stored = lake_embedding_dim(con)
+    if stored != embedding_dim:
+        raise ValueError(
+            f"this warehouse stores {stored}-dimensional embeddings; model {model!r} is configured for "
+            f"{embedding_dim}. Use another warehouse for another model."
+        )
+
+
+def _record_files_lake(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> None:
+    """record_files on a lake (no ON CONFLICT without keys): the merged rows, then delete + insert, in one
+    transaction; the first sighting and a skipped file's encoding are kept as the upsert keeps them."""
+    con.execute("begin transaction")
+    try:
+        with registered(con, "incoming_files", frame):
+            merged = read_frame(
+                con,
+                """
+                select i.source_path, i.content_sha256, i.size_bytes, i.status, i.change, i.duplicate_of,
+                       coalesce(i.encoding, (select s.encoding from article_sources s where s.article_id = i.article_id),
+                                old.encoding) as encoding,
+                       i.error, i.article_id, coalesce(old.first_seen_at, i.seen_at) as first_seen_at,
+                       i.seen_at as last_seen_at, i.run_id
+                from incoming_files i left join ingest_files old using (source_path)
+                """,
+            )
+            con.execute("delete from ingest_files where source_path in (select source_path from incoming_files)")
+        _insert(con, "ingest_files", merged)
+        con.execute("commit")
+    except BaseException:
+        rollback_quietly(con)
+        raise
+
+
+def _start_run_lake(con: duckdb.DuckDBPyConnection, run_id: str, raw_dir: str) -> None:
+    """Other runs may be writing at the same time: no run is marked interrupted here."""
+    con.execute("begin transaction")
+    try:
+        con.execute("delete from runs where run_id = ?", [run_id])
+        con.execute("insert into runs (run_id, started_at, status, raw_dir) values (?, ?, 'running', ?)",
+                    [run_id, utc_now(), raw_dir])
+        con.execute("commit")
+    except BaseException:
+        rollback_quietly(con)
+        raise
+
+
+def concurrent_articles(con: duckdb.DuckDBPyConnection, run_id: str, margin_s: int = 600) -> list[str]:
+    """Articles loaded by other runs that were writing while this one was (still running, killed, or
+    finished after it started, with a margin for clocks of other hosts): the ones its batches may not
+    have seen when they linked."""
+    return [row[0] for row in con.execute(
+        """
+        select a.article_id from articles a join runs r using (run_id)
+        where r.run_id <> $run and (r.finished_at is null
+            or r.finished_at >= (select started_at from runs where run_id = $run) - to_seconds($margin))
+        """,
+        {"run": run_id, "margin": margin_s},
+    ).fetchall()]
+
+
+def run_article_ids(con: duckdb.DuckDBPyConnection, run_id: str) -> list[str]:
+    return [row[0] for row in con.execute("select article_id from articles where run_id = ?", [run_id]).fetchall()]
+
+
+def paragraphs_of(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> pl.DataFrame:
+    with registered(con, "wanted_articles", _key_frame("article_id", article_ids)):
+        return read_frame(con, "select paragraph_id, article_id, text, embedding from paragraphs "
+                               "join wanted_articles using (article_id) order by paragraph_id")
+
+
+def quotes_of(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> pl.DataFrame:
+    with registered(con, "wanted_articles", _key_frame("article_id", article_ids)):
+        return read_frame(con, "select quote_id, article_id, text, speaker_entity_id, embedding from quotes "
+                               "join wanted_articles using (article_id) where embedding is not null order by quote_id")
+
+
+def insert_missing_links(con: duckdb.DuckDBPyConnection, paragraph_links: pl.DataFrame, quote_links: pl.DataFrame) -> int:
+    """Add the links not stored yet (inside the caller's transaction). Returns how many were added."""
+    added = 0
+    for table, frame, keys in (("paragraph_similarity", paragraph_links, ("paragraph_id_a", "paragraph_id_b")),
+                               ("quote_links", quote_links, ("quote_id_a", "quote_id_b"))):
+        if frame.height == 0:
+            continue
+        with registered(con, "candidate_links", frame.select(*keys)):
+            stored = read_frame(con, f"select {', '.join(keys)} from {table} join candidate_links using ({', '.join(keys)})")
+        missing = frame.join(stored, on=list(keys), how="anti")
+        _insert(con, table, missing)
+        added += missing.height
+    return added
+
+
+def claim_derived_tables(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """Inside a transaction that rebuilds derived tables: rewrite one row every such transaction
+    writes, so that two of them at once conflict and the later retries on the other's result."""
+    # The embedding_dim row always exists: deleting it is what makes two such transactions conflict.
+    dimension = con.execute("select value from warehouse_meta where key = 'embedding_dim'").fetchone()[0]  # type: ignore[index]
+    con.execute("delete from warehouse_meta where key in ('embedding_dim', 'derived_by')")
+    con.execute("insert into warehouse_meta values ('embedding_dim', ?), ('derived_by', ?)", [dimension, run_id])
+
+
+def queue_articles_for_relink(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> int:
+    """Queue these articles' paragraphs as new (`added`) for the relink (inside the caller's transaction):
+    their lists are recomputed against every stored paragraph, and they enter others' lists. Returns how
+    many paragraphs were queued."""
+    if not article_ids:
+        return 0
+    with registered(con, "requeued_articles", _key_frame("article_id", article_ids)):
+        _queue_for_relink(con, "select paragraph_id from paragraphs where article_id in "
+                               "(select article_id from requeued_articles)", added=True)
+        row = con.execute("select count(*) from relink_queue").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _search_lake(con: duckdb.DuckDBPyConnection, query: str, params: dict[str, object]) -> pl.DataFrame:
+    """Search a DuckLake, whose catalog cannot hold fts's index tables: the paragraphs and articles are
+    copied into this connection's in-memory database and indexed there, for this search (seconds for
+    a corpus of BBC's size; a large lake wants a search service beside it)."""
+    lake, dimension = str(con.execute("select current_database()").fetchone()[0]), lake_embedding_dim(con)  # type: ignore[index]
+    con.execute("use memory")
+    try:
+        con.execute(f"create or replace table paragraphs as select paragraph_id, article_id, text, "
+                    f"cast(embedding as float[{int(dimension or 0)}]) as embedding from {lake}.paragraphs")
+        con.execute(f"create or replace table articles as select * from {lake}.articles")
+        load_extension(con, "fts")  # (a guarded reader has it loaded already)
+        con.execute("pragma create_fts_index('paragraphs', 'paragraph_id', 'text', overwrite = 1)")
+        return con.execute(query, params).pl()
+    finally:
+        con.execute(f"use {lake}")
