@@ -1304,6 +1304,21 @@ def claim_derived_tables(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
     con.execute("insert into warehouse_meta values ('embedding_dim', ?), ('derived_by', ?)", [dimension, run_id])
 
 
+def dedupe_lake_cache(con: duckdb.DuckDBPyConnection) -> int:
+    """Inside the caller's transaction on a lake: two runs that cache the same text's vector at the same
+    moment each insert it (no key to refuse the second); one row per (text, model) is kept (the vectors
+    are equal). Returns the rows dropped."""
+    doubled = read_frame(con, "select * from embedding_cache where (text_sha256, model) in (select (text_sha256, model) "
+                              "from embedding_cache group by text_sha256, model having count(*) > 1)")
+    if not doubled.height:
+        return 0
+    kept = doubled.unique(["text_sha256", "model"], keep="first", maintain_order=True)
+    with registered(con, "doubled_cache", kept.select("text_sha256", "model")):
+        con.execute("delete from embedding_cache where (text_sha256, model) in (select (text_sha256, model) from doubled_cache)")
+    _insert(con, "embedding_cache", kept)
+    return doubled.height - kept.height
+
+
 def repair_lake_entities(con: duckdb.DuckDBPyConnection) -> int:
     """Inside the caller's transaction on a lake: two runs that load a new entity at the same moment each
     insert its row (no key to refuse the second, nothing deleted to conflict on), each counting only its
