@@ -45,6 +45,9 @@ def rebuild_lake_derived(settings: Settings, con, run_id: str) -> tuple[int, int
     (paragraph lists recomputed, stories)."""
     ours = warehouse.run_article_ids(con, run_id)
     theirs = warehouse.concurrent_articles(con, run_id)
+    if theirs:  # an entity first loaded by two runs at once: one row, counts over both
+        warehouse.repair_lake_entities(con)
+        warehouse.dedupe_lake_cache(con)
     relinked = 0
     if ours and theirs:  # alone, every batch saw everything committed before it
         warehouse.queue_articles_for_relink(con, sorted(set(ours) | set(theirs)))

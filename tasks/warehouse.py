@@ -1304,6 +1304,40 @@ def claim_derived_tables(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
     con.execute("insert into warehouse_meta values ('embedding_dim', ?), ('derived_by', ?)", [dimension, run_id])
 
 
+def dedupe_lake_cache(con: duckdb.DuckDBPyConnection) -> int:
+    """Inside the caller's transaction on a lake: two runs that cache the same text's vector at the same
+    moment each insert it (no key to refuse the second); one row per (text, model) is kept (the vectors
+    are equal). Returns the rows dropped."""
+    doubled = read_frame(con, "select * from embedding_cache where (text_sha256, model) in (select (text_sha256, model) "
+                              "from embedding_cache group by text_sha256, model having count(*) > 1)")
+    if not doubled.height:
+        return 0
+    kept = doubled.unique(["text_sha256", "model"], keep="first", maintain_order=True)
+    with registered(con, "doubled_cache", kept.select("text_sha256", "model")):
+        con.execute("delete from embedding_cache where (text_sha256, model) in (select (text_sha256, model) from doubled_cache)")
+    _insert(con, "embedding_cache", kept)
+    return doubled.height - kept.height
+
+
+def repair_lake_entities(con: duckdb.DuckDBPyConnection) -> int:
+    """Inside the caller's transaction on a lake: two runs that load a new entity at the same moment each
+    insert its row (no key to refuse the second, nothing deleted to conflict on), each counting only its
+    own mentions. One row per entity is kept (the one with the most aliases, then by name: the same
+    whichever run repairs), and every entity's mention_count is recounted. Returns the rows dropped."""
+    doubled = read_frame(con, "select * from entities where entity_id in "
+                              "(select entity_id from entities group by entity_id having count(*) > 1)")
+    if doubled.height:
+        kept = (doubled.with_columns(_n=pl.col("aliases").list.len().fill_null(0))
+                .sort(["entity_id", "_n", "canonical_name", "label"], descending=[False, True, False, False])
+                .unique("entity_id", keep="first", maintain_order=True).drop("_n"))
+        with registered(con, "doubled_entities", kept.select("entity_id")):
+            con.execute("delete from entities where entity_id in (select entity_id from doubled_entities)")
+        _insert(con, "entities", kept)
+    ids = [row[0] for row in con.execute("select entity_id from entities").fetchall()]
+    refresh_entity_counts(con, ids)
+    return doubled.height - (doubled["entity_id"].n_unique() if doubled.height else 0)
+
+
 def queue_articles_for_relink(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> int:
     """Queue these articles' paragraphs as new (`added`) for the relink (inside the caller's transaction):
     their lists are recomputed against every stored paragraph, and they enter others' lists. Returns how
