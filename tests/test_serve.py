@@ -225,7 +225,7 @@ def test_prefect_yaml_deploys_to_a_process_work_pool_and_a_worker_runs_it(live_s
         assert result.returncode == 0, (args, result.stdout[-2000:], result.stderr[-2000:])
         return result
 
-    prefect_cli("work-pool", "create", "newsdag", "--type", "process")
+    prefect_cli("work-pool", "create", "newsdag", "--type", "process", "--overwrite")  # the scale-out test may have made it
     prefect_cli("--no-prompt", "deploy", "--all")
 
     async def paused_deployment(client):
