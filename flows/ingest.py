@@ -23,8 +23,9 @@ from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 
 from flows.lake import finish_lake_run
+from flows.derived import derive_stories
 from flows.progress import RunProgress
-from tasks import clean, distributed_models, embed, entities, heap, ingest, paragraphs, quotes, similarity, stories, topics, warehouse
+from tasks import clean, distributed_models, embed, entities, heap, ingest, paragraphs, quotes, similarity, warehouse
 from tasks.settings import RESHAPE_LINKS, Settings, get_settings, reshapes_articles, shaping_settings
 
 # Frames are passed in-process; nothing here is worth persisting or caching by Prefect (the
@@ -234,20 +235,10 @@ def group_stories(settings: Settings, rebuild_search_index: bool, run_id: str = 
 def rebuild_derived(con: Any, settings: Settings, rebuild_search_index: bool = True, run_id: str = "") -> int:
     """Article similarity, topics and stories and the search index from what is stored (also after
     `newsdag prune`)."""
-    inputs = warehouse.story_inputs(con)
-    identical = stories.identical_paragraph_links(inputs["paragraph_hashes"])
-    similar = stories.article_similarity(inputs["links"], inputs["articles"], identical)
-    vectors = warehouse.refresh_article_vectors(con, topics.article_vectors)
-    grouping = topics.group_articles(
-        vectors, inputs["articles"], inputs["entities"], inputs["previous"],
-        frozenset(inputs["retired"]["absorbed_id"].to_list()),
-        topic_min=settings.topic_min_similarity, story_min=max(settings.story_min_similarity, settings.topic_min_similarity),
-    )
-    warehouse.replace_stories(con, similar, grouping.stories, grouping.story_articles, grouping.topics,
-                              grouping.merges, run_id)
+    n_stories = derive_stories(con, settings, run_id)
     if rebuild_search_index or not warehouse.has_search_index(con):
         warehouse.rebuild_search_index(con)
-    return grouping.stories.height
+    return n_stories
 
 
 @step(name="load-warehouse", retries=1, retry_delay_seconds=2)

@@ -15,7 +15,8 @@ import polars as pl
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from tasks import embed, quotes, similarity, stories, topics, warehouse
+from flows.derived import derive_stories
+from tasks import embed, quotes, similarity, warehouse
 from tasks.settings import Settings
 
 
@@ -56,18 +57,7 @@ def rebuild_lake_derived(settings: Settings, con, run_id: str) -> tuple[int, int
             similarity.paragraph_index_path(settings.warehouse), settings.embedding_dim,
         )
         link_concurrent_quotes(con, ours, theirs)
-    inputs = warehouse.story_inputs(con)
-    identical = stories.identical_paragraph_links(inputs["paragraph_hashes"])
-    similar = stories.article_similarity(inputs["links"], inputs["articles"], identical)
-    vectors = warehouse.refresh_article_vector_rows(con, topics.article_vectors)
-    grouping = topics.group_articles(
-        vectors, inputs["articles"], inputs["entities"], inputs["previous"],
-        frozenset(inputs["retired"]["absorbed_id"].to_list()),
-        topic_min=settings.topic_min_similarity, story_min=max(settings.story_min_similarity, settings.topic_min_similarity),
-    )
-    warehouse.replace_story_tables(con, similar, grouping.stories, grouping.story_articles, grouping.topics,
-                                   grouping.merges, run_id)
-    return relinked, grouping.stories.height
+    return relinked, derive_stories(con, settings, run_id, in_callers_transaction=True)
 
 
 def rebuild_claimed(settings: Settings, con, run_id: str) -> tuple[int, int]:  # type: ignore[no-untyped-def]
