@@ -409,15 +409,32 @@ def test_batches_in_flight_give_the_same_warehouse_as_one_run_per_article(
     for path in sorted(raw_dir.glob("*.txt")):
         shutil.copy(path, raw / path.name)
         assert run_flow(raw, one_by_one)["new"] == 1
-    # A story is named after its first-seen article, and one run sees all five at the same moment.
-    derived_from_time = {"stories", "story_articles"}
+    # A topic or story is named after its earliest article when it was founded, and one run sees all
+    # five at the same moment: ids may differ, members and summaries may not.
+    derived_from_time = {"topics", "stories", "story_articles"}
     got, expected = warehouse_state(in_flight), warehouse_state(one_by_one)
     assert_same_state({t: v for t, v in got.items() if t not in derived_from_time},
                       {t: v for t, v in expected.items() if t not in derived_from_time})
     assert story_members(in_flight) == story_members(one_by_one)
+    assert topic_summaries(in_flight) == topic_summaries(one_by_one)
 
 
 def story_members(path: Path) -> set[frozenset[str]]:
+    """Each story as the set of its articles, with the set of its topic's articles."""
     with duckdb.connect(str(path), read_only=True) as con:
-        rows = con.execute("select list(article_id) from story_articles group by story_id").fetchall()
-    return {frozenset(row[0]) for row in rows}
+        rows = con.execute(
+            "select list(sa.article_id), any_value(t.members) from story_articles sa join stories s using (story_id) "
+            "join (select s2.topic_id, list(sa2.article_id order by sa2.article_id) as members "
+            "      from story_articles sa2 join stories s2 using (story_id) group by s2.topic_id) t using (topic_id) "
+            "group by sa.story_id").fetchall()
+    return {(frozenset(row[0]), tuple(row[1])) for row in rows}
+
+
+def topic_summaries(path: Path) -> list[tuple]:
+    """The topics' rows without their ids, which name the article each was founded on."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        columns = [name for (name,) in con.execute(
+            "select column_name from information_schema.columns where table_name = 'topics' "
+            "and column_name not in ('topic_id', 'first_seen_at', 'last_seen_at', 'updated_at', 'run_id') "
+            "order by ordinal_position").fetchall()]
+        return con.execute(f"select {', '.join(columns)} from topics order by all").fetchall()

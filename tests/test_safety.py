@@ -478,7 +478,7 @@ def test_8_the_prefect_server_marks_a_killed_run_crashed_without_a_next_run(live
 
     raw = tmp_path / "raw"
     raw.mkdir()
-    for copy in range(12):  # a run long enough to send heartbeats before it is killed
+    for copy in range(24):  # a run that is still going when its first heartbeat arrives
         for seed in SEEDS:
             (raw / f"{copy}_{seed.name}").write_text(seed.read_text() + f"\n\nEditor's note number {copy}.\n")
     path = tmp_path / "w.duckdb"
@@ -487,19 +487,38 @@ def test_8_the_prefect_server_marks_a_killed_run_crashed_without_a_next_run(live
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
                                cwd=PROJECT_ROOT)
     assert process.stdout is not None
+    def post(route: str, body: dict) -> object:
+        request = urllib.request.Request(f"{live_server['api']}/{route}", data=json.dumps(body).encode(),
+                                         method="POST", headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
+            return json.load(response)
+
+    def flow_run_states() -> list[str]:
+        return [run["state_type"] for run in post("flow_runs/filter", {})]  # type: ignore[union-attr]
+
+    flow_run_id = ""
+
+    def heartbeats() -> int:
+        found = post("events/filter", {"filter": {"event": {"name": ["prefect.flow-run.heartbeat"]},
+                                                  "resource": {"id": [f"prefect.flow-run.{flow_run_id}"]},
+                                                  "occurred": {"since": "2000-01-01T00:00:00Z"}}, "limit": 10})
+        return len(found["events"])  # type: ignore[index]
+
     for line in process.stdout:
+        if "/runs/flow-run/" in line:
+            flow_run_id = line.strip().rsplit("/", 1)[-1]
         if "Finished in state" in line and "plan-ingest" in line:
             break
-    time.sleep(40)  # past the first heartbeat
+    assert flow_run_id, "the run printed no flow-run URL"
+    # Kill as soon as the server holds a heartbeat (the first is sent when the run starts), not after a
+    # fixed sleep that a fast machine outruns.
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None and not heartbeats():
+        time.sleep(1)
+    assert heartbeats(), "the server received no heartbeat from the run"
     assert process.poll() is None, "the run ended before it could be killed"
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
-
-    def flow_run_states() -> list[str]:
-        request = urllib.request.Request(f"{live_server['api']}/flow_runs/filter", data=b"{}", method="POST",
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
-            return [run["state_type"] for run in json.load(response)]
 
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and "CRASHED" not in flow_run_states():
