@@ -278,10 +278,10 @@ def report_run(settings: Settings, run_id: str) -> dict[str, Any]:
 
 
 @step(name="check-warehouse")
-def check_warehouse(settings: Settings) -> dict[str, int]:
+def check_warehouse(settings: Settings, run_id: str) -> dict[str, int]:
     """Data checks (unique ids, no orphans, embeddings present, links across articles only)."""
     with warehouse.connect(settings.warehouse) as con:
-        problems = warehouse.run_checks(con, settings.sql_dir)
+        problems = warehouse.run_checks(con, settings.sql_dir, run_id)
         if problems.height:
             raise warehouse.WarehouseCheckFailed(
                 f"{problems.height} warehouse check failures, e.g. {problems.head(5).rows()}"
@@ -571,7 +571,7 @@ def _run_batches(
         else:
             group_stories(settings, rebuild_search_index=loaded > 0 or deleted > 0 or renamed > 0, run_id=run_id)
     with _timed(timings, "check"):
-        counts = check_warehouse(settings)
+        counts = check_warehouse(settings, run_id)
     with _timed(timings, "report"):
         report = report_run(settings, run_id)
 

@@ -617,12 +617,20 @@ def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, status: str, summary
     )
 
 
-def run_checks(con: duckdb.DuckDBPyConnection, sql_dir: Path) -> pl.DataFrame:
-    """Run every data check in `sql/checks/`; returns the problems found (empty when all pass)."""
-    problems = [
-        read_frame(con, path.read_text()).with_columns(check=pl.lit(path.stem)).select("check", "problem", "detail")
-        for path in _sql_files(sql_dir / "checks")
-    ]
+def run_checks(con: duckdb.DuckDBPyConnection, sql_dir: Path, run_id: str | None = None) -> pl.DataFrame:
+    """Run every data check in `sql/checks/`; returns the problems found (empty when all pass).
+    `run_id`: the run checking, whose own articles must be whole; other runs still writing (on a lake)
+    have not grouped theirs yet."""
+    if run_id is not None:
+        con.execute("set variable newsdag_checking_run = ?", [run_id])
+    try:
+        problems = [
+            read_frame(con, path.read_text()).with_columns(check=pl.lit(path.stem)).select("check", "problem", "detail")
+            for path in _sql_files(sql_dir / "checks")
+        ]
+    finally:
+        if run_id is not None:
+            con.execute("reset variable newsdag_checking_run")
     if not problems:
         return pl.DataFrame(schema={"check": pl.String, "problem": pl.String, "detail": pl.String})
     return pl.concat(problems)

@@ -438,3 +438,26 @@ def topic_summaries(path: Path) -> list[tuple]:
             "and column_name not in ('topic_id', 'first_seen_at', 'last_seen_at', 'updated_at', 'run_id') "
             "order by ordinal_position").fetchall()]
         return con.execute(f"select {', '.join(columns)} from topics order by all").fetchall()
+
+
+def test_articles_of_another_run_still_writing_need_no_story_yet(seed_run, tmp_path: Path) -> None:
+    """On a DuckLake several runs write at once, and each groups its articles when it ends: a run's checks
+    must not fail on another running run's articles, yet must on its own and on those of ended runs."""
+    _, path, _ = seed_run
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(path, copy)
+    with warehouse.connect(copy) as con:
+        article_id = con.execute("select min(article_id) from articles").fetchone()[0]
+        con.execute("insert into runs (run_id, started_at, status) values ('other', now(), 'running')")
+        con.execute("update articles set run_id = 'other' where article_id = ?", [article_id])
+        con.execute("delete from story_articles where article_id = ?", [article_id])
+
+        def unstoried(run_id: str | None) -> list[str]:
+            problems = warehouse.run_checks(con, SQL_DIR, run_id)
+            return problems.filter(problems["problem"] == "article in no story")["detail"].to_list()
+
+        assert unstoried("this-run") == []
+        assert unstoried(None) == []
+        assert unstoried("other") == [article_id]
+        con.execute("update runs set status = 'crashed' where run_id = 'other'")
+        assert unstoried("this-run") == [article_id]
