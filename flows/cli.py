@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -281,6 +282,8 @@ def explore(
         typer.echo(f"newsdag explorer: {url}  (read-only; Ctrl-C stops it)", err=False)
         if open_browser:
             webbrowser.open(url)
+        # `kill` (SIGTERM) stops the notebook server too, as Ctrl-C does, instead of leaving it orphaned.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         server.wait()
     finally:
         if server.poll() is None:

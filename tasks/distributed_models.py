@@ -28,6 +28,7 @@ _lock = threading.Lock()
 
 def dask_client(address: str) -> "Client":
     """A client of the cluster at `address`, or of a LocalCluster started for "local:N" (once per process)."""
+    import dask
     from distributed import Client, LocalCluster
 
     with _lock:
@@ -41,10 +42,16 @@ def dask_client(address: str) -> "Client":
                 # Two task threads per worker: a batch's embedding (torch, outside the interpreter lock)
                 # and its NER (spaCy) overlap, as the in-process flow overlaps them; with one thread
                 # they ran one after the other (bench/scaleout.py: 1.45x the in-process run at local:1).
+                # Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 and OPENBLAS_NUM_THREADS=1 in its workers,
+                # which made spaCy's NER there 1.3x slower than in the flow's process.
+                dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None})
                 cluster = LocalCluster(
                     n_workers=workers, threads_per_worker=2, processes=True, dashboard_address=None,
-                    host="127.0.0.1", env={"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
+                    host="127.0.0.1", env={"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads,
                                            "NEWSDAG_WORKER_THREADS": threads, "TOKENIZERS_PARALLELISM": "false",
+                                           # torch's idle OpenMP threads sleep instead of spinning on the
+                                           # cores the NER thread needs (as in the embedding worker process).
+                                           "OMP_WAIT_POLICY": "PASSIVE",
                                            "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"},
                 )
                 _clients[address] = Client(cluster)

@@ -6,6 +6,7 @@ import importlib
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -165,8 +166,21 @@ def _start_worker(model: str, device: str) -> int:
     # with it and 38 s without).
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    _exit_with_parent(os.getppid())
     load_model(model, device)
     return os.getpid()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A worker whose parent was killed (SIGKILL, out of memory) would wait for work forever, holding
+    the model's memory: it exits within a second of being orphaned."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 _WORKERS: dict[tuple[str, str], EmbeddingWorker] = {}

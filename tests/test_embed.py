@@ -96,3 +96,31 @@ def test_a_model_the_worker_cannot_load_raises_its_error_here() -> None:
         embedding_worker("/no-such-model")
     with pytest.raises(Exception, match="no-such-model"):  # not a cached broken worker: the load is tried again
         embedding_worker("/no-such-model")
+
+
+def test_a_worker_whose_run_was_killed_exits_instead_of_holding_the_model() -> None:
+    """`kill -9` of a run (or the out-of-memory killer) takes only its own process: the embedding worker
+    it started must not stay behind, orphaned, with the model in memory."""
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    script = ("from tasks.embed import embedding_worker; import sys, time\n"
+              "if __name__ == '__main__':\n"
+              f"    print(embedding_worker({SETTINGS.embedding_model!r}).pid, flush=True); time.sleep(600)\n")
+    run = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                           cwd=Path(__file__).resolve().parents[1])
+    assert run.stdout is not None
+    child = int(run.stdout.readline())
+    os.kill(run.pid, signal.SIGKILL)
+    run.wait()
+
+    def alive() -> bool:
+        stat = Path(f"/proc/{child}/stat")
+        return stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+
+    deadline = time.monotonic() + 30
+    while alive() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not alive(), "the embedding worker outlived its run"

@@ -59,6 +59,11 @@ def test_notebook_runs_an_edited_query_and_shows_its_rows(seed_run, tmp_path: Pa
         explore.terminate()
         explore.wait(timeout=30)
     assert warehouse.read_bytes() == before  # read-only: not a byte changed
+    # Stopping `newsdag explore` stops its notebook server: nothing answers on the port afterwards.
+    import socket
+
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0, "the notebook server outlived `newsdag explore`"
 
 
 def test_explore_says_when_a_run_holds_the_warehouse(seed_run, tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ import pytest
 
 from tasks import warehouse
 from tasks.ingest import select_shard, shard_of
+from tasks.settings import get_settings
 from tests.conftest import PROJECT_ROOT, SEEDS_DIR
 from tests.pgserver import PostgresServer, create_database, postgres_bin_dir, postgres_server
 from tests.test_reliability import write_corpus
@@ -223,7 +224,6 @@ def test_links_between_concurrent_runs_missed_by_their_batches_are_made_at_the_e
     run, the neighbour lists and links between their articles are deleted, and the end-of-run step of the
     later run (flows/lake.py) makes exactly those again."""
     from flows.lake import rebuild_lake_derived
-    from tasks.settings import get_settings
 
     for run in [start_run(corpus, run_env, f"{i}/2") for i in range(2)]:
         finish(run)
@@ -411,3 +411,4 @@ def test_readers_of_a_lake_are_guarded_like_the_single_files(tmp_path: Path) -> 
     refused = subprocess.run([sys.executable, "-m", "flows", "sql", f"copy runs to '{tmp_path / 'out.csv'}'"], env=env,
                              capture_output=True, text=True, timeout=300)
     assert refused.returncode != 0 and not (tmp_path / "out.csv").exists()
+
