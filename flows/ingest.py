@@ -464,11 +464,15 @@ def _remove_if_empty(path: Path) -> None:
 def _run_ingest_lake(settings: Settings, run_id: str, timings: dict[str, float], started: float, logger: Any) -> dict[str, Any]:
     """run_ingest on a DuckLake (docs/scale-out.md): no writer lock (many runs commit at once, retried on
     conflict) and no atomic creation (the catalog is a database, created once, shared by every run)."""
+    # The lake is attached to an in-memory DuckDB, whose scans of Parquet files pin what they read: with
+    # the single file's 128 MB cap its data checks ran out of memory on a 550-article lake. So DuckDB's
+    # own limit (80% of memory) applies unless NEWSDAG_DUCKDB_MEMORY_LIMIT is set.
+    memory_limit = settings.duckdb_memory_limit if "duckdb_memory_limit" in settings.model_fields_set else None
     # Created with its data folder when new.
-    warehouse.open_lake(settings.warehouse, settings.lake_data, settings.duckdb_memory_limit)
+    warehouse.open_lake(settings.warehouse, settings.lake_data, memory_limit)
     # The HNSW index file is one host's, beside a single file: on a lake, similarity search is exact.
     settings = settings.model_copy(update={"similarity_exact_max": 2**62})
-    with warehouse.held_open(settings.warehouse, settings.duckdb_memory_limit):
+    with warehouse.held_open(settings.warehouse, memory_limit):
         summary, outcomes, report = _run(settings, run_id, timings, started, logger)
     _publish_artifacts(outcomes, summary, report["top_statements"])
     return summary
