@@ -440,7 +440,7 @@ def topic_summaries(path: Path) -> list[tuple]:
         return con.execute(f"select {', '.join(columns)} from topics order by all").fetchall()
 
 
-def test_articles_of_another_run_still_writing_need_no_story_yet(seed_run, tmp_path: Path) -> None:
+def test_articles_of_another_run_still_writing_need_no_story_nor_recount_yet(seed_run, tmp_path: Path) -> None:
     """On a DuckLake several runs write at once, and each groups its articles when it ends: a run's checks
     must not fail on another running run's articles, yet must on its own and on those of ended runs."""
     _, path, _ = seed_run
@@ -456,8 +456,16 @@ def test_articles_of_another_run_still_writing_need_no_story_yet(seed_run, tmp_p
             problems = warehouse.run_checks(con, SQL_DIR, run_id)
             return problems.filter(problems["problem"] == "article in no story")["detail"].to_list()
 
-        assert unstoried("this-run") == []
-        assert unstoried(None) == []
-        assert unstoried("other") == [article_id]
+        # ... nor on the mention counts of the entities it shares, which it recounts when it ends.
+        entity_id = con.execute("select entity_id from entity_mentions where article_id = ? limit 1", [article_id]).fetchone()[0]
+        con.execute("update entities set mention_count = mention_count + 1 where entity_id = ?", [entity_id])
+
+        def stale(run_id: str | None) -> list[str]:
+            problems = warehouse.run_checks(con, SQL_DIR, run_id)
+            return problems.filter(problems["problem"] == "entity mention_count out of date")["detail"].to_list()
+
+        assert unstoried("this-run") == [] and stale("this-run") == []
+        assert unstoried(None) == [] and stale(None) == []
+        assert unstoried("other") == [article_id] and stale("other") == [entity_id]
         con.execute("update runs set status = 'crashed' where run_id = 'other'")
-        assert unstoried("this-run") == [article_id]
+        assert unstoried("this-run") == [article_id] and stale("this-run") == [entity_id]
