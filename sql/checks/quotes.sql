@@ -13,8 +13,5 @@ select 'quote link within one article', l.quote_id_a from quote_links l where l.
 union all
 select 'entity mention_count out of date', e.entity_id from entities e
 where e.mention_count <> (select count(*) from entity_mentions m where m.entity_id = e.entity_id)
-  -- On a DuckLake, a run still writing recounts the entities it shares with other runs when it ends:
-  -- only entities no such run mentions must be up to date (getvariable: the checking run).
-  and e.entity_id not in (
-      select m.entity_id from entity_mentions m join articles a using (article_id) join runs r using (run_id)
-      where r.status = 'running' and r.run_id is distinct from getvariable('newsdag_checking_run'))
+  -- recounted when the run writing them ends
+  and e.entity_id not in (select m.entity_id from entity_mentions m join unsettled_articles using (article_id))

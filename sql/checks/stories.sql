@@ -1,8 +1,5 @@
--- Another run still writing (on a DuckLake, where several do) groups its articles when it ends: only the
--- checking run's articles (getvariable('newsdag_checking_run')) and those of ended runs must have a story.
 select 'article in no story' as problem, a.article_id as detail from articles a anti join story_articles s using (article_id)
-where a.run_id is not distinct from getvariable('newsdag_checking_run')
-   or a.run_id not in (select run_id from runs where status = 'running')
+where a.article_id not in (select article_id from unsettled_articles)  -- grouped when their run ends
 union all
 select 'story member without article', s.article_id from story_articles s anti join articles a using (article_id)
 union all
