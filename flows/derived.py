@@ -1,12 +1,76 @@
-"""Article similarity, topics and stories, derived from what is stored: one piece for the single file's
-stories step (and `newsdag prune`) and for a lake's end-of-run step."""
+"""What is derived from everything stored, at the end of a run: entities resolved over every stored
+mention, then article similarity, topics and stories. One piece for the single file's end-of-run steps
+(and `newsdag prune`) and for a lake's end-of-run step."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from tasks import stories, topics, warehouse
+import polars as pl
+
+from tasks import embed, entities, paragraphs, quotes, stories, topics, warehouse
 from tasks.settings import Settings
+
+
+def settle_entities(con: Any, settings: Settings, in_callers_transaction: bool = False) -> int:
+    """Resolve every stored mention at once (entities.resolve_corpus), so that entities, mentions and
+    quote speakers equal a fresh run's over the same articles, whatever the order or batches they were
+    loaded in; each batch's own resolution, against what was stored before it, is provisional. Only what
+    changed is rewritten: the articles whose mentions resolve differently, and their quotes and quote
+    links where a speaker changed with them. Skipped when no raw mention changed since the last settling.
+    Returns the number of articles whose mentions changed."""
+    def settle(con: Any) -> int:
+        warehouse.backfill_raw_mentions(con)
+        resolved_for = f"{entities.RESOLUTION_VERSION}:{warehouse.raw_mentions_fingerprint(con)}"
+        if warehouse.entities_resolved_for(con) == resolved_for:
+            return 0
+        entity_rows, mentions = entities.resolve_corpus(warehouse.stored_raw_mentions(con))
+        settled = entities.with_entity_labels(mentions, entity_rows)
+        changed = entities.articles_resolved_differently(warehouse.stored_resolved_mentions(con), settled)
+        changed_mentions = mentions.filter(pl.col("article_id").is_in(changed))
+        quote_articles, quote_rows, quote_links = _requote(con, settings, changed, changed_mentions, entity_rows)
+        warehouse.replace_settled_entities(
+            con, entity_rows, changed, changed_mentions.select(
+                "entity_id", "article_id", "paragraph_id", "start_char", "end_char", "surface", "label"),
+            quote_articles, quote_rows, quote_links, resolved_for)
+        return len(changed)
+
+    return settle(con) if in_callers_transaction else int(warehouse.in_transaction(con, settle))
+
+
+def _requote(
+    con: Any, settings: Settings, article_ids: list[str], mentions: pl.DataFrame, entity_rows: pl.DataFrame
+) -> tuple[list[str], pl.DataFrame, pl.DataFrame]:
+    """Quotes of these articles found again with their settled mentions; for the articles where any
+    quote changed (a speaker, mostly): (their ids, their quotes with embeddings, their quote links to
+    every other stored quote). A quote's words do not depend on entities, so its vector is the stored one
+    (or the embedding cache's)."""
+    empty = ([], pl.DataFrame(), pl.DataFrame(schema=quotes.QUOTE_LINK_SCHEMA))
+    if not article_ids:
+        return empty
+    found = quotes.extract_quotes(warehouse.article_paragraph_texts(con, article_ids), mentions, entity_rows)
+    stored = warehouse.stored_quotes_of(con, article_ids)
+    columns = list(quotes.QUOTE_SCHEMA)
+    before, after = stored.select(columns).cast(quotes.QUOTE_SCHEMA), found.select(columns)
+    differing = pl.concat([before.join(after, on=columns, how="anti", nulls_equal=True),
+                           after.join(before, on=columns, how="anti", nulls_equal=True)])
+    requoted = sorted(differing["article_id"].unique().to_list())
+    if not requoted:
+        return empty
+    found = found.filter(pl.col("article_id").is_in(requoted))
+    vectors = stored.select("quote_id", "text", "embedding")
+    embedded = found.join(vectors, on=["quote_id", "text"], how="left")
+    missing = embedded.filter(pl.col("embedding").is_null())
+    if missing.height:  # a quote whose span moved: its words' vector from the cache
+        hashes = missing.with_columns(text_sha256=pl.col("text").map_elements(paragraphs.text_hash, return_dtype=pl.String))
+        cached = warehouse.cached_embeddings(con, hashes["text_sha256"].unique().to_list(), settings.embedding_model)
+        filled = hashes.drop("embedding").join(cached, on="text_sha256", how="left").drop("text_sha256")
+        embedded = pl.concat([embedded.filter(pl.col("embedding").is_not_null()),
+                              filled.cast(embedded.schema)]).sort("quote_id")
+    linkable = embedded.filter(pl.col("embedding").is_not_null())
+    links = quotes.link_quotes(linkable, embed.embedding_matrix(linkable["embedding"]),
+                               warehouse.stored_quote_blocks(con, requoted))
+    return requoted, embedded, links
 
 
 def derive_stories(con: Any, settings: Settings, run_id: str, in_callers_transaction: bool = False) -> int:

@@ -23,7 +23,7 @@ from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 
 from flows.lake import finish_lake_run
-from flows.derived import derive_stories
+from flows.derived import derive_stories, settle_entities
 from flows.progress import RunProgress
 from tasks import clean, distributed_models, embed, entities, heap, ingest, paragraphs, quotes, similarity, warehouse
 from tasks.settings import RESHAPE_LINKS, Settings, get_settings, reshapes_articles, shaping_settings
@@ -161,9 +161,11 @@ def embed_texts(
 @step(name="extract-entities")
 def extract_entities(
     settings: Settings, paras: pl.DataFrame, pending_entities: pl.DataFrame | None = None
-) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, str]]:
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, dict[str, str]]:
     """Find named entities and resolve them to canonical entities (those stored, updated by the
-    entities of a batch extracted but not loaded yet). Long paragraphs are tagged in pieces; if the
+    entities of a batch extracted but not loaded yet): provisional, until the run's end resolves every
+    stored mention at once (settle_entities). Returns (entities, resolved mentions, spaCy's mentions as
+    found, failures). Long paragraphs are tagged in pieces; if the
     batch fails, one article at a time, and the articles that still fail are returned with their reason.
     With `settings.dask`, the tagging runs on the cluster's workers (in the same pieces); a cluster
     failure (a worker lost too often, the scheduler gone) fails the batch instead of its articles."""
@@ -184,7 +186,7 @@ def extract_entities(
         newer = pending_entities.select(known.columns)
         known = pl.concat([known.join(newer, on="entity_id", how="anti"), newer.cast(known.schema)])
     entity_frame, resolved = entities.canonicalise_entities(mentions, known)
-    return entity_frame, resolved, failures
+    return entity_frame, resolved, mentions.select(list(entities.RAW_MENTION_SCHEMA)), failures
 
 
 @step(name="extract-quotes")
@@ -232,9 +234,19 @@ def group_stories(settings: Settings, rebuild_search_index: bool, run_id: str = 
         return rebuild_derived(con, settings, rebuild_search_index, run_id)
 
 
+@step(name="resolve-entities")
+def resolve_entities(settings: Settings) -> int:
+    """Entities, mentions and quote speakers resolved over every stored article at once, equal to a fresh
+    run's whatever order the articles arrived in (rewritten only where they changed). Returns the
+    number of articles whose mentions changed."""
+    with warehouse.connect(settings.warehouse) as con:
+        return settle_entities(con, settings)
+
+
 def rebuild_derived(con: Any, settings: Settings, rebuild_search_index: bool = True, run_id: str = "") -> int:
-    """Article similarity, topics and stories and the search index from what is stored (also after
-    `newsdag prune`)."""
+    """Entities settled, then article similarity, topics and stories and the search index from what is
+    stored (also after `newsdag prune`)."""
+    settle_entities(con, settings)  # nothing to do when resolve_entities just ran
     n_stories = derive_stories(con, settings, run_id)
     if rebuild_search_index or not warehouse.has_search_index(con):
         warehouse.rebuild_search_index(con)
@@ -573,6 +585,9 @@ def _run_batches(
         if warehouse.is_lake(settings.warehouse):  # other runs may be writing: see flows/lake.py
             finish_lake_run(settings, run_id)
         else:
+            resettled = resolve_entities(settings)
+            if resettled:
+                logger.info("entities resolved over the whole warehouse: mentions of %d article(s) changed", resettled)
             group_stories(settings, rebuild_search_index=loaded > 0 or deleted > 0 or renamed > 0, run_id=run_id)
     with _timed(timings, "check"):
         counts = check_warehouse(settings, run_id)
@@ -625,6 +640,7 @@ class _PreparedBatch:
     paras: pl.DataFrame
     entity_frame: pl.DataFrame
     mentions: pl.DataFrame
+    raw_mentions: pl.DataFrame
     found_quotes: pl.DataFrame
     embedding: PrefectFuture[tuple[pl.DataFrame, float]]
 
@@ -690,19 +706,20 @@ def _prepare_batch(
             cache = warehouse.cached_embeddings(con, texts["text_sha256"].unique().to_list(), settings.embedding_model)
         embedding = embed_texts.submit(settings, texts, cache, previous.embedding if previous else None)
     with _timed(timings, "entities"):
-        entity_frame, mentions, failures = extract_entities(
+        entity_frame, mentions, raw_mentions, failures = extract_entities(
             settings, frames["paras"], previous.entity_frame if previous else None)
         failed |= failures
     with _timed(timings, "quotes"):
         found_quotes, failures = extract_quotes(frames["paras"], entity_frame, mentions)
         failed |= failures
     problems.append(_problems_frame(good, failed, "failed"))
-    frames = _drop_articles({**frames, "mentions": mentions, "found_quotes": found_quotes}, set(failed))
+    frames = _drop_articles({**frames, "mentions": mentions, "raw_mentions": raw_mentions, "found_quotes": found_quotes},
+                            set(failed))
     if not frames["paras"].height:
         embedding.wait()
         return None
     return _PreparedBatch(number, frames["good"], frames["cleaned"], frames["removed"], frames["paras"], entity_frame,
-                          frames["mentions"], frames["found_quotes"], embedding)
+                          frames["mentions"], frames["raw_mentions"], frames["found_quotes"], embedding)
 
 
 def _finish_batch(settings: Settings, prepared: _PreparedBatch, run_id: str, timings: dict[str, float]) -> int:
@@ -737,7 +754,7 @@ def _finish_batch(settings: Settings, prepared: _PreparedBatch, run_id: str, tim
             "entity_id", "article_id", "paragraph_id", "start_char", "end_char", "surface", "label"
         ),
         links=links,
-        extra={"quotes": quote_frame, "quote_links": quote_links},
+        extra={"quotes": quote_frame, "quote_links": quote_links, "raw_mentions": prepared.raw_mentions},
         vectors=vectors,
     )
     with _timed(timings, "load"):

@@ -15,7 +15,7 @@ import polars as pl
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flows.derived import derive_stories
+from flows.derived import derive_stories, settle_entities
 from tasks import embed, quotes, similarity, warehouse
 from tasks.settings import Settings
 
@@ -41,8 +41,8 @@ def link_concurrent_quotes(con, ours: list[str], theirs: list[str]) -> int:  # t
 
 def rebuild_lake_derived(settings: Settings, con, run_id: str) -> tuple[int, int]:  # type: ignore[no-untyped-def]
     """Inside the caller's transaction: relink this run's and concurrent runs' paragraphs (and link their
-    quotes), then article
-    similarity, vectors, topics and stories as flows/ingest.rebuild_derived computes them. Returns
+    quotes), settle entities, then article similarity, vectors, topics and stories as
+    flows/ingest.rebuild_derived computes them. Returns
     (paragraph lists recomputed, stories)."""
     ours = warehouse.run_article_ids(con, run_id)
     theirs = warehouse.concurrent_articles(con, run_id)
@@ -57,6 +57,8 @@ def rebuild_lake_derived(settings: Settings, con, run_id: str) -> tuple[int, int
             similarity.paragraph_index_path(settings.warehouse), settings.embedding_dim,
         )
         link_concurrent_quotes(con, ours, theirs)
+    # Entities over every article committed so far; the run that finishes last settles them over all.
+    settle_entities(con, settings, in_callers_transaction=True)
     return relinked, derive_stories(con, settings, run_id, in_callers_transaction=True)
 
 

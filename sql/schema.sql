@@ -103,6 +103,20 @@ create table if not exists entity_mentions (
     primary key (paragraph_id, start_char)
 );
 
+-- spaCy's mentions as found, before resolution (`word_before`: the word in front, evidence for the label).
+-- Entities and entity_mentions are resolved from all of these at once at the end of each run, so that they
+-- do not depend on the order articles arrived in (flows/derived.py: settle_entities).
+create table if not exists raw_mentions (
+    article_id   varchar not null,
+    paragraph_id varchar not null,
+    start_char   integer not null,
+    end_char     integer not null,
+    surface      varchar not null,
+    label        varchar not null,
+    word_before  varchar not null,
+    primary key (paragraph_id, start_char, end_char)
+);
+
 create table if not exists paragraph_similarity (
     paragraph_id_a varchar not null,         -- paragraph_id_a < paragraph_id_b: each pair once
     paragraph_id_b varchar not null,

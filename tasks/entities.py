@@ -26,6 +26,8 @@ MENTION_SCHEMA = {
     "surface": pl.String,
     "label": pl.String,
 }
+# spaCy's mentions as found, with the word before each (evidence for its label); stored as raw_mentions.
+RAW_MENTION_SCHEMA = {**MENTION_SCHEMA, "word_before": pl.String}
 ENTITY_SCHEMA = {
     "entity_id": pl.String,
     "canonical_name": pl.String,
@@ -88,7 +90,7 @@ def is_office_fragment(text: str, start: int, end: int) -> bool:
 
 def extract_mentions(paragraphs: pl.DataFrame, model: str, batch_size: int = 64) -> pl.DataFrame:
     """Every named-entity mention in the paragraphs, with offsets into `paragraphs.text`, and the word
-    before each mention (`word_before`, evidence for its label; not stored)."""
+    before each mention (`word_before`, evidence for its label)."""
     nlp = load_nlp(model)
     rows: list[dict[str, object]] = []
     keys = paragraphs.select("article_id", "paragraph_id").rows()
@@ -114,7 +116,7 @@ def extract_mentions(paragraphs: pl.DataFrame, model: str, batch_size: int = 64)
                         "word_before": before[-1].casefold() if before else "",
                     }
                 )
-    return pl.DataFrame(rows, schema={**MENTION_SCHEMA, "word_before": pl.String})
+    return pl.DataFrame(rows, schema=RAW_MENTION_SCHEMA)
 
 
 def normalise_surface(surface: str, strip_titles: bool = True) -> str:
@@ -407,6 +409,41 @@ def canonicalise_entities(mentions: pl.DataFrame, known: pl.DataFrame) -> tuple[
         .select(out_columns)
     )
     return entity_frame, resolved_mentions
+
+
+# Part of what a warehouse's entities were resolved with: a newsdag whose rules above resolve a corpus
+# differently bumps it, and the next run resolves every stored mention again.
+RESOLUTION_VERSION = "1"
+# A mention as resolved: its span and spaCy's label, the entity it joined and that entity's label.
+RESOLVED_KEY = ["article_id", "paragraph_id", "start_char", "end_char", "surface", "label", "entity_id", "entity_label"]
+
+
+def resolve_corpus(raw_mentions: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Every mention of a corpus resolved at once, from nothing known: what a fresh run over the same
+    articles gives. A batch resolves against the entities stored before it, so what it decides depends
+    on the order articles arrived in; this does not (sorted first, so that ties between equally common
+    spellings break the same way). Returns (entities with `mention_count`, mentions with `entity_id`)."""
+    ordered = raw_mentions.select(list(RAW_MENTION_SCHEMA)).sort("article_id", "paragraph_id", "start_char", "end_char")
+    entity_frame, resolved = canonicalise_entities(ordered, pl.DataFrame(schema=ENTITY_SCHEMA))
+    counts = resolved.group_by("entity_id").agg(mention_count=pl.len().cast(pl.Int32))
+    entity_frame = (entity_frame.join(counts, on="entity_id", how="inner").sort("entity_id"))
+    return entity_frame, resolved.sort("article_id", "paragraph_id", "start_char")
+
+
+def with_entity_labels(mentions: pl.DataFrame, entity_frame: pl.DataFrame) -> pl.DataFrame:
+    """`mentions` with `entity_label`, the label of the entity each joined (quotes read it: a speaker is
+    a PERSON, ORG or GPE)."""
+    labels = entity_frame.select("entity_id", pl.col("label").alias("entity_label"))
+    return mentions.join(labels, on="entity_id", how="left").select(RESOLVED_KEY)
+
+
+def articles_resolved_differently(stored: pl.DataFrame, settled: pl.DataFrame) -> list[str]:
+    """Articles with a mention that differs between two resolutions (`RESOLVED_KEY` columns): a span,
+    the entity it joined, or that entity's label. Only these articles' mentions and quotes change."""
+    stored, settled = stored.select(RESOLVED_KEY), settled.select(RESOLVED_KEY)
+    differing = pl.concat([stored.join(settled, on=RESOLVED_KEY, how="anti", nulls_equal=True),
+                           settled.join(stored, on=RESOLVED_KEY, how="anti", nulls_equal=True)])
+    return sorted(differing["article_id"].unique().to_list())
 
 
 def find_entity(entities: pl.DataFrame, name: str) -> str | None:

@@ -340,6 +340,99 @@ def known_entities(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     return read_frame(con, "select entity_id, canonical_name, label, aliases from entities")
 
 
+# --- entities resolved over the whole warehouse (flows/derived.py: settle_entities) ---
+
+RESOLVED_FOR_KEY = "entities_resolved_for"
+
+
+def raw_mentions_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
+    """A digest of every stored raw mention (order-free): equal to the one recorded at the last settling,
+    nothing has changed that would resolve differently."""
+    row = con.execute(
+        "select count(*), coalesce(bit_xor(hash(article_id, paragraph_id, start_char, end_char, surface, label, "
+        "word_before)), 0) from raw_mentions").fetchone()
+    return f"{row[0]}:{row[1]}" if row else "0:0"
+
+
+def entities_resolved_for(con: duckdb.DuckDBPyConnection) -> str | None:
+    row = con.execute("select value from warehouse_meta where key = ?", [RESOLVED_FOR_KEY]).fetchone()
+    return str(row[0]) if row else None
+
+
+def backfill_raw_mentions(con: duckdb.DuckDBPyConnection) -> int:
+    """Articles loaded before raw mentions were kept: their resolved mentions stand in (without the word
+    before each), so that they take part in the settling. Returns the articles filled in."""
+    row = con.execute("select count(distinct article_id) from entity_mentions "
+                      "where article_id not in (select article_id from raw_mentions)").fetchone()
+    if not row or not row[0]:
+        return 0
+    con.execute("insert into raw_mentions select article_id, paragraph_id, start_char, end_char, surface, label, '' "
+                "from entity_mentions where article_id not in (select article_id from raw_mentions)")
+    return int(row[0])
+
+
+def stored_raw_mentions(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    return read_frame(con, "select article_id, paragraph_id, start_char, end_char, surface, label, word_before "
+                           "from raw_mentions")
+
+
+def stored_resolved_mentions(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Every stored mention with the label of the entity it points to (`entities.RESOLVED_KEY`)."""
+    return read_frame(con, "select m.article_id, m.paragraph_id, m.start_char, m.end_char, m.surface, m.label, "
+                           "m.entity_id, e.label as entity_label from entity_mentions m "
+                           "left join (select distinct entity_id, label from entities) e using (entity_id)")
+
+
+def stored_entity_rows(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    return read_frame(con, "select entity_id, canonical_name, label, aliases, mention_count from entities")
+
+
+def article_paragraph_texts(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> pl.DataFrame:
+    with registered(con, "wanted_articles", _key_frame("article_id", article_ids)):
+        return read_frame(con, "select article_id, paragraph_id, position, text from paragraphs "
+                               "join wanted_articles using (article_id) order by article_id, position")
+
+
+def stored_quotes_of(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> pl.DataFrame:
+    """Every column of these articles' quotes, embeddings included."""
+    with registered(con, "wanted_articles", _key_frame("article_id", article_ids)):
+        return read_frame(con, "select q.* from quotes q join wanted_articles using (article_id) order by quote_id")
+
+
+def _alias_key(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns(aliases=pl.col("aliases").list.sort().list.join("\x1f").fill_null(""))
+
+
+def replace_settled_entities(
+    con: duckdb.DuckDBPyConnection, entity_rows: pl.DataFrame, mention_articles: list[str], mentions: pl.DataFrame,
+    quote_articles: list[str], quote_rows: pl.DataFrame, quote_links: pl.DataFrame, resolved_for: str,
+) -> None:
+    """Inside the caller's transaction: the entities as settled (only rows that changed are rewritten),
+    the mentions of the articles whose resolution changed, the quotes (and their links) of the articles
+    whose quotes changed with it, and the digest they were settled for."""
+    stored = _alias_key(stored_entity_rows(con))
+    settled = _alias_key(entity_rows.select(stored.columns)).cast(stored.schema)
+    changed = pl.concat([stored.join(settled, on=stored.columns, how="anti", nulls_equal=True),
+                         settled.join(stored, on=stored.columns, how="anti", nulls_equal=True)])["entity_id"].unique()
+    if changed.len():
+        with registered(con, "settled_ids", _key_frame("entity_id", changed.to_list())):
+            con.execute("delete from entities where entity_id in (select entity_id from settled_ids)")
+        _insert(con, "entities", entity_rows.filter(pl.col("entity_id").is_in(changed.implode())))
+    if mention_articles:
+        with registered(con, "settled_articles", _key_frame("article_id", mention_articles)):
+            con.execute("delete from entity_mentions where article_id in (select article_id from settled_articles)")
+        _insert(con, "entity_mentions", mentions)
+    if quote_articles:
+        with registered(con, "requoted_articles", _key_frame("article_id", quote_articles)):
+            con.execute("delete from quote_links where article_id_a in (select article_id from requoted_articles) "
+                        "or article_id_b in (select article_id from requoted_articles)")
+            con.execute("delete from quotes where article_id in (select article_id from requoted_articles)")
+        _insert(con, "quotes", quote_rows)
+        _insert(con, "quote_links", quote_links)
+    con.execute("delete from warehouse_meta where key = ?", [RESOLVED_FOR_KEY])
+    con.execute("insert into warehouse_meta values (?, ?)", [RESOLVED_FOR_KEY, resolved_for])
+
+
 def stored_quote_blocks(con: duckdb.DuckDBPyConnection, excluding_articles: list[str]) -> Iterator[pl.DataFrame]:
     """Stored quotes with their embeddings, a block at a time, except those of articles about to be replaced."""
     return _blocks_excluding_articles(
@@ -368,7 +461,7 @@ class ArticleBatch:
 
 
 # Child tables keyed by article; deleted before an article is (re)loaded.
-_ARTICLE_TABLES = ("quotes", "entity_mentions", "removed_spans", "paragraphs", "article_sources", "articles")
+_ARTICLE_TABLES = ("quotes", "entity_mentions", "raw_mentions", "removed_spans", "paragraphs", "article_sources", "articles")
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:

@@ -103,6 +103,17 @@ create table if not exists entity_mentions (
     label        varchar not null            -- spaCy's label for this mention
 );
 
+-- spaCy's mentions as found, before resolution (see sql/schema.sql).
+create table if not exists raw_mentions (
+    article_id   varchar not null,
+    paragraph_id varchar not null,
+    start_char   integer not null,
+    end_char     integer not null,
+    surface      varchar not null,
+    label        varchar not null,
+    word_before  varchar not null
+);
+
 create table if not exists paragraph_similarity (
     paragraph_id_a varchar not null,         -- paragraph_id_a < paragraph_id_b: each pair once
     paragraph_id_b varchar not null,
