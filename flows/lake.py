@@ -20,22 +20,15 @@ from tasks import embed, quotes, similarity, warehouse
 from tasks.settings import Settings
 
 
-def _crossing(links: pl.DataFrame, ours: set[str], theirs: set[str], a: str, b: str) -> pl.DataFrame:
-    """Only the pairs between one of our articles and one of theirs (the rest were linked by the batches)."""
-    ours_list, theirs_list = list(ours), list(theirs)
-    return links.filter(
-        (pl.col(a).is_in(ours_list) & pl.col(b).is_in(theirs_list)) | (pl.col(a).is_in(theirs_list) & pl.col(b).is_in(ours_list))
-    )
-
-
-def link_concurrent_quotes(con, ours: list[str], theirs: list[str]) -> int:  # type: ignore[no-untyped-def]
-    """Quote links between this run's articles and concurrent runs' that are not stored yet (inside the
-    caller's transaction; each batch linked its quotes to those committed when it loaded). Returns how
-    many were added."""
-    our_quotes = warehouse.quotes_of(con, ours)
-    quote_links = quotes.link_quotes(our_quotes, embed.embedding_matrix(our_quotes["embedding"]),
-                                     warehouse.quotes_of(con, theirs))
-    quote_links = _crossing(quote_links, set(ours), set(theirs), "article_id_a", "article_id_b")
+def link_concurrent_quotes(con, article_ids: list[str]) -> int:  # type: ignore[no-untyped-def]
+    """Quote links among these articles (this run's and concurrent runs') that are not stored yet (inside
+    the caller's transaction). Each batch linked its quotes to those committed when it read them, so a
+    pair of two runs' batches that loaded at once is missing, whichever runs they were: a run killed
+    mid-way and one that ended before the other's batch committed leave such a pair to the next run's
+    end, for which neither article is its own. Links to older articles were made by the batches.
+    Returns how many were added."""
+    found = warehouse.quotes_of(con, article_ids)
+    quote_links = quotes.link_quotes(found, embed.embedding_matrix(found["embedding"]))
     return warehouse.insert_missing_links(con, pl.DataFrame(), quote_links)
 
 
@@ -50,13 +43,14 @@ def rebuild_lake_derived(settings: Settings, con, run_id: str) -> tuple[int, int
         warehouse.repair_lake_entities(con)
         warehouse.dedupe_lake_cache(con)
     relinked = 0
-    if ours and theirs:  # alone, every batch saw everything committed before it
-        warehouse.queue_articles_for_relink(con, sorted(set(ours) | set(theirs)))
+    if theirs:  # alone (and after runs that ended long before it), every batch saw all committed before it
+        both = sorted(set(ours) | set(theirs))
+        warehouse.queue_articles_for_relink(con, both)
         relinked = similarity.relink(
             con, settings.similarity_threshold, settings.similarity_top_k, settings.similarity_exact_max,
             similarity.paragraph_index_path(settings.warehouse), settings.embedding_dim,
         )
-        link_concurrent_quotes(con, ours, theirs)
+        link_concurrent_quotes(con, both)
     # Entities over every article committed so far; the run that finishes last settles them over all.
     settle_entities(con, settings, in_callers_transaction=True)
     return relinked, derive_stories(con, settings, run_id, in_callers_transaction=True)
