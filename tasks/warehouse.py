@@ -387,16 +387,21 @@ def stored_entity_rows(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     return read_frame(con, "select entity_id, canonical_name, label, aliases, mention_count from entities")
 
 
-def article_paragraph_texts(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> pl.DataFrame:
+def _of_articles(con: duckdb.DuckDBPyConnection, query: str, article_ids: list[str]) -> pl.DataFrame:
+    """`query` (our own SQL, joining the relation `wanted_articles`) for these articles."""
     with registered(con, "wanted_articles", _key_frame("article_id", article_ids)):
-        return read_frame(con, "select article_id, paragraph_id, position, text from paragraphs "
-                               "join wanted_articles using (article_id) order by article_id, position")
+        return read_frame(con, query)
+
+
+def article_paragraph_texts(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> pl.DataFrame:
+    return _of_articles(con, "select article_id, paragraph_id, position, text from paragraphs "
+                             "join wanted_articles using (article_id) order by article_id, position", article_ids)
 
 
 def stored_quotes_of(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> pl.DataFrame:
     """Every column of these articles' quotes, embeddings included."""
-    with registered(con, "wanted_articles", _key_frame("article_id", article_ids)):
-        return read_frame(con, "select q.* from quotes q join wanted_articles using (article_id) order by quote_id")
+    return _of_articles(con, "select q.* from quotes q join wanted_articles using (article_id) order by quote_id",
+                        article_ids)
 
 
 def _alias_key(frame: pl.DataFrame) -> pl.DataFrame:
@@ -1370,15 +1375,14 @@ def run_article_ids(con: duckdb.DuckDBPyConnection, run_id: str) -> list[str]:
 
 
 def paragraphs_of(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> pl.DataFrame:
-    with registered(con, "wanted_articles", _key_frame("article_id", article_ids)):
-        return read_frame(con, "select paragraph_id, article_id, text, embedding from paragraphs "
-                               "join wanted_articles using (article_id) order by paragraph_id")
+    return _of_articles(con, "select paragraph_id, article_id, text, embedding from paragraphs "
+                             "join wanted_articles using (article_id) order by paragraph_id", article_ids)
 
 
 def quotes_of(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> pl.DataFrame:
-    with registered(con, "wanted_articles", _key_frame("article_id", article_ids)):
-        return read_frame(con, "select quote_id, article_id, text, speaker_entity_id, embedding from quotes "
-                               "join wanted_articles using (article_id) where embedding is not null order by quote_id")
+    return _of_articles(con, "select quote_id, article_id, text, speaker_entity_id, embedding from quotes "
+                             "join wanted_articles using (article_id) where embedding is not null order by quote_id",
+                        article_ids)
 
 
 def insert_missing_links(con: duckdb.DuckDBPyConnection, paragraph_links: pl.DataFrame, quote_links: pl.DataFrame) -> int:
