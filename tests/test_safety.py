@@ -375,6 +375,25 @@ def test_6_entities_after_adding_an_article_equal_a_fresh_run(run_flow, tmp_path
         assert quote_state(con) == quote_state(fresh_con)
 
 
+def test_6_entities_and_speakers_do_not_depend_on_the_batches(run_flow, tmp_path: Path, monkeypatch) -> None:
+    """One article per batch (each resolving against the ones before it) ends as one batch of all."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for name in ("seed_4", "tiny_a", "seed_0", "tiny_b"):
+        (raw / f"{name}.txt").write_text(POOL[name])
+    whole = tmp_path / "whole.duckdb"
+    run_flow(raw, whole)
+    monkeypatch.setenv("NEWSDAG_BATCH_SIZE", "1")
+    one_by_one = tmp_path / "one_by_one.duckdb"
+    summary = run_flow(raw, one_by_one)
+    assert summary["new"] == 4
+    with duckdb.connect(str(whole), read_only=True) as con, duckdb.connect(str(one_by_one), read_only=True) as other:
+        assert entity_state(con) == entity_state(other)
+        assert quote_state(con) == quote_state(other)
+        assert sorted(con.execute("select entity_id from entities").fetchall()) == sorted(
+            other.execute("select entity_id from entities").fetchall())
+
+
 def test_6_links_after_an_edit_and_a_prune_equal_a_fresh_run(run_flow, tmp_path: Path) -> None:
     """The issue's numbers: after changing or pruning an article, links differed from a fresh run."""
     raw = tmp_path / "raw"
