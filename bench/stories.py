@@ -6,7 +6,7 @@ precision/recall/F1 over all articles (each noise topic its own label) and over 
 only; the number of stories, whether any story mixes two labels, and the purity of the largest ones.
 Beside them, in the same run and on the same paragraph vectors, the baseline: HDBSCAN(min_cluster_size=5)
 on each article's mean paragraph vector (its noise points each their own cluster). Also: the topic cut's
-neighbours (sensitivity), the same articles grouped in 3 batches in 3 orders (membership must equal the
+neighbours and the split ratio's (sensitivity), the same articles grouped in 3 batches in 3 orders (membership must equal the
 one-shot grouping), and the grouping's time on the warehouse (and on `--timing-warehouse`, e.g. BBC's).
 
 Usage: python bench/stories.py [--corpus DIR] [--warehouse FILE] [--timing-warehouse FILE]
@@ -146,6 +146,14 @@ def main() -> None:
             labelled, on="article_id")
         sensitivity.append(f"{cut:.2f}: ARI {adjusted_rand_score(got['topic'], got['topic_id']):.3f}")
     print("topic cut sensitivity:", "; ".join(sensitivity), f"(default {TOPIC})")
+    sensitivity = []
+    for ratio in (0.0, 0.5, RATIO := topics.TOPIC_SPLIT_RATIO, 0.75, 0.85):
+        grouping = topics.group_articles(vectors, articles, entities, EMPTY_PREVIOUS, split_ratio=ratio)
+        got = grouping.story_articles.join(grouping.stories.select("story_id", "topic_id"), on="story_id").join(
+            labelled, on="article_id")
+        b3 = bcubed(got["topic"].to_list(), got["topic_id"].to_list())[2]
+        sensitivity.append(f"{ratio:.2f}: ARI {adjusted_rand_score(got['topic'], got['topic_id']):.3f}, B3 F1 {b3:.3f}")
+    print("topic split ratio sensitivity (0: no split):", "; ".join(sensitivity), f"(default {RATIO})")
 
     started = time.perf_counter()
     one_shot = topics.group_articles(vectors, articles, entities, EMPTY_PREVIOUS)

@@ -317,3 +317,31 @@ def stories_schema() -> dict:
     from tasks.stories import ARTICLE_SIMILARITY_SCHEMA
 
     return ARTICLE_SIMILARITY_SCHEMA
+
+
+def _tree_of(blocks: list[int], inside: list[float], between: float) -> np.ndarray:
+    """An average-linkage tree over groups of `blocks` articles, each group `inside` similar within, every
+    pair across groups `between` similar."""
+    from scipy.cluster.hierarchy import linkage
+
+    group = np.repeat(np.arange(len(blocks)), blocks)
+    similarity = np.where(group[:, None] == group[None, :], np.array(inside)[group][:, None], between)
+    distances = 1.0 - similarity
+    return linkage(distances[np.triu_indices(len(group), k=1)], method="average")
+
+
+@pytest.mark.parametrize(("blocks", "inside", "between", "topics_expected"), [
+    ([4, 4], [0.9, 0.9], 0.4, 2),   # each group far closer inside than to the other: two subjects
+    ([4, 4], [0.45, 0.45], 0.4, 1),  # loose groups about as close to each other as inside: one subject
+    ([4, 4], [0.9, 0.9], 0.7, 1),   # as close as a story's articles: never split (stories nest in topics)
+    ([2, 6], [0.9, 0.9], 0.4, 1),   # a pair is too small to count as a subject of its own
+    ([4, 4], [0.9, 0.9], 0.1, 2),   # below the topic cut: apart whatever the ratio
+])
+def test_topics_split_where_two_groups_are_far_less_close_than_each_inside(
+    blocks: list[int], inside: list[float], between: float, topics_expected: int
+) -> None:
+    from tasks.topics import split_topics
+
+    labels = split_topics(_tree_of(blocks, inside, between), topic_min=0.2, story_min=0.6, ratio=0.65, min_articles=3)
+    assert len(set(labels.tolist())) == topics_expected
+    assert labels[0] == labels[blocks[0] - 1]  # a group is never cut inside
