@@ -103,6 +103,12 @@ def paragraph_key(paragraph_ids: list[str] | pl.Series) -> np.ndarray:
     )
 
 
+# One thread for building and searching the HNSW graph: with several, the graph (and so which neighbours an
+# approximate search finds) changes from run to run on the same paragraphs; one thread keeps a run's links
+# reproducible (test_6_links_through_the_hnsw_index... failed 1 run in 5 with usearch's default, all cores).
+INDEX_THREADS = 1
+
+
 def new_ann_index(dimension: int):  # -> usearch.index.Index
     from usearch.index import Index
 
@@ -127,7 +133,7 @@ class ParagraphIndex:
         """For each query: up to k (paragraph_id, article_id) and cosines, best first."""
         if len(self.keys) == 0 or queries.shape[0] == 0:
             return [[] for _ in range(queries.shape[0])], np.zeros((queries.shape[0], 0), dtype=np.float32)
-        matches = self.index.search(queries, min(k, len(self.keys)))
+        matches = self.index.search(queries, min(k, len(self.keys)), threads=INDEX_THREADS)
         keys = np.atleast_2d(matches.keys)
         cosines = 1.0 - np.atleast_2d(matches.distances)
         counts = np.atleast_1d(matches.counts)
@@ -157,7 +163,7 @@ def sync_paragraph_index(
     missing_ids = [wanted[key][0] for key in wanted if key not in present]
     if missing_ids:
         vectors = fetch_embeddings(missing_ids)
-        index.add(paragraph_key(vectors["paragraph_id"]), embedding_matrix(vectors["embedding"]))
+        index.add(paragraph_key(vectors["paragraph_id"]), embedding_matrix(vectors["embedding"]), threads=INDEX_THREADS)
     if stale or missing_ids:
         path.parent.mkdir(parents=True, exist_ok=True)
         index.save(str(path))
@@ -167,8 +173,8 @@ def sync_paragraph_index(
 def ann_neighbours(queries: np.ndarray, corpus: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Approximate top-k corpus rows by cosine (HNSW): (indices, scores), best first; -1 where fewer."""
     index = new_ann_index(corpus.shape[1])
-    index.add(np.arange(corpus.shape[0], dtype=np.uint64), corpus)
-    matches = index.search(queries, min(k, corpus.shape[0]))
+    index.add(np.arange(corpus.shape[0], dtype=np.uint64), corpus, threads=INDEX_THREADS)
+    matches = index.search(queries, min(k, corpus.shape[0]), threads=INDEX_THREADS)
     keys = np.atleast_2d(matches.keys).astype(np.int64)
     counts = np.atleast_1d(matches.counts)
     keys[np.arange(keys.shape[1])[None, :] >= counts[:, None]] = -1

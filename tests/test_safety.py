@@ -602,3 +602,6 @@ def test_6_links_through_the_hnsw_index_match_the_exact_ones_on_a_small_warehous
     got, expected = comparable_state(path)["links"], comparable_state(exact)["links"]
     # HNSW is approximate; on 94 paragraphs its search is (nearly) exhaustive.
     assert len(set(got) ^ set(expected)) <= 0.02 * len(expected), (len(got), len(expected))
+    again = tmp_path / "again.duckdb"
+    run_flow(raw_dir, again)
+    assert comparable_state(again)["links"] == got  # the same links each run (the graph is built on one thread)
