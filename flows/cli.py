@@ -167,8 +167,10 @@ def prune(warehouse: Warehouse = None) -> None:
 
             rebuild_claimed(settings.model_copy(update={"similarity_exact_max": exact_max}), con, "prune")
         elif removed:
+            from flows.derived import settle_entities
             from flows.ingest import rebuild_derived
 
+            settle_entities(con, settings)  # entities resolved without the pruned articles' mentions
             rebuild_derived(con, settings, run_id="prune")  # stories and search without the pruned articles
     typer.echo(f"pruned {removed} article(s) of deleted files")
 

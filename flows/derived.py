@@ -9,6 +9,7 @@ from typing import Any
 import polars as pl
 
 from tasks import embed, entities, paragraphs, quotes, stories, topics, warehouse
+from tasks.frames import differing_rows
 from tasks.settings import Settings
 
 
@@ -20,9 +21,11 @@ def settle_entities(con: Any, settings: Settings, in_callers_transaction: bool =
     links where a speaker changed with them. Skipped when no raw mention changed since the last settling.
     Returns the number of articles whose mentions changed."""
     def settle(con: Any) -> int:
-        warehouse.backfill_raw_mentions(con)
+        last = warehouse.entities_resolved_for(con)
+        if last is None:  # never settled: maybe loaded before raw mentions were kept
+            warehouse.backfill_raw_mentions(con)
         resolved_for = f"{entities.RESOLUTION_VERSION}:{warehouse.raw_mentions_fingerprint(con)}"
-        if warehouse.entities_resolved_for(con) == resolved_for:
+        if last == resolved_for:
             return 0
         entity_rows, mentions = entities.resolve_corpus(warehouse.stored_raw_mentions(con))
         settled = entities.with_entity_labels(mentions, entity_rows)
@@ -52,8 +55,7 @@ def _requote(
     stored = warehouse.stored_quotes_of(con, article_ids)
     columns = list(quotes.QUOTE_SCHEMA)
     before, after = stored.select(columns).cast(quotes.QUOTE_SCHEMA), found.select(columns)
-    differing = pl.concat([before.join(after, on=columns, how="anti", nulls_equal=True),
-                           after.join(before, on=columns, how="anti", nulls_equal=True)])
+    differing = differing_rows(before, after, columns)
     requoted = sorted(differing["article_id"].unique().to_list())
     if not requoted:
         return empty

@@ -244,9 +244,8 @@ def resolve_entities(settings: Settings) -> int:
 
 
 def rebuild_derived(con: Any, settings: Settings, rebuild_search_index: bool = True, run_id: str = "") -> int:
-    """Entities settled, then article similarity, topics and stories and the search index from what is
-    stored (also after `newsdag prune`)."""
-    settle_entities(con, settings)  # nothing to do when resolve_entities just ran
+    """Article similarity, topics and stories and the search index from what is stored (also after
+    `newsdag prune`, which settles entities first, as a run's resolve-entities step does)."""
     n_stories = derive_stories(con, settings, run_id)
     if rebuild_search_index or not warehouse.has_search_index(con):
         warehouse.rebuild_search_index(con)

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 import polars as pl
 from rapidfuzz import fuzz
 
+from tasks.frames import differing_rows
+
 if TYPE_CHECKING:
     from spacy.language import Language
 
@@ -440,9 +442,7 @@ def with_entity_labels(mentions: pl.DataFrame, entity_frame: pl.DataFrame) -> pl
 def articles_resolved_differently(stored: pl.DataFrame, settled: pl.DataFrame) -> list[str]:
     """Articles with a mention that differs between two resolutions (`RESOLVED_KEY` columns): a span,
     the entity it joined, or that entity's label. Only these articles' mentions and quotes change."""
-    stored, settled = stored.select(RESOLVED_KEY), settled.select(RESOLVED_KEY)
-    differing = pl.concat([stored.join(settled, on=RESOLVED_KEY, how="anti", nulls_equal=True),
-                           settled.join(stored, on=RESOLVED_KEY, how="anti", nulls_equal=True)])
+    differing = differing_rows(stored.select(RESOLVED_KEY), settled.select(RESOLVED_KEY), RESOLVED_KEY)
     return sorted(differing["article_id"].unique().to_list())
 
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 import scipy.sparse as sp
-from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.cluster.hierarchy import ClusterNode, fcluster, linkage, to_tree
 from scipy.sparse.csgraph import connected_components
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer, TfidfTransformer
@@ -240,46 +240,31 @@ def split_topics(tree: np.ndarray, topic_min: float, story_min: float, ratio: fl
     the looser one. Cohesion comes from the tree itself: a merge's height is its groups' mean distance,
     so each group's sum of pair similarities adds up bottom-up, O(n)."""
     n = tree.shape[0] + 1
-    size = np.ones(2 * n - 1)
-    pair_sum = np.zeros(2 * n - 1)  # sum of the similarities of a cluster's pairs
-    for k, (left, right, height, count) in enumerate(tree):
-        left, right = int(left), int(right)
-        size[n + k] = count
-        pair_sum[n + k] = pair_sum[left] + pair_sum[right] + (1.0 - height) * size[left] * size[right]
+    pair_sum = np.zeros(2 * n - 1)  # per node id: the sum of the similarities of its articles' pairs
+    for k, (left, right, height, _) in enumerate(tree):
+        left_size = tree[int(left) - n, 3] if left >= n else 1
+        right_size = tree[int(right) - n, 3] if right >= n else 1
+        pair_sum[n + k] = pair_sum[int(left)] + pair_sum[int(right)] + (1.0 - height) * left_size * right_size
 
-    def cohesion(node: int) -> float:
-        pairs = size[node] * (size[node] - 1) / 2
-        return pair_sum[node] / pairs if pairs else 1.0
+    def cohesion(node: ClusterNode) -> float:
+        pairs = node.count * (node.count - 1) / 2
+        return pair_sum[node.id] / pairs if pairs else 1.0
 
     label = np.zeros(n, dtype=np.int64)
     next_label = 0
-    stack = [2 * n - 2]
+    stack = [to_tree(tree)]
     while stack:
         node = stack.pop()
-        if node >= n:
-            left, right, height, _ = tree[node - n]
-            left, right, between = int(left), int(right), 1.0 - height
-            split = between < topic_min or (
-                between < story_min and min(size[left], size[right]) >= min_articles
-                and between < ratio * min(cohesion(left), cohesion(right)))
-            if split:
+        if not node.is_leaf():
+            left, right, between = node.get_left(), node.get_right(), 1.0 - node.dist
+            if between < topic_min or (
+                    between < story_min and min(left.count, right.count) >= min_articles
+                    and between < ratio * min(cohesion(left), cohesion(right))):
                 stack.extend((right, left))
                 continue
-        members = _leaves(tree, node, n)
-        label[members] = next_label
+        label[node.pre_order()] = next_label
         next_label += 1
     return label
-
-
-def _leaves(tree: np.ndarray, node: int, n: int) -> list[int]:
-    out, stack = [], [node]
-    while stack:
-        current = stack.pop()
-        if current < n:
-            out.append(current)
-        else:
-            stack.extend((int(tree[current - n, 1]), int(tree[current - n, 0])))
-    return out
 
 
 def _components(n: int, members: np.ndarray, a: np.ndarray, b: np.ndarray, score: np.ndarray,

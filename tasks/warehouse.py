@@ -15,6 +15,8 @@ from typing import IO
 import duckdb
 import polars as pl
 
+from tasks.frames import differing_rows
+
 
 class WarehouseBusy(RuntimeError):
     """Another newsdag run is writing to this warehouse."""
@@ -417,8 +419,7 @@ def replace_settled_entities(
     whose quotes changed with it, and the digest they were settled for."""
     stored = _alias_key(stored_entity_rows(con))
     settled = _alias_key(entity_rows.select(stored.columns)).cast(stored.schema)
-    changed = pl.concat([stored.join(settled, on=stored.columns, how="anti", nulls_equal=True),
-                         settled.join(stored, on=stored.columns, how="anti", nulls_equal=True)])["entity_id"].unique()
+    changed = differing_rows(stored, settled, stored.columns)["entity_id"].unique()
     if changed.len():
         with registered(con, "settled_ids", _key_frame("entity_id", changed.to_list())):
             con.execute("delete from entities where entity_id in (select entity_id from settled_ids)")
