@@ -228,6 +228,33 @@ def split_person_place_runs(mentions: pl.DataFrame, family: dict[str, str]) -> p
     return pl.DataFrame(rows, schema=mentions.schema) if changed else mentions
 
 
+def split_person_runs(mentions: pl.DataFrame, family: dict[str, str]) -> pl.DataFrame:
+    """"Barack Obama Michelle could provide", "President Barack Obama Barack Obama is": a caption or a
+    link's text glued to the sentence makes spaCy run two people together. A PERSON mention that starts
+    with a known full name of a person and goes on with another known person's name becomes two."""
+    rows: list[dict[str, object]] = []
+    changed = False
+    for row in mentions.iter_rows(named=True):
+        split = None
+        if row["label"] == "PERSON":
+            words = list(re.finditer(r"\S+", row["surface"]))
+            for cut in range(2, len(words)):
+                head = row["surface"][: words[cut - 1].end()]
+                tail = row["surface"][words[cut].start():]
+                if (family.get(normalise_surface(head).casefold()) == "PERSON"
+                        and family.get(normalise_surface(tail).casefold()) == "PERSON"):
+                    split = (head, words[cut].start(), tail)
+                    break
+        if split is None:
+            rows.append(row)
+            continue
+        head, tail_offset, tail = split
+        rows.append({**row, "end_char": row["start_char"] + len(head), "surface": head})
+        rows.append({**row, "start_char": row["start_char"] + tail_offset, "surface": tail, "word_before": ""})
+        changed = True
+    return pl.DataFrame(rows, schema=mentions.schema) if changed else mentions
+
+
 def split_hyphen_compounds(mentions: pl.DataFrame, family: dict[str, str]) -> pl.DataFrame:
     """"a U.S.-European Union contact group": spaCy tags the compound as one ORG. A mention joined by a
     hyphen whose parts are both names known on their own becomes two mentions."""
@@ -291,7 +318,7 @@ def canonicalise_entities(mentions: pl.DataFrame, known: pl.DataFrame) -> tuple[
 
     names = _names(mentions, None)
     family, _ = decide_families(names, mentions["label"].to_list(), mentions["word_before"].to_list(), known)
-    mentions = split_hyphen_compounds(split_person_place_runs(mentions, family), family)
+    mentions = split_hyphen_compounds(split_person_runs(split_person_place_runs(mentions, family), family), family)
     names = _names(mentions, family)
     articles = mentions["article_id"].to_list()
     family, raw_labels = decide_families(
@@ -367,11 +394,16 @@ def canonicalise_entities(mentions: pl.DataFrame, known: pl.DataFrame) -> tuple[
             target = by_acronym.get(name)
         alias_index[key] = target or new_target(name, fam)
 
-    # A lone surname joins the full name seen in the same article, else the only one in the corpus.
+    # A lone surname joins the full name seen in the same article, else a lone first name the full name
+    # it starts in the same article ("Michelle" beside "Michelle Obama": news name family members and
+    # celebrities by first name), else the only full name with that surname in the corpus.
     full_in_article: dict[tuple[str, str], set[str]] = defaultdict(set)
+    first_in_article: dict[tuple[str, str], set[str]] = defaultdict(set)
     for name, article in zip(names, articles):
         if family.get(name.casefold()) == "PERSON" and len(name.split()) > 1:
-            full_in_article[(article, _surname(name))].add(alias_index[("PERSON", name.casefold())])
+            entity = alias_index[("PERSON", name.casefold())]
+            full_in_article[(article, _surname(name))].add(entity)
+            first_in_article[(article, name.split()[0].casefold())].add(entity)
 
     entity_ids: list[str | None] = []
     for name, article in zip(names, articles):
@@ -382,9 +414,12 @@ def canonicalise_entities(mentions: pl.DataFrame, known: pl.DataFrame) -> tuple[
         entity_id = alias_index.get((fam, name.casefold()))
         if fam == "PERSON" and len(name.split()) == 1:
             in_article = full_in_article.get((article, name.casefold()), set())
+            first_name_of = first_in_article.get((article, name.casefold()), set())
             in_corpus = full_by_surname.get(name.casefold(), set())
             if len(in_article) == 1:
                 entity_id = next(iter(in_article))
+            elif not in_article and len(first_name_of) == 1:
+                entity_id = next(iter(first_name_of))
             elif not in_article and len(in_corpus) == 1:
                 entity_id = next(iter(in_corpus))
             elif entity_id is None or entity_id in in_corpus:
@@ -415,7 +450,7 @@ def canonicalise_entities(mentions: pl.DataFrame, known: pl.DataFrame) -> tuple[
 
 # Part of what a warehouse's entities were resolved with: a newsdag whose rules above resolve a corpus
 # differently bumps it, and the next run resolves every stored mention again.
-RESOLUTION_VERSION = "1"
+RESOLUTION_VERSION = "2"
 # A mention as resolved: its span and spaCy's label, the entity it joined and that entity's label.
 RESOLVED_KEY = ["article_id", "paragraph_id", "start_char", "end_char", "surface", "label", "entity_id", "entity_label"]
 

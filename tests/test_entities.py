@@ -147,6 +147,35 @@ def test_person_and_place_run_together_are_split() -> None:
     assert split["end_char"][0] - split["start_char"][0] == len("Kerry")
 
 
+def test_lone_first_name_joins_the_full_name_it_starts_in_the_same_article() -> None:
+    frame = mentions(
+        ("a", "Michelle Obama", "PERSON"), ("a", "Michelle", "PERSON"), ("a", "Barack", "PERSON"),
+        ("a", "Barack Obama", "PERSON"),
+        ("b", "Michelle", "PERSON"),  # no full name in b: not guessed from another article
+        ("c", "Michelle Obama", "PERSON"), ("c", "Michelle Robinson", "PERSON"), ("c", "Michelle", "PERSON"),
+        ("d", "John Kerry", "PERSON"), ("d", "Kerry Washington", "PERSON"), ("d", "Kerry", "PERSON"),
+    )
+    _, names = resolve(frame)
+    assert names[("a", "Michelle")] == "Michelle Obama" and names[("a", "Barack")] == "Barack Obama"
+    assert names[("b", "Michelle")] == "Michelle"
+    assert names[("c", "Michelle")] == "Michelle"  # two full names start with it: ambiguous
+    assert names[("d", "Kerry")] == "John Kerry"  # a surname in the article comes before a first name
+
+
+def test_two_known_people_run_together_are_split() -> None:
+    # A caption glued to the next sentence: "Barack Obama Michelle could provide ...".
+    frame = mentions(("a", "Barack Obama", "PERSON"), ("a", "Michelle", "PERSON"), ("a", "Barack Obama Michelle", "PERSON"),
+                     ("b", "Barack Obama", "PERSON"), ("b", "President Barack Obama Barack Obama", "PERSON"),
+                     ("c", "Mary Ann Evans", "PERSON"))
+    entities, resolved = canonicalise_entities(frame, NO_KNOWN)
+    names = dict(zip(entities["entity_id"], entities["canonical_name"]))
+    assert set(entities["canonical_name"]) == {"Barack Obama", "Michelle", "Mary Ann Evans"}
+    glued = resolved.filter(pl.col("article_id") == "a", pl.col("start_char") >= frame["start_char"][2])
+    assert [(r["surface"], names[r["entity_id"]], r["end_char"] - r["start_char"]) for r in glued.iter_rows(named=True)] == [
+        ("Barack Obama", "Barack Obama", 12), ("Michelle", "Michelle", 8)]
+    assert resolved.filter(pl.col("article_id") == "b").height == 3
+
+
 def test_hyphen_compound_of_known_names_is_split() -> None:
     frame = mentions(("a", "U.S.", "GPE"), ("a", "European Union", "ORG"), ("a", "U.S.-European Union", "ORG"))
     _, resolved = canonicalise_entities(frame, NO_KNOWN)

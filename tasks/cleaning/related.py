@@ -17,6 +17,7 @@ from tasks.cleaning.text import (
     ends_statement,
     fold,
     is_all_caps,
+    is_headline,
     looks_like_body,
     word_count,
 )
@@ -160,18 +161,6 @@ def opens_block(text: str) -> str | bool:
 
 # A short bulleted list of other stories' headlines, left where a "Related" box stood after the story.
 HEADLINE_LIST_ITEMS = range(1, 7)
-_QUOTES_AND_PUNCTUATION = "\"'“”‘’():,?!"
-
-
-def is_headline(text: str) -> bool:
-    """Headline case: 3-16 words, no closing full stop, nearly every later word of 4+ letters capitalised."""
-    words = text.split()
-    later = [w.strip(_QUOTES_AND_PUNCTUATION) for w in words[1:]]
-    long_words = [w for w in later if len(w) >= 4]
-    return 3 <= len(words) <= 16 and not text.endswith(".") and len(long_words) >= 2 \
-        and sum(w[0].isupper() or w[0].isdigit() for w in long_words) >= 0.8 * len(long_words)
-
-
 def _is_afterword(line: Line) -> bool:
     return bool(EDITORS_NOTE.match(line.stripped)) or any(rule == "social_prompt" for _, _, rule, _ in line.cuts)
 

@@ -103,6 +103,18 @@ def is_all_caps(text: str) -> bool:
     return len(letters) >= 10 and sum(ch.islower() for ch in letters) <= 0.05 * len(letters)
 
 
+_QUOTES_AND_PUNCTUATION = "\"'“”‘’():,?!"
+
+
+def is_headline(text: str) -> bool:
+    """Headline case: 3-16 words, no closing full stop, nearly every later word of 4+ letters capitalised."""
+    words = text.split()
+    later = [w.strip(_QUOTES_AND_PUNCTUATION) for w in words[1:]]
+    long_words = [w for w in later if len(w) >= 4]
+    return 3 <= len(words) <= 16 and not text.endswith(".") and len(long_words) >= 2 \
+        and sum(w[0].isupper() or w[0].isdigit() for w in long_words) >= 0.8 * len(long_words)
+
+
 def last_sentence(text: str) -> str:
     return re.split(r"(?<=[.!?])\s+(?=\S)", text.strip())[-1]
 

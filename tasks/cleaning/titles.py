@@ -6,7 +6,7 @@ from __future__ import annotations
 from tasks.cleaning.authors import BYLINE
 from tasks.cleaning.markup import MARKDOWN_HEADING
 from tasks.cleaning.rule import Example, LineContext, Rule
-from tasks.cleaning.text import ends_sentence, fold, restates_title, word_count
+from tasks.cleaning.text import ends_sentence, fold, is_headline, restates_title, word_count
 from tasks.cleaning.urls import BARE_URL
 
 FAMILY = "titles"
@@ -22,14 +22,19 @@ SUBTITLE = Rule("subtitle", FAMILY, "The standfirst right under the title (not a
 @TITLE.check(
     "title",
     removes=(Example("Harbour board orders dredging\n\n{story}", "document", "Harbour board orders dredging"),
-             Example("# Harbour board orders dredging\n{story}", "document", "# Harbour board orders dredging")),
+             Example("# Harbour board orders dredging\n{story}", "document", "# Harbour board orders dredging"),
+             Example("Harbour Board Orders Dredging of the Channel\n{story}", "document",
+                     "Harbour Board Orders Dredging of the Channel")),
     keeps=(Example("The harbour board voted to dredge.\n\n{story}", "document", "The harbour board voted to dredge."),
            Example("The board met on Monday\nand voted to dredge the channel.\n\n{story}", "document",
-                   "The board met on Monday")),
+                   "The board met on Monday"),
+           Example("The Harbour Board Orders Dredging\nafter the storms, the chairman said.\n\n{story}",
+                   "document", "The Harbour Board Orders Dredging")),
 )
 def first_line_title(text: str, ctx: LineContext) -> bool:
     """A Markdown heading as the first line, or a short first line standing alone without a full stop
-    (not a byline or a URL) followed by more text."""
+    (not a byline or a URL) followed by more text; or, with the story right under it (pages copied
+    without the blank line), a first line in headline case above a line that opens a sentence of its own."""
     heading = MARKDOWN_HEADING.match(text)
     if heading:
         ctx.article.title = heading.group("text").strip()
@@ -37,7 +42,12 @@ def first_line_title(text: str, ctx: LineContext) -> bool:
     lines, index = ctx.lines, ctx.index
     next_line = lines[index + 1] if index + 1 < len(lines) else None
     content_lines = sum(1 for line in lines if not line.blank)
-    if (next_line is None or next_line.blank) and word_count(text) <= 30 and not text.endswith(".") \
+    # Without a blank line, the first line may be a sentence broken across two lines: only headline case
+    # above a line that opens with a capital says it is a title.
+    headline_over_story = next_line is not None and not next_line.blank and is_headline(text) \
+        and next_line.stripped[:1].isupper()
+    standing_alone = next_line is None or next_line.blank
+    if (standing_alone or headline_over_story) and word_count(text) <= 30 and not text.endswith(".") \
             and not BYLINE.match(text) and not BARE_URL.match(text) and content_lines > 1:
         ctx.article.title = text
         return True
