@@ -7,7 +7,8 @@ only; the number of stories, whether any story mixes two labels, and the purity 
 Beside them, in the same run and on the same paragraph vectors, the baseline: HDBSCAN(min_cluster_size=5)
 on each article's mean paragraph vector (its noise points each their own cluster). Also: the topic cut's
 neighbours and the split ratio's (sensitivity), the same articles grouped in 3 batches in 3 orders (membership must equal the
-one-shot grouping), and the grouping's time on the warehouse (and on `--timing-warehouse`, e.g. BBC's).
+one-shot grouping), and the grouping's time on the warehouse (and on `--timing-warehouse`, e.g. BBC's, with
+its topics' B-cubed precision against the corpus's folders when its files are filed in folders).
 
 Usage: python bench/stories.py [--corpus DIR] [--warehouse FILE] [--timing-warehouse FILE]
 """
@@ -169,6 +170,17 @@ def main() -> None:
         grouping = topics.group_articles(*big, EMPTY_PREVIOUS)
         print(f"grouping {big[0].height} articles ({args.timing_warehouse}): {time.perf_counter() - started:.2f} s, "
               f"{grouping.topics.height} topics, {grouping.stories.height} stories")
+        # A corpus filed in folders (BBC's business/, sport/, ...): coarse sections, not topics, but a topic
+        # should rarely straddle two of them (B-cubed precision against the folder).
+        folders = big[1].select("article_id", folder=pl.col("source_path").str.split("/").list.first(),
+                                filed=pl.col("source_path").str.contains("/"))
+        if folders["filed"].all():
+            got = grouping.story_articles.join(grouping.stories.select("story_id", "topic_id"), on="story_id").join(
+                folders, on="article_id")
+            precision = bcubed(got["folder"].to_list(), got["topic_id"].to_list())[0]
+            straddling = got.group_by("topic_id").agg(k=pl.col("folder").n_unique(), n=pl.len()).filter(pl.col("k") > 1)
+            print(f"  against its {got['folder'].n_unique()} folders: topics' B3 precision {precision:.3f}; "
+                  f"{straddling.height} topics ({straddling['n'].sum()} articles) straddle two folders or more")
 
 
 if __name__ == "__main__":
