@@ -231,7 +231,9 @@ def split_person_place_runs(mentions: pl.DataFrame, family: dict[str, str]) -> p
 def split_person_runs(mentions: pl.DataFrame, family: dict[str, str]) -> pl.DataFrame:
     """"Barack Obama Michelle could provide", "President Barack Obama Barack Obama is": a caption or a
     link's text glued to the sentence makes spaCy run two people together. A PERSON mention that starts
-    with a known full name of a person and goes on with another known person's name becomes two."""
+    with a known full name of a person and goes on with another known person's name becomes two, when
+    the run is rarer in the corpus than each part (so "Martin Luther King" stays whole beside "King")."""
+    seen = Counter(normalise_surface(surface).casefold() for surface in mentions["surface"].to_list())
     rows: list[dict[str, object]] = []
     changed = False
     for row in mentions.iter_rows(named=True):
@@ -241,8 +243,10 @@ def split_person_runs(mentions: pl.DataFrame, family: dict[str, str]) -> pl.Data
             for cut in range(2, len(words)):
                 head = row["surface"][: words[cut - 1].end()]
                 tail = row["surface"][words[cut].start():]
-                if (family.get(normalise_surface(head).casefold()) == "PERSON"
-                        and family.get(normalise_surface(tail).casefold()) == "PERSON"):
+                head_key, tail_key = normalise_surface(head).casefold(), normalise_surface(tail).casefold()
+                whole = seen[normalise_surface(row["surface"]).casefold()]
+                if (family.get(head_key) == "PERSON" and family.get(tail_key) == "PERSON"
+                        and whole < min(seen[head_key], seen[tail_key])):
                     split = (head, words[cut].start(), tail)
                     break
         if split is None:

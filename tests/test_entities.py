@@ -164,13 +164,18 @@ def test_lone_first_name_joins_the_full_name_it_starts_in_the_same_article() -> 
 
 def test_two_known_people_run_together_are_split() -> None:
     # A caption glued to the next sentence: "Barack Obama Michelle could provide ...".
-    frame = mentions(("a", "Barack Obama", "PERSON"), ("a", "Michelle", "PERSON"), ("a", "Barack Obama Michelle", "PERSON"),
+    frame = mentions(("a", "Barack Obama", "PERSON"), ("a", "Michelle", "PERSON"), ("a", "Michelle", "PERSON"),
+                     ("a", "Barack Obama Michelle", "PERSON"),
                      ("b", "Barack Obama", "PERSON"), ("b", "President Barack Obama Barack Obama", "PERSON"),
-                     ("c", "Mary Ann Evans", "PERSON"))
+                     ("c", "Mary Ann Evans", "PERSON"),
+                     # a name that is more than its parts: as common as they are, it stays whole
+                     ("d", "Martin Luther King", "PERSON"), ("d", "King", "PERSON"), ("e", "Martin Luther", "PERSON"),
+                     ("f", "Martin Luther King", "PERSON"))
     entities, resolved = canonicalise_entities(frame, NO_KNOWN)
     names = dict(zip(entities["entity_id"], entities["canonical_name"]))
-    assert set(entities["canonical_name"]) == {"Barack Obama", "Michelle", "Mary Ann Evans"}
-    glued = resolved.filter(pl.col("article_id") == "a", pl.col("start_char") >= frame["start_char"][2])
+    assert set(entities["canonical_name"]) == {"Barack Obama", "Michelle", "Mary Ann Evans", "Martin Luther King",
+                                               "Martin Luther"}
+    glued = resolved.filter(pl.col("article_id") == "a", pl.col("start_char") >= frame["start_char"][3])
     assert [(r["surface"], names[r["entity_id"]], r["end_char"] - r["start_char"]) for r in glued.iter_rows(named=True)] == [
         ("Barack Obama", "Barack Obama", 12), ("Michelle", "Michelle", 8)]
     assert resolved.filter(pl.col("article_id") == "b").height == 3
