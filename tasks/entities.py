@@ -240,11 +240,11 @@ def split_person_runs(mentions: pl.DataFrame, family: dict[str, str]) -> pl.Data
         split = None
         if row["label"] == "PERSON":
             words = list(re.finditer(r"\S+", row["surface"]))
+            whole = seen[normalise_surface(row["surface"]).casefold()]
             for cut in range(2, len(words)):
                 head = row["surface"][: words[cut - 1].end()]
                 tail = row["surface"][words[cut].start():]
                 head_key, tail_key = normalise_surface(head).casefold(), normalise_surface(tail).casefold()
-                whole = seen[normalise_surface(row["surface"]).casefold()]
                 if (family.get(head_key) == "PERSON" and family.get(tail_key) == "PERSON"
                         and whole < min(seen[head_key], seen[tail_key])):
                     split = (head, words[cut].start(), tail)
