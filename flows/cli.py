@@ -178,7 +178,7 @@ def prune(warehouse: Warehouse = None) -> None:
 def print_summary(summary: dict[str, object]) -> None:
     lines = [
         "newsdag run {run_id}".format(**summary),
-        "  files     seen {files_seen} | new {new} | changed {changed} | unchanged {unchanged} | "
+        "  files     seen {files_seen} | new {new} | changed {changed} | redone {redone} | unchanged {unchanged} | "
         "duplicate {duplicate} | failed {failed} | empty {empty} | deleted {deleted} | renamed {renamed}".format(**summary),
         "  warehouse articles {articles} | paragraphs {paragraphs} | entities {entities} | "
         "mentions {entity_mentions} | similarity links {paragraph_similarity}".format(**summary),

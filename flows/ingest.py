@@ -26,7 +26,7 @@ from flows.lake import finish_lake_run
 from flows.derived import derive_stories, settle_entities
 from flows.progress import RunProgress
 from tasks import clean, distributed_models, embed, entities, heap, ingest, paragraphs, quotes, similarity, warehouse
-from tasks.settings import RESHAPE_LINKS, Settings, get_settings, reshapes_articles, shaping_settings
+from tasks.settings import CLEANING_CODE, RESHAPE_LINKS, Settings, get_settings, reshapes_articles, shaping_settings
 
 # Frames are passed in-process; nothing here is worth persisting or caching by Prefect (the
 # embedding cache lives in the warehouse, keyed by text hash, and survives runs).
@@ -43,7 +43,8 @@ def discover_files(settings: Settings) -> pl.DataFrame:
 def plan_ingest(settings: Settings, files: pl.DataFrame) -> pl.DataFrame:
     """Compare files with the warehouse: new, changed, unchanged, duplicate or failed. Settings that
     shape stored results and differ from those the warehouse was built with: every article is redone
-    (models, cleaning), or every link (similarity threshold, top-k)."""
+    (models, cleaning), or every link (similarity threshold, top-k). Cleaning code other than the one
+    that cleaned the stored articles: every unchanged file is rechecked (cleaned again, redone if it differs)."""
     logger = get_run_logger()
     with warehouse.connect(settings.warehouse) as con:
         warehouse.apply_schema(con, settings.sql_dir, settings.embedding_dim, settings.embedding_model)
@@ -56,6 +57,12 @@ def plan_ingest(settings: Settings, files: pl.DataFrame) -> pl.DataFrame:
                            ", ".join(f"{n} {old} -> {new}" for n, (old, new) in changed.items()))
             plan = plan.with_columns(action=pl.when(pl.col("action") == "skip").then(pl.lit("process"))
                                      .otherwise(pl.col("action")))
+        elif CLEANING_CODE in changed or (stored and CLEANING_CODE not in stored):
+            # An upgrade changed the cleaning rules (or the warehouse predates their fingerprint).
+            plan = plan.with_columns(action=pl.when(pl.col("action") == "skip").then(pl.lit("recheck"))
+                                     .otherwise(pl.col("action")))
+            logger.warning("the cleaning code changed since the warehouse was built: %d stored article(s) are "
+                           "cleaned again, and redone where the result differs", (plan["action"] == "recheck").sum())
         if set(changed) & set(RESHAPE_LINKS) or warehouse.needs_full_relink(con):
             logger.warning("similarity settings changed (or links from before neighbour lists): every link is redone")
             warehouse.in_transaction(con, warehouse.queue_all_paragraphs)
@@ -338,7 +345,7 @@ def _outcomes(plan: pl.DataFrame, processed: list[pl.DataFrame], problems: list[
         )
         .with_columns(
             error=pl.coalesce("error", "read_error"),
-            status=pl.when(pl.col("action") == "skip").then(pl.lit("unchanged"))
+            status=pl.when((pl.col("action") == "skip") | (pl.col("problem_status") == "unchanged")).then(pl.lit("unchanged"))
             .when(pl.col("problem_status") == "empty").then(pl.lit("empty"))
             .when((pl.col("action") == "fail") | pl.col("read_error").is_not_null()).then(pl.lit("failed"))
             .when(pl.col("action") == "duplicate").then(pl.lit("duplicate"))
@@ -534,15 +541,15 @@ def _run_batches(
     Two batches are in flight: while batch k's texts are embedded in a worker thread, this thread
     cleans batch k+1 and finds its entities and quotes, then loads batch k. Each batch is still
     loaded whole, in order, in its own transaction."""
-    to_process = plan.filter(pl.col("action") == "process")
+    to_process = plan.filter(pl.col("action").is_in(["process", "recheck"]))
     logger.info(
-        "%d files: %d to process, %d unchanged, %d duplicate, %d unreadable",
-        plan.height, to_process.height, (plan["action"] == "skip").sum(),
+        "%d files: %d to process (%d of them to recheck), %d unchanged, %d duplicate, %d unreadable",
+        plan.height, to_process.height, (plan["action"] == "recheck").sum(), (plan["action"] == "skip").sum(),
         (plan["action"] == "duplicate").sum(), (plan["action"] == "fail").sum(),
     )
 
     read_results: list[pl.DataFrame] = []
-    problems: list[pl.DataFrame] = []  # files left out of their batch: failed in a step, or empty after cleaning
+    problems: list[pl.DataFrame] = []  # files left out of their batch: failed in a step, empty after cleaning, rechecked unchanged
     # The process's peak and current memory, and DuckDB's share, after each batch: flat when nothing
     # held grows with the warehouse.
     memory_by_batch: dict[str, list[int]] = {
@@ -573,7 +580,8 @@ def _run_batches(
                     memory_by_batch["resident_mb"][-1], memory_by_batch["peak_rss_mb"][-1], memory_by_batch["duckdb_mb"][-1])
 
     with RunProgress(to_process.height, n_batches) as progress:
-        _process_batches(settings, to_process, timings, read_results, problems, finish)
+        _process_batches(settings, to_process, timings, read_results, problems, finish,
+                         left_out=lambda number, count: progress.advance(count, number))
     if warm_up is not None:
         warm_up.wait()  # a failure here already failed the batches' embedding
 
@@ -611,8 +619,10 @@ def _process_batches(
     read_results: list[pl.DataFrame],
     problems: list[pl.DataFrame],
     finish: Callable[[_PreparedBatch], None],
+    left_out: Callable[[int, int], None] = lambda number, count: None,
 ) -> None:
-    """Prepare batch k+1 while batch k is embedded, then finish (link and load) batch k."""
+    """Prepare batch k+1 while batch k is embedded, then finish (link and load) batch k. `left_out` hears
+    of the files a batch leaves out (failed, empty, rechecked unchanged): done too, as far as progress goes."""
     pending: _PreparedBatch | None = None
     for number, batch_files in enumerate(_batches(to_process, settings.batch_size), start=1):
         try:
@@ -621,6 +631,7 @@ def _process_batches(
             if pending is not None:
                 finish(pending)  # keep the batch already embedded; this run still fails
             raise
+        left_out(number, batch_files.height - (prepared.documents.height if prepared is not None else 0))
         if pending is not None:
             finish(pending)
         pending = prepared
@@ -662,6 +673,23 @@ def _problems_frame(documents: pl.DataFrame, reasons: dict[str, str], status: st
     )
 
 
+def _cleaned_as_stored(settings: Settings, batch_files: pl.DataFrame, frames: dict[str, pl.DataFrame]) -> set[str]:
+    """The batch's `recheck` articles that today's cleaning made exactly what the warehouse holds."""
+    rechecked = {ingest.article_id_for(path)
+                 for path in batch_files.filter(pl.col("action") == "recheck")["source_path"].to_list()}
+    rechecked &= set(frames["cleaned"]["article_id"].to_list())
+    if not rechecked:
+        return set()
+    ids = sorted(rechecked)
+    cleaned = frames["cleaned"].drop("paragraph_kinds", strict=False).filter(pl.col("article_id").is_in(ids))
+    with warehouse.connect(settings.warehouse) as con:
+        stored = warehouse.stored_cleaning(con, ids, cleaned.columns)
+    now = ingest.cleaning_digests(cleaned, *(frames[name].filter(pl.col("article_id").is_in(ids))
+                                             for name in ("removed", "paras")))
+    before = ingest.cleaning_digests(*stored)
+    return {article_id for article_id in ids if now.get(article_id) == before.get(article_id)}
+
+
 def _prepare_batch(
     settings: Settings,
     number: int,
@@ -673,7 +701,8 @@ def _prepare_batch(
 ) -> _PreparedBatch | None:
     """Read, clean and split a batch, start embedding it, and find its entities and quotes meanwhile.
     A file that fails in any step, or has no text left after cleaning, is left out of the batch and
-    recorded in `problems` (failed, or empty); the others go on."""
+    recorded in `problems` (failed, or empty); the others go on. So is a rechecked file that cleans to
+    what is stored (unchanged)."""
     problems = problems if problems is not None else []
     with _timed(timings, "read"):
         documents = read_documents(settings, batch_files)
@@ -693,6 +722,11 @@ def _prepare_batch(
     if empty:
         problems.append(_problems_frame(good, {a: "no text left after cleaning" for a in empty}, "empty"))
     frames = _drop_articles({"good": good, "cleaned": cleaned, "removed": removed, "paras": paras}, empty | set(failed))
+    with _timed(timings, "recheck"):
+        same = _cleaned_as_stored(settings, batch_files, frames)
+    if same:
+        problems.append(_problems_frame(good, dict.fromkeys(same), "unchanged"))
+        frames = _drop_articles(frames, same)
     if not frames["paras"].height:
         problems.append(_problems_frame(good, failed, "failed"))
         return None
@@ -773,6 +807,8 @@ def _summary(
         "new": count((pl.col("change") == "new") & (pl.col("status") == "loaded")),
         "changed": count((pl.col("change") == "changed") & (pl.col("status") == "loaded")),
         "unchanged": count(pl.col("status") == "unchanged"),
+        # Same file, redone: a setting that shapes articles, or the cleaning code, changed its result.
+        "redone": count((pl.col("change") == "unchanged") & (pl.col("status") == "loaded")),
         "duplicate": count(pl.col("status") == "duplicate"),
         "failed": count(pl.col("status") == "failed"),
         "empty": count(pl.col("status") == "empty"),

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import time
+from collections import defaultdict
 from pathlib import Path
 
 import ftfy
@@ -200,6 +202,8 @@ def plan_ingest(files: pl.DataFrame, known: pl.DataFrame) -> pl.DataFrame:
     `known`: the warehouse's `ingest_files` (`source_path`, `content_sha256`, `status`).
     Adds `change` (new / changed / unchanged) and `action`:
     - `process`: read, clean, embed and load (new or changed content, or failed before);
+    - `recheck` (set by the flow, never here): unchanged, but cleaned by other code than today's; cleaned
+      again, and processed only if the result differs from what is stored;
     - `skip`: unchanged since it was loaded (or recorded as a duplicate);
     - `duplicate`: byte-identical to another file that is (or will be) loaded; `duplicate_of` says which;
     - `fail`: could not be read; `error` says why.
@@ -251,6 +255,21 @@ def plan_ingest(files: pl.DataFrame, known: pl.DataFrame) -> pl.DataFrame:
         .then(pl.col("owner"))
         .otherwise(pl.lit(None, dtype=pl.String)),
     ).select(*FILE_SCHEMA, "change", "action", "duplicate_of").sort("source_path")
+
+
+def cleaning_digests(articles: pl.DataFrame, removed: pl.DataFrame, paragraphs: pl.DataFrame) -> dict[str, str]:
+    """{article_id: sha256 of what cleaning made of it}: its article row (metadata, body), removed spans
+    and paragraphs (position, text, section heading), the same whether read from the cleaner's frames or
+    from the warehouse (values compared as JSON text: a stored date or integer reads back the same)."""
+    parts: dict[str, list[str]] = defaultdict(list)
+    for table, frame, order in (
+        ("article", articles, ()),
+        ("removed", removed.select("article_id", "start_char", "end_char", "text", "reason"), ("start_char",)),
+        ("paragraph", paragraphs.select("article_id", "position", "text", "section_heading"), ("position",)),
+    ):
+        for row in frame.sort("article_id", *order).iter_rows(named=True):
+            parts[row.pop("article_id")].append(table + json.dumps(row, sort_keys=True, default=str))
+    return {article_id: hashlib.sha256("\n".join(rows).encode()).hexdigest() for article_id, rows in parts.items()}
 
 
 # --- shards: several runs share one raw folder (issue 18) ---

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+from functools import lru_cache
+from importlib import metadata
 from pathlib import Path
 from typing import Annotated
 
@@ -96,15 +99,48 @@ RESHAPE_LINKS = ("similarity_threshold", "similarity_top_k")
 FIXED_BY_WAREHOUSE = ("embedding_dim",)
 
 
+# The code that turns a file into a stored article (decoding, cleaning rules, paragraph split) and the
+# libraries it calls, fingerprinted and recorded beside the settings: after an upgrade that changes any of
+# them, every stored article is cleaned again and compared with what is stored ("recheck"); only those
+# whose result differs are redone (cleaning is ~100x cheaper than NER and embedding).
+CLEANING_CODE = "cleaning_code"
+CLEANING_MODULES = (PROJECT_ROOT / "tasks" / "ingest.py", PROJECT_ROOT / "tasks" / "paragraphs.py",
+                    PROJECT_ROOT / "tasks" / "cleaning")
+CLEANING_LIBRARIES = ("ftfy", "dateparser", "rapidfuzz", "py3langid")
+
+
+def code_fingerprint(root: Path, modules: tuple[Path, ...], libraries: tuple[str, ...]) -> str:
+    """sha256 of the sources of `modules` (files, or folders of .py files) and of the installed versions
+    of `libraries`."""
+    digest = hashlib.sha256()
+    files = sorted(path for module in modules for path in ([module] if module.is_file() else module.rglob("*.py")))
+    for path in files:
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    for library in libraries:
+        try:
+            version = metadata.version(library)
+        except metadata.PackageNotFoundError:
+            version = "absent"
+        digest.update(f"{library}=={version}\0".encode())
+    return digest.hexdigest()
+
+
+@lru_cache(maxsize=1)
+def cleaning_code_fingerprint() -> str:
+    """The fingerprint of the code that cleans (computed once per process)."""
+    return code_fingerprint(PROJECT_ROOT, CLEANING_MODULES, CLEANING_LIBRARIES)
+
+
 def shaping_settings(settings: "Settings") -> dict[str, str]:
-    """The settings that shape stored results, as text (what warehouse_meta records)."""
+    """The settings that shape stored results, as text (what warehouse_meta records), and the cleaning
+    code's fingerprint."""
     names = [*RESHAPE_ARTICLES, *RESHAPE_LINKS, *FIXED_BY_WAREHOUSE]
     names += sorted(name for name in type(settings).model_fields if name.startswith("clean") and name not in names)
-    return {name: str(getattr(settings, name)) for name in names}
+    return {**{name: str(getattr(settings, name)) for name in names}, CLEANING_CODE: cleaning_code_fingerprint()}
 
 
 def reshapes_articles(name: str) -> bool:
-    return name in RESHAPE_ARTICLES or name.startswith("clean")
+    return name in RESHAPE_ARTICLES or (name.startswith("clean") and name != CLEANING_CODE)
 
 
 class SettingsError(ValueError):

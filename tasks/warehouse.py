@@ -311,6 +311,22 @@ def cached_embeddings(con: duckdb.DuckDBPyConnection, text_hashes: list[str], mo
         )
 
 
+def stored_cleaning(
+    con: duckdb.DuckDBPyConnection, article_ids: list[str], article_columns: list[str]
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """What cleaning stored for these articles: their `article_columns` of `articles`, their removed spans
+    and their paragraphs' position, text and section heading (what ingest.cleaning_digests compares)."""
+    columns = ", ".join('a."{}"'.format(name.replace('"', '""')) for name in article_columns)
+    with registered(con, "wanted_articles", _key_frame("article_id", article_ids)):
+        return (
+            read_frame(con, f"select {columns} from articles a join wanted_articles w using (article_id)"),
+            read_frame(con, "select r.article_id, r.start_char, r.end_char, r.text, r.reason from removed_spans r "
+                            "join wanted_articles w using (article_id)"),
+            read_frame(con, "select p.article_id, p.position, p.text, p.section_heading from paragraphs p "
+                            "join wanted_articles w using (article_id)"),
+        )
+
+
 # Rows per block when stored vectors are read a block at a time (~12 MB of 384-d float32 vectors).
 READ_BLOCK_ROWS = 8192
 

@@ -4,6 +4,8 @@ run through the whole cleaner. Also the rulebook's order and the switch that tur
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tasks.cleaning import ORDER, RULES, clean_text, clean_texts, resolve_disabled
@@ -135,3 +137,26 @@ def test_a_flattened_table_is_one_block_of_kind_table_and_one_paragraph_row() ->
     # Seven short rows, or rows that are sentences, stay paragraphs of text.
     short = clean_text("\n".join([TITLE, "", STORY_A, *rows[:7], STORY_B]))
     assert set(short.paragraph_kinds) == {"text"} and len(short.paragraphs) == 9
+
+
+def test_the_cleaning_code_fingerprint_follows_its_sources_and_libraries(tmp_path) -> None:
+    """What tells a run that stored articles were cleaned by other code (tasks/settings.py): every module
+    the cleaner loads from this project is in it, and a change to any source or library version changes it."""
+    import sys
+
+    from tasks.settings import CLEANING_LIBRARIES, CLEANING_MODULES, PROJECT_ROOT, cleaning_code_fingerprint, code_fingerprint
+
+    assert cleaning_code_fingerprint() == code_fingerprint(PROJECT_ROOT, CLEANING_MODULES, CLEANING_LIBRARIES)
+    covered = {path.resolve() for module in CLEANING_MODULES for path in ([module] if module.is_file() else module.rglob("*.py"))}
+    cleaner = [module for name, module in sys.modules.items()
+               if name.startswith(("tasks.cleaning", "tasks.paragraphs", "tasks.ingest")) and getattr(module, "__file__", None)]
+    assert cleaner and all(Path(module.__file__).resolve() in covered for module in cleaner)
+
+    rules = tmp_path / "cleaning"
+    rules.mkdir()
+    (rules / "wire.py").write_text("PATTERN = 'Source'\n")
+    before = code_fingerprint(tmp_path, (rules,), ("ftfy",))
+    assert code_fingerprint(tmp_path, (rules,), ("ftfy",)) == before
+    (rules / "wire.py").write_text("PATTERN = 'Source:'\n")
+    assert code_fingerprint(tmp_path, (rules,), ("ftfy",)) != before
+    assert code_fingerprint(tmp_path, (rules,), ("ftfy", "dateparser")) != code_fingerprint(tmp_path, (rules,), ("ftfy",))

@@ -217,6 +217,33 @@ def test_5_links_follow_the_similarity_settings_and_a_failed_first_run_leaves_no
     assert run_flow(raw_dir, wrong_dim)["new"] == 5
 
 
+def test_5_new_cleaning_code_redoes_only_the_articles_it_cleans_differently(
+    seed_run, run_flow, tmp_path: Path, monkeypatch
+) -> None:
+    """A warehouse built by an older cleaner (here: one without the caption rule, recorded as if that
+    were the code, not a setting): the next run cleans every stored article again, redoes those that come
+    out differently and leaves the others as they were; the result equals a fresh run."""
+    raw_dir, reference, _ = seed_run
+    path = tmp_path / "w.duckdb"
+    monkeypatch.setenv("NEWSDAG_CLEAN_DISABLE", "captions")
+    run_flow(raw_dir, path)
+    monkeypatch.delenv("NEWSDAG_CLEAN_DISABLE")
+    with duckdb.connect(str(path)) as con:
+        con.execute("update warehouse_meta set value = '[]' where key = 'setting.clean_disable'")
+        con.execute("update warehouse_meta set value = 'an older cleaner' where key = 'setting.cleaning_code'")
+        loaded_at = dict(con.execute("select source_path, ingested_at from articles").fetchall())
+    assert comparable_state(path) != comparable_state(reference)
+
+    summary = run_flow(raw_dir, path)
+    assert summary["redone"] >= 1 and summary["unchanged"] >= 1
+    assert summary["redone"] + summary["unchanged"] == 5
+    assert comparable_state(path) == comparable_state(reference)
+    with duckdb.connect(str(path), read_only=True) as con:
+        kept = [p for p, at in con.execute("select source_path, ingested_at from articles").fetchall() if at == loaded_at[p]]
+    assert len(kept) == summary["unchanged"]  # the others were not rewritten
+    again = run_flow(raw_dir, path)  # the new code is recorded: nothing is cleaned again
+    assert again["unchanged"] == 5 and "recheck" not in again["seconds_per_step"]
+
 # --- 6, 7. incremental equals from scratch; renames; an empty folder --------------------------------
 
 def story_state(con: duckdb.DuckDBPyConnection) -> object:
