@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 from rapidfuzz import fuzz
@@ -206,26 +207,44 @@ def _label_in_family(raw: Counter[str], fam: str) -> str:
     return max(inside)[1] if inside else ("GPE" if fam == "PLACE" else fam)
 
 
+# Where a mention is cut in two: the first part's end and the second's start (offsets into its surface)
+# and their labels (None: the mention's own).
+Cut = tuple[int, int, str | None, str | None]
+
+
+def _split_mentions(mentions: pl.DataFrame, cut: Callable[[dict[str, Any]], Cut | None]) -> pl.DataFrame:
+    """Every mention that `cut` cuts becomes two (the second has no word before it); the frame itself
+    when none is."""
+    rows: list[dict[str, object]] = []
+    changed = False
+    for row in mentions.iter_rows(named=True):
+        where = cut(row)
+        if where is None:
+            rows.append(row)
+            continue
+        head_end, tail_start, head_label, tail_label = where
+        surface, start = row["surface"], row["start_char"]
+        rows.append({**row, "end_char": start + head_end, "surface": surface[:head_end],
+                     "label": head_label or row["label"]})
+        rows.append({**row, "start_char": start + tail_start, "surface": surface[tail_start:],
+                     "label": tail_label or row["label"], "word_before": ""})
+        changed = True
+    return pl.DataFrame(rows, schema=mentions.schema) if changed else mentions
+
+
 def split_person_place_runs(mentions: pl.DataFrame, family: dict[str, str]) -> pl.DataFrame:
     """"Lavrov assured Kerry Russia would not invade": spaCy runs a person and a place together.
     A PERSON mention whose last word is a known place and whose other words are a known person
     becomes two mentions."""
-    rows: list[dict[str, object]] = []
-    changed = False
-    for row in mentions.iter_rows(named=True):
-        surface = row["surface"]
-        head, _, last = surface.rpartition(" ")
-        if (
-            row["label"] == "PERSON" and head and family.get(last.casefold()) == "PLACE"
-            and family.get(normalise_surface(head).casefold()) == "PERSON"
-        ):
-            place_start = row["start_char"] + len(head) + 1
-            rows.append({**row, "end_char": row["start_char"] + len(head), "surface": head})
-            rows.append({**row, "start_char": place_start, "surface": last, "label": "GPE", "word_before": ""})
-            changed = True
-        else:
-            rows.append(row)
-    return pl.DataFrame(rows, schema=mentions.schema) if changed else mentions
+
+    def cut(row: dict[str, Any]) -> Cut | None:
+        head, _, last = row["surface"].rpartition(" ")
+        if (row["label"] == "PERSON" and head and family.get(last.casefold()) == "PLACE"
+                and family.get(normalise_surface(head).casefold()) == "PERSON"):
+            return len(head), len(head) + 1, None, "GPE"
+        return None
+
+    return _split_mentions(mentions, cut)
 
 
 def split_person_runs(mentions: pl.DataFrame, family: dict[str, str]) -> pl.DataFrame:
@@ -234,53 +253,43 @@ def split_person_runs(mentions: pl.DataFrame, family: dict[str, str]) -> pl.Data
     with a known full name of a person and goes on with another known person's name becomes two, when
     the run is rarer in the corpus than each part (so "Martin Luther King" stays whole beside "King")."""
     seen = Counter(normalise_surface(surface).casefold() for surface in mentions["surface"].to_list())
-    rows: list[dict[str, object]] = []
-    changed = False
-    for row in mentions.iter_rows(named=True):
-        split = None
-        if row["label"] == "PERSON":
-            words = list(re.finditer(r"\S+", row["surface"]))
-            whole = seen[normalise_surface(row["surface"]).casefold()]
-            for cut in range(2, len(words)):
-                head = row["surface"][: words[cut - 1].end()]
-                tail = row["surface"][words[cut].start():]
-                head_key, tail_key = normalise_surface(head).casefold(), normalise_surface(tail).casefold()
-                if (family.get(head_key) == "PERSON" and family.get(tail_key) == "PERSON"
-                        and whole < min(seen[head_key], seen[tail_key])):
-                    split = (head, words[cut].start(), tail)
-                    break
-        if split is None:
-            rows.append(row)
-            continue
-        head, tail_offset, tail = split
-        rows.append({**row, "end_char": row["start_char"] + len(head), "surface": head})
-        rows.append({**row, "start_char": row["start_char"] + tail_offset, "surface": tail, "word_before": ""})
-        changed = True
-    return pl.DataFrame(rows, schema=mentions.schema) if changed else mentions
+
+    def cut(row: dict[str, Any]) -> Cut | None:
+        if row["label"] != "PERSON":
+            return None
+        surface = row["surface"]
+        words = list(re.finditer(r"\S+", surface))
+        whole = seen[normalise_surface(surface).casefold()]
+        for index in range(2, len(words)):
+            head_end, tail_start = words[index - 1].end(), words[index].start()
+            head_key = normalise_surface(surface[:head_end]).casefold()
+            tail_key = normalise_surface(surface[tail_start:]).casefold()
+            if (family.get(head_key) == "PERSON" and family.get(tail_key) == "PERSON"
+                    and whole < min(seen[head_key], seen[tail_key])):
+                return head_end, tail_start, None, None
+        return None
+
+    return _split_mentions(mentions, cut)
 
 
 def split_hyphen_compounds(mentions: pl.DataFrame, family: dict[str, str]) -> pl.DataFrame:
     """"a U.S.-European Union contact group": spaCy tags the compound as one ORG. A mention joined by a
     hyphen whose parts are both names known on their own becomes two mentions."""
-    rows: list[dict[str, object]] = []
-    changed = False
-    for row in mentions.iter_rows(named=True):
+    label_of = {"PLACE": "GPE"}
+
+    def cut(row: dict[str, Any]) -> Cut | None:
         surface = row["surface"]
         parts = re.fullmatch(r"(\S+?\.?)-(\S.*)", surface) if " " not in surface.split("-")[0] else None
-        left, right = (parts.group(1), parts.group(2)) if parts else ("", "")
-        left_family = family.get(normalise_surface(left).casefold()) if parts else None
-        right_family = family.get(normalise_surface(right).casefold()) if parts else None
+        if parts is None:
+            return None
+        left, right = parts.group(1), parts.group(2)
+        left_family = family.get(normalise_surface(left).casefold())
+        right_family = family.get(normalise_surface(right).casefold())
         if left_family and right_family and len(left) >= 2 and len(right) >= 2:
-            right_start = row["start_char"] + len(left) + 1
-            label_of = {"PLACE": "GPE"}
-            rows.append({**row, "end_char": row["start_char"] + len(left), "surface": left,
-                         "label": label_of.get(left_family, left_family)})
-            rows.append({**row, "start_char": right_start, "surface": right, "word_before": "",
-                         "label": label_of.get(right_family, right_family)})
-            changed = True
-        else:
-            rows.append(row)
-    return pl.DataFrame(rows, schema=mentions.schema) if changed else mentions
+            return len(left), len(left) + 1, label_of.get(left_family, left_family), label_of.get(right_family, right_family)
+        return None
+
+    return _split_mentions(mentions, cut)
 
 
 def _names(mentions: pl.DataFrame, family: dict[str, str] | None) -> list[str]:
