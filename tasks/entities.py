@@ -154,6 +154,19 @@ def _same_person(a: str, b: str) -> bool:
     return fuzz.ratio(ta[-1], tb[-1]) >= 85 and fuzz.ratio(ta[0], tb[0]) >= 70 and fuzz.ratio(a, b) >= 85
 
 
+MIDDLE_INITIALS = re.compile(r"(?:[A-Z]\.?){1,3}")
+
+
+def _first_last_initials(name: str) -> tuple[tuple[str, str], str] | None:
+    """((first, last), middle initials) of a person's full name whose middle words are all initials
+    ("George W. Bush": (("george", "bush"), "W"); "John Kerry": (("john", "kerry"), "")); None otherwise
+    ("Jerry Lee Lewis" is not "Jerry Lewis")."""
+    tokens = name.split()
+    if len(tokens) < 2 or not all(MIDDLE_INITIALS.fullmatch(token) for token in tokens[1:-1]):
+        return None
+    return (tokens[0].casefold(), tokens[-1].casefold()), "".join(tokens[1:-1]).replace(".", "")
+
+
 def _demonym_of(name: str, demonyms: set[str]) -> bool:
     """"Crimea" when "Crimean" is used as a people/adjective (NORP): evidence that a name is a place."""
     stems = {name, name[:-1]} if len(name) > 3 else {name}
@@ -251,7 +264,8 @@ def split_person_runs(mentions: pl.DataFrame, family: dict[str, str]) -> pl.Data
     """"Barack Obama Michelle could provide", "President Barack Obama Barack Obama is": a caption or a
     link's text glued to the sentence makes spaCy run two people together. A PERSON mention that starts
     with a known full name of a person and goes on with another known person's name becomes two, when
-    the run is rarer in the corpus than each part (so "Martin Luther King" stays whole beside "King")."""
+    the run is rarer in the corpus than each part (so "Martin Luther King" stays whole beside "King"), or
+    when it says one name twice."""
     seen = Counter(normalise_surface(surface).casefold() for surface in mentions["surface"].to_list())
 
     def cut(row: dict[str, Any]) -> Cut | None:
@@ -264,8 +278,9 @@ def split_person_runs(mentions: pl.DataFrame, family: dict[str, str]) -> pl.Data
             head_end, tail_start = words[index - 1].end(), words[index].start()
             head_key = normalise_surface(surface[:head_end]).casefold()
             tail_key = normalise_surface(surface[tail_start:]).casefold()
+            # (a name said twice in a row, "Jack Wilshere Jack Wilshere", is never one name)
             if (family.get(head_key) == "PERSON" and family.get(tail_key) == "PERSON"
-                    and whole < min(seen[head_key], seen[tail_key])):
+                    and (whole < min(seen[head_key], seen[tail_key]) or head_key == tail_key)):
                 return head_end, tail_start, None, None
         return None
 
@@ -354,6 +369,7 @@ def canonicalise_entities(mentions: pl.DataFrame, known: pl.DataFrame) -> tuple[
     full_by_surname: dict[str, set[str]] = defaultdict(set)  # people with a full name, by surname
     full_by_initials: dict[tuple[str, str], list[str]] = defaultdict(list)  # candidates for the fuzzy match
     lone_by_name: dict[str, str] = {}  # people named by one word only ("Obama")
+    by_first_last: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)  # people by first and last name
     by_acronym: dict[str, str] = {}  # multi-word organisations and places by their initials
 
     def index(entity_id: str) -> None:
@@ -362,6 +378,9 @@ def canonicalise_entities(mentions: pl.DataFrame, known: pl.DataFrame) -> tuple[
         if label == "PERSON" and len(tokens) > 1:
             full_by_surname[_surname(name)].add(entity_id)
             full_by_initials[(tokens[0][0].casefold(), tokens[-1][0].casefold())].append(entity_id)
+            split = _first_last_initials(name)
+            if split is not None:
+                by_first_last[split[0]][entity_id] = split[1]
         elif label == "PERSON":
             lone_by_name.setdefault(name.casefold(), entity_id)
         elif _label_family(label) in {"ORG", "PLACE"} and len(tokens) > 1:
@@ -383,6 +402,12 @@ def canonicalise_entities(mentions: pl.DataFrame, known: pl.DataFrame) -> tuple[
     # Full names and other multi-word or non-person names, most frequent first so that the usual
     # spelling becomes the canonical one.
     counts = Counter((family[n.casefold()], n) for n in names if len(n) >= 2)
+    middle_initials: dict[tuple[str, str], set[str]] = defaultdict(set)  # every variant, known or new
+    for name in [*(n for (fam, n) in counts if fam == "PERSON"),
+                 *(str(t["canonical_name"]) for t in targets.values() if t["label"] == "PERSON")]:
+        split = _first_last_initials(name)
+        if split is not None:
+            middle_initials[split[0]].add(split[1])
     for (fam, name), _ in counts.most_common():
         key = (fam, name.casefold())
         if key in alias_index:
@@ -392,8 +417,18 @@ def canonicalise_entities(mentions: pl.DataFrame, known: pl.DataFrame) -> tuple[
         target: str | None = None
         if fam == "PERSON":
             tokens = name.split()
+            split = _first_last_initials(name)
+            if split is not None:
+                # The same first and last name, with middle initials or without ("George W. Bush" and
+                # "George Bush"), when only one person fits: "George Bush" beside both George W. and
+                # George H. W. Bush stays apart, and so do those two.
+                ambiguous = len(middle_initials[split[0]] - {""}) > 1
+                fits = [c for c, middle in by_first_last.get(split[0], {}).items()
+                        if middle == split[1] or (not ambiguous and (not middle or not split[1]))]
+                target = fits[0] if len(fits) == 1 else None
             candidates = full_by_initials.get((tokens[0][0].casefold(), tokens[-1][0].casefold()), [])
-            target = next((c for c in candidates if _same_person(name, str(targets[c]["canonical_name"]))), None)
+            if target is None:
+                target = next((c for c in candidates if _same_person(name, str(targets[c]["canonical_name"]))), None)
             lone = lone_by_name.get(_surname(name))
             if target is None and lone is not None and not full_by_surname.get(_surname(name)):
                 # A lone-surname entity from earlier ("Obama") takes the full name when it is the only one.
@@ -463,7 +498,7 @@ def canonicalise_entities(mentions: pl.DataFrame, known: pl.DataFrame) -> tuple[
 
 # Part of what a warehouse's entities were resolved with: a newsdag whose rules above resolve a corpus
 # differently bumps it, and the next run resolves every stored mention again.
-RESOLUTION_VERSION = "2"
+RESOLUTION_VERSION = "3"
 # A mention as resolved: its span and spaCy's label, the entity it joined and that entity's label.
 RESOLVED_KEY = ["article_id", "paragraph_id", "start_char", "end_char", "surface", "label", "entity_id", "entity_label"]
 

@@ -244,3 +244,27 @@ def test_a_name_after_mr_or_ms_is_a_person() -> None:
     labels = dict(zip(entities["canonical_name"], entities["label"]))
     assert labels["Ash"] == "PERSON"
     assert labels["Linford Christie"] == "ORG"  # no evidence either way: spaCy's label stands
+
+
+def test_a_full_name_with_or_without_middle_initials_is_one_person_when_only_one_fits() -> None:
+    frame = mentions(("a", "George W. Bush", "PERSON"), ("a", "George W. Bush", "PERSON"), ("b", "George Bush", "PERSON"),
+                     ("c", "Barack H. Obama", "PERSON"), ("d", "Barack Obama", "PERSON"), ("d", "Barack Obama", "PERSON"),
+                     # a middle name, not an initial: another person
+                     ("e", "Jerry Lee Lewis", "PERSON"), ("f", "Jerry Lewis", "PERSON"))
+    _, names = resolve(frame)
+    assert names[("b", "George Bush")] == "George W. Bush"
+    assert names[("c", "Barack H. Obama")] == "Barack Obama"
+    assert names[("e", "Jerry Lee Lewis")] != names[("f", "Jerry Lewis")]
+    # Two Bushes with other initials: each stays himself, and the bare name fits neither.
+    frame = mentions(("a", "George W. Bush", "PERSON"), ("a", "George W. Bush", "PERSON"), ("b", "George Bush", "PERSON"),
+                     ("c", "George H. W. Bush", "PERSON"))
+    _, names = resolve(frame)
+    assert len({names[("a", "George W. Bush")], names[("b", "George Bush")], names[("c", "George H. W. Bush")]}) == 3
+
+
+def test_a_name_said_twice_in_a_row_is_two_mentions() -> None:
+    # A caption glued to the sentence it captions: "Jack Wilshere Jack Wilshere scored ...".
+    frame = mentions(("a", "Jack Wilshere", "PERSON"), ("a", "Jack Wilshere Jack Wilshere", "PERSON"))
+    entities, resolved = canonicalise_entities(frame, NO_KNOWN)
+    assert set(entities["canonical_name"]) == {"Jack Wilshere"}
+    assert resolved.height == 3
