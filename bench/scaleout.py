@@ -41,7 +41,9 @@ def run(env: dict[str, str], *extra: str) -> dict:
     if result.returncode != 0:
         raise SystemExit(f"newsdag run {' '.join(extra)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}")
     steps = dict(re.findall(r"([a-z-]+) ([0-9.]+)", result.stdout.split("seconds", 1)[1].splitlines()[0]))
-    return {"process_seconds": round(wall, 1), "seconds_per_step": {k: float(v) for k, v in steps.items()}}
+    files = dict(re.findall(r"([a-z]+) (\d+)", result.stdout.split("  files ", 1)[1].splitlines()[0]))
+    return {"process_seconds": round(wall, 1), "seconds_per_step": {k: float(v) for k, v in steps.items()},
+            "files": {k: int(v) for k, v in files.items()}}
 
 
 def folder_bytes(folder: Path) -> int:
