@@ -40,6 +40,14 @@ def timed(command: list[str], env: dict[str, str]) -> tuple[float, float, str]:
     return wall, int(rss_file.read_text().split()[-1]) / 1024, result.stdout
 
 
+def fresh_out(out: Path, corpus: Path, fraction: float) -> tuple[Path, Path, int]:
+    """An emptied output folder with a `raw` folder holding the corpus share: (out, raw, files copied)."""
+    out = out.resolve()
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    return out, out / "raw", copy_corpus(corpus, out / "raw", fraction)
+
+
 def copy_corpus(corpus: Path, raw: Path, fraction: float, copies: int = 1) -> int:
     """Copy a deterministic fraction of the corpus (every n-th file) into a fresh raw folder. With
     `copies` > 1 the corpus is repeated, each further copy with every line marked so that no paragraph

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -26,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from pipeline import copy_corpus  # noqa: E402  (bench/pipeline.py)
+from pipeline import fresh_out  # noqa: E402  (bench/pipeline.py)
 from scaleout import run  # noqa: E402  (bench/scaleout.py)
 
 
@@ -47,11 +46,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "recheck")
     args = parser.parse_args()
 
-    out = args.out.resolve()
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
-    raw = out / "raw"
-    n_files = copy_corpus(args.corpus, raw, args.fraction)
+    out, raw, n_files = fresh_out(args.out, args.corpus, args.fraction)
     warehouse_path = out / "w.duckdb"
     env = {**os.environ, "NEWSDAG_RAW_DIR": str(raw), "NEWSDAG_WAREHOUSE": str(warehouse_path),
            "NEWSDAG_PREFECT_MODE": "ephemeral", "HF_HUB_OFFLINE": "1"}

@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -28,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from pipeline import copy_corpus  # noqa: E402  (bench/pipeline.py)
+from pipeline import fresh_out  # noqa: E402  (bench/pipeline.py)
 
 NEWSDAG = [sys.executable, "-m", "flows"]
 
@@ -75,11 +74,7 @@ def main() -> None:
 
     from tests.pgserver import create_database, postgres_server
 
-    out = args.out.resolve()
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
-    raw = out / "raw"
-    n_files = copy_corpus(args.corpus, raw, args.fraction)
+    out, raw, n_files = fresh_out(args.out, args.corpus, args.fraction)
     # Ephemeral Prefect in every run alike (its start-up is in "process s", not in the flow's total).
     base_env = {**os.environ, "NEWSDAG_RAW_DIR": str(raw), "NEWSDAG_PREFECT_MODE": "ephemeral"}
     results: dict[str, object] = {"corpus": str(args.corpus), "files": n_files, "fraction": args.fraction,
