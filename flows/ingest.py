@@ -556,7 +556,8 @@ def _run_batches(
         "peak_rss_mb": [], "resident_mb": [], "duckdb_mb": [], "free_heap_mb": [], "embedding_worker_peak_mb": []}
     loaded = 0
     n_batches = (to_process.height + settings.batch_size - 1) // settings.batch_size
-    warm_up = load_embedding_model.submit(settings) if to_process.height else None
+    # (Rechecks alone do not warm it: most come out unchanged, and the few that do not load it then.)
+    warm_up = load_embedding_model.submit(settings) if (to_process["action"] == "process").any() else None
 
     def finish(prepared: _PreparedBatch) -> None:
         nonlocal loaded
