@@ -157,14 +157,20 @@ def _same_person(a: str, b: str) -> bool:
 MIDDLE_INITIALS = re.compile(r"(?:[A-Z]\.?){1,3}")
 
 
-def _first_last_initials(name: str) -> tuple[tuple[str, str], str] | None:
-    """((first, last), middle initials) of a person's full name whose middle words are all initials
-    ("George W. Bush": (("george", "bush"), "W"); "John Kerry": (("john", "kerry"), "")); None otherwise
-    ("Jerry Lee Lewis" is not "Jerry Lewis")."""
+def _name_parts(name: str) -> tuple[tuple[str, str], str, bool] | None:
+    """((first, last), middle initials, whether a middle name is spelled out) of a person's full name:
+    "George W. Bush" -> (("george", "bush"), "W", False), "Hillary Rodham Clinton" -> (..., "R", True),
+    "John Kerry" -> (..., "", False). None for one word, a lower-case particle ("Ruud van Nistelrooy"), or
+    more than three middle words."""
     tokens = name.split()
-    if len(tokens) < 2 or not all(MIDDLE_INITIALS.fullmatch(token) for token in tokens[1:-1]):
+    middle = tokens[1:-1]
+    # (a span that says a name twice, "Erland Johnsen Norwegian Erland Johnsen", has no middle name)
+    if (len(tokens) < 2 or len(middle) > 3 or not all(token[:1].isupper() for token in middle)
+            or {tokens[0].casefold(), tokens[-1].casefold()} & {token.casefold() for token in middle}):
         return None
-    return (tokens[0].casefold(), tokens[-1].casefold()), "".join(tokens[1:-1]).replace(".", "")
+    initials = [token.replace(".", "") if MIDDLE_INITIALS.fullmatch(token) else token[0] for token in tokens[1:-1]]
+    spelled = any(not MIDDLE_INITIALS.fullmatch(token) for token in tokens[1:-1])
+    return (tokens[0].casefold(), tokens[-1].casefold()), "".join(initials), spelled
 
 
 def _demonym_of(name: str, demonyms: set[str]) -> bool:
@@ -369,7 +375,8 @@ def canonicalise_entities(mentions: pl.DataFrame, known: pl.DataFrame) -> tuple[
     full_by_surname: dict[str, set[str]] = defaultdict(set)  # people with a full name, by surname
     full_by_initials: dict[tuple[str, str], list[str]] = defaultdict(list)  # candidates for the fuzzy match
     lone_by_name: dict[str, str] = {}  # people named by one word only ("Obama")
-    by_first_last: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)  # people by first and last name
+    # people by first and last name: {entity_id: (middle initials, spelled out)}
+    by_first_last: dict[tuple[str, str], dict[str, tuple[str, bool]]] = defaultdict(dict)
     by_acronym: dict[str, str] = {}  # multi-word organisations and places by their initials
 
     def index(entity_id: str) -> None:
@@ -378,9 +385,9 @@ def canonicalise_entities(mentions: pl.DataFrame, known: pl.DataFrame) -> tuple[
         if label == "PERSON" and len(tokens) > 1:
             full_by_surname[_surname(name)].add(entity_id)
             full_by_initials[(tokens[0][0].casefold(), tokens[-1][0].casefold())].append(entity_id)
-            split = _first_last_initials(name)
-            if split is not None:
-                by_first_last[split[0]][entity_id] = split[1]
+            parts = _name_parts(name)
+            if parts is not None:
+                by_first_last[parts[0]][entity_id] = parts[1:]
         elif label == "PERSON":
             lone_by_name.setdefault(name.casefold(), entity_id)
         elif _label_family(label) in {"ORG", "PLACE"} and len(tokens) > 1:
@@ -405,9 +412,33 @@ def canonicalise_entities(mentions: pl.DataFrame, known: pl.DataFrame) -> tuple[
     middle_initials: dict[tuple[str, str], set[str]] = defaultdict(set)  # every variant, known or new
     for name in [*(n for (fam, n) in counts if fam == "PERSON"),
                  *(str(t["canonical_name"]) for t in targets.values() if t["label"] == "PERSON")]:
-        split = _first_last_initials(name)
-        if split is not None:
-            middle_initials[split[0]].add(split[1])
+        parts = _name_parts(name)
+        if parts is not None:
+            middle_initials[parts[0]].add(parts[1])
+    # Names with a middle name spelled out that an article also gives without it ("Barack Hussein
+    # Obama ... Barack Obama"): only there is that evidence that the two are one person.
+    short_in_article: set[tuple[str, tuple[str, str]]] = set()
+    spelled_in_article: list[tuple[str, tuple[str, str], str]] = []
+    for name, article in zip(names, articles):
+        parts = _name_parts(name) if family.get(name.casefold()) == "PERSON" else None
+        if parts is not None and not parts[1]:
+            short_in_article.add((article, parts[0]))
+        elif parts is not None and parts[2]:
+            spelled_in_article.append((article, parts[0], name.casefold()))
+    named_beside_short = {name for article, key, name in spelled_in_article if (article, key) in short_in_article}
+
+    def same_middle(name: str, middle: str, spelled: bool, other: tuple[str, bool], ambiguous: bool,
+                    other_name: str) -> bool:
+        """Two full names with one first and last name are one person: the same middle initials, or one
+        without any when no two variants compete, the other's initials, or its spelled-out middle name
+        seen beside the short form in an article."""
+        if middle == other[0]:
+            return not (spelled and other[1])  # "Barack Hussein" and "Barack H.", not "John Paul" and "John Peter"
+        if ambiguous or (middle and other[0]):
+            return False
+        longer, longer_spelled = (name, spelled) if middle else (other_name, other[1])
+        return not longer_spelled or longer.casefold() in named_beside_short
+
     for (fam, name), _ in counts.most_common():
         key = (fam, name.casefold())
         if key in alias_index:
@@ -417,14 +448,14 @@ def canonicalise_entities(mentions: pl.DataFrame, known: pl.DataFrame) -> tuple[
         target: str | None = None
         if fam == "PERSON":
             tokens = name.split()
-            split = _first_last_initials(name)
-            if split is not None:
-                # The same first and last name, with middle initials or without ("George W. Bush" and
+            parts = _name_parts(name)
+            if parts is not None:
+                # The same first and last name, with a middle name or without ("George W. Bush" and
                 # "George Bush"), when only one person fits: "George Bush" beside both George W. and
                 # George H. W. Bush stays apart, and so do those two.
-                ambiguous = len(middle_initials[split[0]] - {""}) > 1
-                fits = [c for c, middle in by_first_last.get(split[0], {}).items()
-                        if middle == split[1] or (not ambiguous and (not middle or not split[1]))]
+                ambiguous = len(middle_initials[parts[0]] - {""}) > 1
+                fits = [c for c, other in by_first_last.get(parts[0], {}).items()
+                        if same_middle(name, parts[1], parts[2], other, ambiguous, str(targets[c]["canonical_name"]))]
                 target = fits[0] if len(fits) == 1 else None
             candidates = full_by_initials.get((tokens[0][0].casefold(), tokens[-1][0].casefold()), [])
             if target is None:
@@ -498,7 +529,7 @@ def canonicalise_entities(mentions: pl.DataFrame, known: pl.DataFrame) -> tuple[
 
 # Part of what a warehouse's entities were resolved with: a newsdag whose rules above resolve a corpus
 # differently bumps it, and the next run resolves every stored mention again.
-RESOLUTION_VERSION = "3"
+RESOLUTION_VERSION = "4"
 # A mention as resolved: its span and spaCy's label, the entity it joined and that entity's label.
 RESOLVED_KEY = ["article_id", "paragraph_id", "start_char", "end_char", "surface", "label", "entity_id", "entity_label"]
 

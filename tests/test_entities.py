@@ -246,15 +246,21 @@ def test_a_name_after_mr_or_ms_is_a_person() -> None:
     assert labels["Linford Christie"] == "ORG"  # no evidence either way: spaCy's label stands
 
 
-def test_a_full_name_with_or_without_middle_initials_is_one_person_when_only_one_fits() -> None:
+def test_a_full_name_with_or_without_a_middle_name_is_one_person_when_only_one_fits() -> None:
     frame = mentions(("a", "George W. Bush", "PERSON"), ("a", "George W. Bush", "PERSON"), ("b", "George Bush", "PERSON"),
                      ("c", "Barack H. Obama", "PERSON"), ("d", "Barack Obama", "PERSON"), ("d", "Barack Obama", "PERSON"),
-                     # a middle name, not an initial: another person
-                     ("e", "Jerry Lee Lewis", "PERSON"), ("f", "Jerry Lewis", "PERSON"))
+                     # a middle name spelled out: the same person only if an article gives both forms
+                     ("e", "Jerry Lee Lewis", "PERSON"), ("f", "Jerry Lewis", "PERSON"),
+                     ("g", "Barack Hussein Obama", "PERSON"), ("g", "Barack Obama", "PERSON"),
+                     ("h", "John Paul Smith", "PERSON"), ("i", "John Peter Smith", "PERSON"),
+                     # a span that says the name twice has no middle name
+                     ("j", "Erland Johnsen Norwegian Erland Johnsen", "PERSON"), ("j", "Erland Johnsen", "PERSON"))
     _, names = resolve(frame)
     assert names[("b", "George Bush")] == "George W. Bush"
-    assert names[("c", "Barack H. Obama")] == "Barack Obama"
+    assert names[("c", "Barack H. Obama")] == names[("g", "Barack Hussein Obama")] == "Barack Obama"
     assert names[("e", "Jerry Lee Lewis")] != names[("f", "Jerry Lewis")]
+    assert names[("h", "John Paul Smith")] != names[("i", "John Peter Smith")]
+    assert names[("j", "Erland Johnsen")] == "Erland Johnsen"
     # Two Bushes with other initials: each stays himself, and the bare name fits neither.
     frame = mentions(("a", "George W. Bush", "PERSON"), ("a", "George W. Bush", "PERSON"), ("b", "George Bush", "PERSON"),
                      ("c", "George H. W. Bush", "PERSON"))
