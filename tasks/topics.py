@@ -349,6 +349,9 @@ def carry_ids(
 
 
 _WORD = re.compile(r"(?u)\b[^\W\d_][\w'-]+\b")
+# Words every news story uses, beside English stop words: honorifics (British style drops the dot: "Mr
+# Blair") and attribution verbs, frequent enough in a subject's coverage to outrank what it is about.
+NEWS_STOP_WORDS = frozenset({"said", "says", "say", "told", "according", "mr", "mrs", "ms", "dr", "sir"})
 
 
 def distinctive_terms(texts_by_cluster: dict[str, str], size: int = LABEL_TERMS) -> dict[str, list[str]]:
@@ -357,7 +360,7 @@ def distinctive_terms(texts_by_cluster: dict[str, str], size: int = LABEL_TERMS)
     keys = sorted(texts_by_cluster)
     if not keys:
         return {}
-    vectorizer = CountVectorizer(token_pattern=_WORD.pattern, lowercase=True, stop_words=sorted(ENGLISH_STOP_WORDS | {"said", "says"}))
+    vectorizer = CountVectorizer(token_pattern=_WORD.pattern, lowercase=True, stop_words=sorted(ENGLISH_STOP_WORDS | NEWS_STOP_WORDS))
     try:
         counts = vectorizer.fit_transform([texts_by_cluster[k] for k in keys]).astype(np.float64)
     except ValueError:  # no words at all

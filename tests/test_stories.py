@@ -345,3 +345,15 @@ def test_topics_split_where_two_groups_are_far_less_close_than_each_inside(
     labels = split_topics(_tree_of(blocks, inside, between), topic_min=0.2, story_min=0.6, ratio=0.65, min_articles=3)
     assert len(set(labels.tolist())) == topics_expected
     assert labels[0] == labels[blocks[0] - 1]  # a group is never cut inside
+
+
+def test_topic_terms_are_what_a_cluster_is_about_not_how_news_is_written() -> None:
+    from tasks.topics import distinctive_terms
+
+    terms = distinctive_terms({
+        "a": "Mr Blair said Labour would win. Mr Blair told voters Labour had a plan, according to aides.",
+        "b": "Mr Brown said the budget was sound. The budget, Mr Brown told MPs, would cut the deficit.",
+        "c": "The striker scored twice. The striker said the club would win the league, Dr Smith says.",
+    })
+    assert terms["a"][:2] == ["blair", "labour"] and terms["b"][:2] == ["brown", "budget"]
+    assert not {"mr", "said", "told", "according", "dr", "says"} & {t for ts in terms.values() for t in ts}
