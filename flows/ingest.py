@@ -723,8 +723,10 @@ def _prepare_batch(
     if empty:
         problems.append(_problems_frame(good, {a: "no text left after cleaning" for a in empty}, "empty"))
     frames = _drop_articles({"good": good, "cleaned": cleaned, "removed": removed, "paras": paras}, empty | set(failed))
-    with _timed(timings, "recheck"):
-        same = _cleaned_as_stored(settings, batch_files, frames)
+    same: set[str] = set()
+    if (batch_files["action"] == "recheck").any():
+        with _timed(timings, "recheck"):
+            same = _cleaned_as_stored(settings, batch_files, frames)
     if same:
         problems.append(_problems_frame(good, dict.fromkeys(same), "unchanged"))
         frames = _drop_articles(frames, same)
