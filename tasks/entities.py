@@ -329,8 +329,12 @@ def _names(mentions: pl.DataFrame, family: dict[str, str] | None) -> list[str]:
     return names
 
 
-def _initials(name: str) -> str:
-    return "".join(word[0] for word in name.split() if word[0].isupper())
+def _acronyms(name: str) -> set[str]:
+    """What a multi-word name's acronym may be: its capitals' initials, and the same with its own
+    acronyms kept whole ("UK Independence Party": UIP, UKIP)."""
+    words = [word for word in name.split() if word[0].isupper()]
+    return {"".join(word[0] for word in words),
+            "".join(word if word.isupper() and len(word) <= 4 else word[0] for word in words)}
 
 
 def canonicalise_entities(mentions: pl.DataFrame, known: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -391,7 +395,8 @@ def canonicalise_entities(mentions: pl.DataFrame, known: pl.DataFrame) -> tuple[
         elif label == "PERSON":
             lone_by_name.setdefault(name.casefold(), entity_id)
         elif _label_family(label) in {"ORG", "PLACE"} and len(tokens) > 1:
-            by_acronym.setdefault(_initials(name), entity_id)
+            for acronym in sorted(_acronyms(name)):
+                by_acronym.setdefault(acronym, entity_id)
 
     for entity_id in targets:
         index(entity_id)
@@ -439,6 +444,10 @@ def canonicalise_entities(mentions: pl.DataFrame, known: pl.DataFrame) -> tuple[
         longer, longer_spelled = (name, spelled) if middle else (other_name, other[1])
         return not longer_spelled or longer.casefold() in named_beside_short
 
+    alone_acronyms: dict[tuple[str, str], str] = {}  # acronyms without a full name yet: the name that joined
+    articles_of: dict[str, set[str]] = defaultdict(set)
+    for name, article in zip(names, articles):
+        articles_of[name.casefold()].add(article)
     for (fam, name), _ in counts.most_common():
         key = (fam, name.casefold())
         if key in alias_index:
@@ -471,6 +480,16 @@ def canonicalise_entities(mentions: pl.DataFrame, known: pl.DataFrame) -> tuple[
         elif fam in {"ORG", "PLACE"} and name.isupper() and 2 <= len(name) <= 6:
             # An acronym joins the full name whose initials it spells ("NATO").
             target = by_acronym.get(name)
+            if target is None:
+                alone_acronyms[(fam, name)] = ""
+        elif fam in {"ORG", "PLACE"} and len(name.split()) > 1:
+            # A full name joins the acronym met first (more often) when no other full name has yet and an
+            # article gives both ("the UK Independence Party (UKIP)"): two letters spell many names.
+            spelled = [(fam, a) for a in sorted(_acronyms(name)) if alone_acronyms.get((fam, a)) == ""
+                       and articles_of[name.casefold()] & articles_of[a.casefold()]]
+            if spelled:
+                alone_acronyms[spelled[0]] = name
+                target = alias_index[(fam, spelled[0][1].casefold())]
         alias_index[key] = target or new_target(name, fam)
 
     # A lone surname joins the full name seen in the same article, else a lone first name the full name
@@ -529,7 +548,7 @@ def canonicalise_entities(mentions: pl.DataFrame, known: pl.DataFrame) -> tuple[
 
 # Part of what a warehouse's entities were resolved with: a newsdag whose rules above resolve a corpus
 # differently bumps it, and the next run resolves every stored mention again.
-RESOLUTION_VERSION = "4"
+RESOLUTION_VERSION = "5"
 # A mention as resolved: its span and spaCy's label, the entity it joined and that entity's label.
 RESOLVED_KEY = ["article_id", "paragraph_id", "start_char", "end_char", "surface", "label", "entity_id", "entity_label"]
 

@@ -274,3 +274,17 @@ def test_a_name_said_twice_in_a_row_is_two_mentions() -> None:
     entities, resolved = canonicalise_entities(frame, NO_KNOWN)
     assert set(entities["canonical_name"]) == {"Jack Wilshere"}
     assert resolved.height == 3
+
+
+def test_an_acronym_and_its_full_name_meet_whichever_is_more_common() -> None:
+    frame = mentions(("a", "UKIP", "ORG"), ("a", "UKIP", "ORG"), ("b", "UKIP", "ORG"), ("b", "UK Independence Party", "ORG"),
+                     # two full names spelling one acronym: only the first joins it
+                     ("c", "CPS", "ORG"), ("c", "CPS", "ORG"), ("c", "Crown Prosecution Service", "ORG"),
+                     ("c", "Crown Prosecution Service", "ORG"), ("c", "Child Protection Service", "ORG"),
+                     # and only where an article gives both
+                     ("d", "GP", "ORG"), ("d", "GP", "ORG"), ("e", "Greek Parliament", "ORG"))
+    _, names = resolve(frame)
+    assert names[("b", "UK Independence Party")] == names[("a", "UKIP")] == "UKIP"
+    assert names[("c", "Crown Prosecution Service")] == "CPS"
+    assert names[("c", "Child Protection Service")] == "Child Protection Service"
+    assert names[("e", "Greek Parliament")] == "Greek Parliament"
