@@ -168,8 +168,8 @@ def _name_parts(name: str) -> tuple[tuple[str, str], str, bool] | None:
     if (len(tokens) < 2 or len(middle) > 3 or not all(token[:1].isupper() for token in middle)
             or {tokens[0].casefold(), tokens[-1].casefold()} & {token.casefold() for token in middle}):
         return None
-    initials = [token.replace(".", "") if MIDDLE_INITIALS.fullmatch(token) else token[0] for token in tokens[1:-1]]
-    spelled = any(not MIDDLE_INITIALS.fullmatch(token) for token in tokens[1:-1])
+    initials = [token.replace(".", "") if MIDDLE_INITIALS.fullmatch(token) else token[0] for token in middle]
+    spelled = any(not MIDDLE_INITIALS.fullmatch(token) for token in middle)
     return (tokens[0].casefold(), tokens[-1].casefold()), "".join(initials), spelled
 
 
