@@ -43,6 +43,11 @@ def _without_space(text: str) -> str:
 @given(documents)
 # Found by this test: a heading with inner runs of whitespace made the cleaner raise.
 @example("Title\n\nThe first paragraph says so.\n\n##  Section  heading\n\nMore body.\n")
+# and: a line whose inline cut (a hovercard) was kept when a block check then removed the whole line.
+@example("Secretary of State John KerryJohn KerryKerry calls out countries that need to 'step up' on climate change "
+         "Those on the front lines of climate change should be empowered to be central to its solution To address "
+         "China's coal emissions, the US could use a little help from its friends MORE and Russian Foreign Minister "
+         "Sergei Lavrov on Friday failed to defuse the escalating crisis in Ukraine.\n" * 3)
 def test_removed_spans_plus_body_rebuild_the_input(document: str) -> None:
     article = clean_text(document)  # never raises
     removed = [False] * len(document)

@@ -114,7 +114,9 @@ def _attach_headings(items: list[tuple[bool, str]]) -> tuple[list[str], list[str
 
 
 def _remove(line: Line, check: Check) -> None:
+    # The whole line goes: cuts made inside it earlier would be recorded twice (overlapping spans).
     line.reason, line.check = check.rule.name, check.name
+    line.cuts = []
 
 
 def clean_text(text: str, recurring: frozenset[str] = frozenset(), disabled: frozenset[str] = frozenset()) -> CleanedArticle:
