@@ -6,6 +6,7 @@ import hashlib
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from itertools import product
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -67,6 +68,17 @@ PLACE_PREPOSITIONS = {"in", "into", "across", "throughout", "near", "inside", "a
 # Words that mark the name after them as a person: "Mr Ash", "Secretary Kerry".
 PERSON_PREFIXES = {"mr", "mr.", "mrs", "mrs.", "ms", "ms.", "dr", "dr.", "sir", "dame", "prof", "prof.", "president",
                    "senator", "sen.", "sec.", "secretary", "minister", "spokesman", "spokeswoman", "rabbi", "rev."}
+# Honorifics that say whether a person is a man or a woman: "Mrs. Obama" beside Barack and Michelle Obama
+# is her. A name's gender is learnt from the corpus itself (see `_genders`), never from a list of names.
+HONORIFIC_GENDER = {
+    "mr": "m", "mr.": "m", "sir": "m", "lord": "m", "king": "m", "prince": "m",
+    "mrs": "f", "mrs.": "f", "ms": "f", "ms.": "f", "miss": "f", "dame": "f", "lady": "f", "queen": "f",
+    "princess": "f",
+}
+# Share of a person's gendered honorifics that must agree before the gender is taken as known.
+GENDER_MIN_AGREEMENT = 0.8
+# People sharing a surname are given genders jointly (2^n ways) up to this many; beyond, none is decided.
+GENDER_FAMILY_MAX = 8
 # Suffixes that turn a place into its people or adjective: Crimea -> Crimean, Ukraine -> Ukrainian.
 DEMONYM_SUFFIXES = ("n", "an", "ian", "ean", "ese", "i", "ish")
 
@@ -179,13 +191,20 @@ def _demonym_of(name: str, demonyms: set[str]) -> bool:
     return any(stem + suffix in demonyms for stem in stems for suffix in DEMONYM_SUFFIXES)
 
 
+# A lone word tagged otherwise is a surname only where the articles naming it mostly give the full name
+# too: news introduce a person by full name first ("Sergei Lavrov ... Lavrov"), while one odd span
+# ("Older Samsung phones", "Champions Chelsea") does not make a person of a company named in 40 articles.
+SURNAME_MIN_INTRODUCED = 0.5
+
+
 def decide_families(
-    names: list[str], labels: list[str], words_before: list[str], known: pl.DataFrame
+    names: list[str], labels: list[str], words_before: list[str], known: pl.DataFrame, articles: list[str],
 ) -> tuple[dict[str, str], dict[str, Counter[str]]]:
     """One label family per name (folded) across the corpus, from spaCy's votes plus evidence that
     fixes the small model's usual mistakes:
     - a lone word that is the surname of a full PERSON name is that person ("Lavrov" tagged ORG),
-      unless it is mostly tagged as a place ("Washington");
+      unless it is mostly tagged as a place ("Washington") or most articles naming it do not give such
+      a full name (`SURNAME_MIN_INTRODUCED`);
     - a name whose demonym is used ("Crimean") or that follows "in"/"across" is a place, not an ORG;
     - a name after "Mr", "Ms", "Dr", "Secretary" is a person.
     Returns (family per folded name, raw label counts per folded name)."""
@@ -209,11 +228,21 @@ def decide_families(
     surnames = {
         key.split()[-1] for key, fam in family.items() if fam == "PERSON" and len(key.split()) > 1
     }
+    # Per lone word that ends a full person name: the articles naming it, and those giving the full name.
+    naming: dict[str, set[str]] = defaultdict(set)
+    introducing: dict[str, set[str]] = defaultdict(set)
+    for name, article in zip(names, articles):
+        key = name.casefold()
+        if " " not in key and key in surnames:
+            naming[key].add(article)
+        elif family.get(key) == "PERSON" and " " in key and key.split()[-1] in surnames:
+            introducing[key.split()[-1]].add(article)
     demonyms = {key for key, counts in votes.items() if counts["NORP"]}
     for key, counts in votes.items():
         total = sum(counts.values())
         mostly_place = counts["PLACE"] * 2 >= total
-        if " " not in key and key in surnames and not mostly_place:
+        introduced = len(naming[key] & introducing[key]) >= SURNAME_MIN_INTRODUCED * len(naming[key])
+        if " " not in key and key in surnames and not mostly_place and introduced:
             family[key] = "PERSON"
         elif family[key] in {"ORG", "NORP", "PRODUCT", "FAC"} and key not in demonyms and _demonym_of(key, demonyms):
             family[key] = "PLACE"
@@ -329,6 +358,49 @@ def _names(mentions: pl.DataFrame, family: dict[str, str] | None) -> list[str]:
     return names
 
 
+def honorific_gender(surface: str, word_before: str) -> str | None:
+    """"m" or "f" when the mention's own first word or the word before it is a gendered honorific
+    ("Mrs. Obama", "Mr Blair"), else None."""
+    words = surface.split()
+    first = words[0].casefold() if len(words) > 1 else ""
+    return HONORIFIC_GENDER.get(first) or HONORIFIC_GENDER.get(word_before)
+
+
+def _genders(votes: dict[str, Counter[str]], families: list[set[str]]) -> dict[str, str]:
+    """Each person's gender from the honorifics used for them (`votes`), where they agree.
+
+    People who share a surname (`families`: sets of entity ids) are decided together: a "Mrs. Obama" in an
+    article naming only Barack Obama in full is most likely another Obama. Of the ways to give the family's
+    people a gender, the one taken explains the most votes (a vote is explained when its person, or another
+    of the family, has that gender), then agrees with the most votes for the person themself; ties keep
+    the gender unknown. One person alone: the gender GENDER_MIN_AGREEMENT of their votes agree on."""
+    out: dict[str, str] = {}
+    grouped = {entity_id for family in families for entity_id in family}
+    for entity_id, counts in votes.items():
+        gender, agreeing = counts.most_common(1)[0]
+        if entity_id not in grouped and agreeing >= GENDER_MIN_AGREEMENT * sum(counts.values()):
+            out[entity_id] = gender
+    for family in families:
+        people = sorted(e for e in family if votes.get(e))
+        if not people or len(people) > GENDER_FAMILY_MAX:
+            continue
+        ranked: dict[tuple[int, int], list[tuple[str, ...]]] = defaultdict(list)
+        for genders in product("fm", repeat=len(people)):
+            present = set(genders)
+            explained = sum(n for e in people for g, n in votes[e].items() if g in present)
+            own = sum(votes[e][g] for e, g in zip(people, genders))
+            ranked[(explained, own)].append(genders)
+        best = ranked[max(ranked)]
+        if len(best) == 1:
+            out.update(zip(people, best[0]))
+    return out
+
+
+def _fitting(candidates: set[str], gender: str | None, gender_of: dict[str, str]) -> set[str]:
+    """The candidates a mention's honorific allows: all without one, else those not known to be of the other gender."""
+    return {c for c in candidates if gender is None or gender_of.get(c, gender) == gender}
+
+
 def _acronyms(name: str) -> set[str]:
     """What a multi-word name's acronym may be: its capitals' initials, and the same with its own
     acronyms kept whole ("UK Independence Party": UIP, UKIP)."""
@@ -355,12 +427,13 @@ def canonicalise_entities(mentions: pl.DataFrame, known: pl.DataFrame) -> tuple[
         mentions = mentions.with_columns(word_before=pl.lit(""))
 
     names = _names(mentions, None)
-    family, _ = decide_families(names, mentions["label"].to_list(), mentions["word_before"].to_list(), known)
+    family, _ = decide_families(names, mentions["label"].to_list(), mentions["word_before"].to_list(), known,
+                                mentions["article_id"].to_list())
     mentions = split_hyphen_compounds(split_person_runs(split_person_place_runs(mentions, family), family), family)
     names = _names(mentions, family)
     articles = mentions["article_id"].to_list()
     family, raw_labels = decide_families(
-        names, mentions["label"].to_list(), mentions["word_before"].to_list(), known
+        names, mentions["label"].to_list(), mentions["word_before"].to_list(), known, articles
     )
 
     # Targets: every entity a mention can resolve to, known ones first.
@@ -469,6 +542,11 @@ def canonicalise_entities(mentions: pl.DataFrame, known: pl.DataFrame) -> tuple[
             candidates = full_by_initials.get((tokens[0][0].casefold(), tokens[-1][0].casefold()), [])
             if target is None:
                 target = next((c for c in candidates if _same_person(name, str(targets[c]["canonical_name"]))), None)
+            if target is None:
+                # A known full name with a word glued in front ("Photo Antonis Samaras", a caption's
+                # leftover): that person, not another one sharing the surname.
+                target = next((alias_index[("PERSON", " ".join(tokens[k:]).casefold())] for k in range(1, len(tokens) - 1)
+                               if ("PERSON", " ".join(tokens[k:]).casefold()) in alias_index), None)
             lone = lone_by_name.get(_surname(name))
             if target is None and lone is not None and not full_by_surname.get(_surname(name)):
                 # A lone-surname entity from earlier ("Obama") takes the full name when it is the only one.
@@ -503,24 +581,40 @@ def canonicalise_entities(mentions: pl.DataFrame, known: pl.DataFrame) -> tuple[
             full_in_article[(article, _surname(name))].add(entity)
             first_in_article[(article, name.split()[0].casefold())].add(entity)
 
+    # Each person's gender, from the honorifics of the mentions that resolve to them without doubt: a full
+    # name, or a lone surname beside the only full name with that surname in its article.
+    honorifics = [honorific_gender(surface, before) for surface, before in
+                  zip(mentions["surface"].to_list(), mentions["word_before"].to_list())]
+    gender_votes: dict[str, Counter[str]] = defaultdict(Counter)
+    for name, article, gender in zip(names, articles, honorifics):
+        if gender is None or family.get(name.casefold()) != "PERSON":
+            continue
+        if len(name.split()) > 1:
+            gender_votes[alias_index[("PERSON", name.casefold())]][gender] += 1
+        elif len(in_article := full_in_article.get((article, name.casefold()), set())) == 1:
+            gender_votes[next(iter(in_article))][gender] += 1
+    gender_of = _genders(gender_votes, [people for people in full_by_surname.values() if len(people) > 1])
+
     entity_ids: list[str | None] = []
-    for name, article in zip(names, articles):
+    for name, article, gender in zip(names, articles, honorifics):
         if len(name) < 2:
             entity_ids.append(None)
             continue
         fam = family[name.casefold()]
         entity_id = alias_index.get((fam, name.casefold()))
         if fam == "PERSON" and len(name.split()) == 1:
-            in_article = full_in_article.get((article, name.casefold()), set())
+            # A gendered honorific rules out the people known to be of the other gender.
+            in_article = _fitting(full_in_article.get((article, name.casefold()), set()), gender, gender_of)
             first_name_of = first_in_article.get((article, name.casefold()), set())
-            in_corpus = full_by_surname.get(name.casefold(), set())
+            surname_of = full_by_surname.get(name.casefold(), set())
+            in_corpus = _fitting(surname_of, gender, gender_of)
             if len(in_article) == 1:
                 entity_id = next(iter(in_article))
             elif not in_article and len(first_name_of) == 1:
                 entity_id = next(iter(first_name_of))
             elif not in_article and len(in_corpus) == 1:
                 entity_id = next(iter(in_corpus))
-            elif entity_id is None or entity_id in in_corpus:
+            elif entity_id is None or entity_id in surname_of:
                 # Unknown or ambiguous ("Kerry" beside two Kerrys): an entity of its own.
                 entity_id = lone_by_name.get(name.casefold()) or new_target(name, fam)
         if entity_id is None:
@@ -548,7 +642,7 @@ def canonicalise_entities(mentions: pl.DataFrame, known: pl.DataFrame) -> tuple[
 
 # Part of what a warehouse's entities were resolved with: a newsdag whose rules above resolve a corpus
 # differently bumps it, and the next run resolves every stored mention again.
-RESOLUTION_VERSION = "5"
+RESOLUTION_VERSION = "6"
 # A mention as resolved: its span and spaCy's label, the entity it joined and that entity's label.
 RESOLVED_KEY = ["article_id", "paragraph_id", "start_char", "end_char", "surface", "label", "entity_id", "entity_label"]
 

@@ -110,6 +110,41 @@ def test_surname_of_a_known_person_is_a_person_whatever_spacy_says() -> None:
     assert entities.height == 1
 
 
+def test_one_odd_person_span_does_not_make_a_person_of_an_organisation() -> None:
+    # "Older Samsung phones ..." tagged PERSON once: Samsung, named alone in three articles, stays a company.
+    frame = mentions(("a", "Older Samsung", "PERSON"), ("a", "Samsung", "ORG"), ("b", "Samsung", "ORG"),
+                     ("c", "Samsung", "ORG"), ("c", "Samsung", "ORG"))
+    entities, names = resolve(frame)
+    assert names[("a", "Samsung")] == names[("b", "Samsung")] == "Samsung"
+    assert entities.filter(pl.col("canonical_name") == "Samsung")["label"].to_list() == ["ORG"]
+
+
+def test_gendered_honorifics_tell_people_sharing_a_surname_apart() -> None:
+    frame = mentions(
+        # Articles naming one of them in full teach the genders; "Mr. Obama" in b is the other Obama.
+        *[("a", "Michelle Obama", "PERSON"), ("a", "Mrs. Obama", "PERSON"), ("a", "Mrs. Obama", "PERSON")] * 3,
+        ("b", "Michelle Obama", "PERSON"), ("b", "Mr. Obama", "PERSON"),
+        ("c", "Barack Obama", "PERSON"), ("c", "Mr Obama", "PERSON"),
+        # Both named in full: the honorific decides.
+        ("d", "Barack Obama", "PERSON"), ("d", "Michelle Obama", "PERSON"), ("d", "Mrs Obama", "PERSON"),
+        ("d", "Mr. Obama", "PERSON"), ("d", "Obama", "PERSON"),
+        # Only he is named in full, yet "Mrs. Obama" is her.
+        ("e", "Barack Obama", "PERSON"), ("e", "Mrs. Obama", "PERSON"),
+    )
+    _, names = resolve(frame)
+    assert names[("a", "Mrs. Obama")] == names[("d", "Mrs Obama")] == names[("e", "Mrs. Obama")] == "Michelle Obama"
+    assert names[("b", "Mr. Obama")] == names[("c", "Mr Obama")] == names[("d", "Mr. Obama")] == "Barack Obama"
+    assert names[("d", "Obama")] == "Obama"  # no honorific, both named: ambiguous
+
+
+def test_a_word_glued_before_a_known_full_name_is_that_person() -> None:
+    # A caption's "Photo" before the name must not make a second Samaras (which would leave "Samaras" ambiguous).
+    frame = mentions(*[("a", "Antonis Samaras", "PERSON")] * 2, ("b", "Photo Antonis Samaras", "PERSON"),
+                     ("c", "Samaras", "PERSON"))
+    _, names = resolve(frame)
+    assert names[("b", "Photo Antonis Samaras")] == names[("c", "Samaras")] == "Antonis Samaras"
+
+
 def test_a_place_named_like_a_surname_stays_a_place() -> None:
     frame = mentions(("a", "Denzel Washington", "PERSON"), *[("b", "Washington", "GPE")] * 3)
     _, names = resolve(frame)
