@@ -191,10 +191,12 @@ def _demonym_of(name: str, demonyms: set[str]) -> bool:
     return any(stem + suffix in demonyms for stem in stems for suffix in DEMONYM_SUFFIXES)
 
 
-# A lone word tagged otherwise is a surname only where the articles naming it mostly give the full name
-# too: news introduce a person by full name first ("Sergei Lavrov ... Lavrov"), while one odd span
-# ("Older Samsung phones", "Champions Chelsea") does not make a person of a company named in 40 articles.
-SURNAME_MIN_INTRODUCED = 0.5
+# A lone word tagged otherwise is a surname only where full names ending in it appear in at least this
+# share of the articles that name it alone: news introduce people by full name ("Sergei Lavrov ...
+# Lavrov"; a sports page may say only "Mutu" where an earlier report said "Adrian Mutu"), while one odd
+# span ("Older Samsung phones", "Champions Chelsea", "ofNew Labour") must not make a person of a name
+# that 17, 68 or 169 articles use alone.
+SURNAME_MIN_FULL_NAME_SHARE = 0.25
 
 
 def decide_families(
@@ -203,8 +205,8 @@ def decide_families(
     """One label family per name (folded) across the corpus, from spaCy's votes plus evidence that
     fixes the small model's usual mistakes:
     - a lone word that is the surname of a full PERSON name is that person ("Lavrov" tagged ORG),
-      unless it is mostly tagged as a place ("Washington") or most articles naming it do not give such
-      a full name (`SURNAME_MIN_INTRODUCED`);
+      unless it is mostly tagged as a place ("Washington") or such full names are rare beside it
+      (`SURNAME_MIN_FULL_NAME_SHARE`);
     - a name whose demonym is used ("Crimean") or that follows "in"/"across" is a place, not an ORG;
     - a name after "Mr", "Ms", "Dr", "Secretary" is a person.
     Returns (family per folded name, raw label counts per folded name)."""
@@ -228,7 +230,7 @@ def decide_families(
     surnames = {
         key.split()[-1] for key, fam in family.items() if fam == "PERSON" and len(key.split()) > 1
     }
-    # Per lone word that ends a full person name: the articles naming it, and those giving the full name.
+    # Per lone word that ends a full person name: the articles naming it alone, and those giving a full name.
     naming: dict[str, set[str]] = defaultdict(set)
     introducing: dict[str, set[str]] = defaultdict(set)
     for name, article in zip(names, articles):
@@ -237,11 +239,14 @@ def decide_families(
             naming[key].add(article)
         elif family.get(key) == "PERSON" and " " in key and key.split()[-1] in surnames:
             introducing[key.split()[-1]].add(article)
+    for row in known.iter_rows(named=True):
+        if row["label"] == "PERSON" and " " in row["canonical_name"]:
+            introducing[_surname(row["canonical_name"])].add("\x00known")  # a stored person counts as one article
     demonyms = {key for key, counts in votes.items() if counts["NORP"]}
     for key, counts in votes.items():
         total = sum(counts.values())
         mostly_place = counts["PLACE"] * 2 >= total
-        introduced = len(naming[key] & introducing[key]) >= SURNAME_MIN_INTRODUCED * len(naming[key])
+        introduced = len(introducing[key]) >= SURNAME_MIN_FULL_NAME_SHARE * len(naming[key])
         if " " not in key and key in surnames and not mostly_place and introduced:
             family[key] = "PERSON"
         elif family[key] in {"ORG", "NORP", "PRODUCT", "FAC"} and key not in demonyms and _demonym_of(key, demonyms):
@@ -342,6 +347,19 @@ def split_hyphen_compounds(mentions: pl.DataFrame, family: dict[str, str]) -> pl
     return _split_mentions(mentions, cut)
 
 
+def _titles_before(mentions: pl.DataFrame) -> list[str]:
+    """The word before each mention, or the honorific it starts with ("Mr Ebbers": "mr"): evidence for its
+    label. Not an upper-case word ("DR Congo") nor one before a long name ("Mr Brown's International
+    Finance Facility")."""
+    out = []
+    for surface, before in zip(mentions["surface"].to_list(), mentions["word_before"].to_list()):
+        words = surface.split()
+        first = words[0] if words else ""
+        titled = 2 <= len(words) <= 4 and first.casefold() in PERSON_PREFIXES and not first.isupper()
+        out.append(first.casefold() if titled else before)
+    return out
+
+
 def _names(mentions: pl.DataFrame, family: dict[str, str] | None) -> list[str]:
     """Normalised names. Titles are stripped from PERSON mentions; from others only when what is left
     is a person ("Sec. Kerry" tagged ORG), so that "General Motors" and "Justice Department" stay whole."""
@@ -427,14 +445,12 @@ def canonicalise_entities(mentions: pl.DataFrame, known: pl.DataFrame) -> tuple[
         mentions = mentions.with_columns(word_before=pl.lit(""))
 
     names = _names(mentions, None)
-    family, _ = decide_families(names, mentions["label"].to_list(), mentions["word_before"].to_list(), known,
+    family, _ = decide_families(names, mentions["label"].to_list(), _titles_before(mentions), known,
                                 mentions["article_id"].to_list())
     mentions = split_hyphen_compounds(split_person_runs(split_person_place_runs(mentions, family), family), family)
     names = _names(mentions, family)
     articles = mentions["article_id"].to_list()
-    family, raw_labels = decide_families(
-        names, mentions["label"].to_list(), mentions["word_before"].to_list(), known, articles
-    )
+    family, raw_labels = decide_families(names, mentions["label"].to_list(), _titles_before(mentions), known, articles)
 
     # Targets: every entity a mention can resolve to, known ones first.
     targets: dict[str, dict[str, object]] = {}
@@ -545,8 +561,10 @@ def canonicalise_entities(mentions: pl.DataFrame, known: pl.DataFrame) -> tuple[
             if target is None:
                 # A known full name with a word glued in front ("Photo Antonis Samaras", a caption's
                 # leftover): that person, not another one sharing the surname.
+                # (not a particle's tail: "Robin van Persie" is not "Van Persie")
                 target = next((alias_index[("PERSON", " ".join(tokens[k:]).casefold())] for k in range(1, len(tokens) - 1)
-                               if ("PERSON", " ".join(tokens[k:]).casefold()) in alias_index), None)
+                               if tokens[k][:1].isupper() and ("PERSON", " ".join(tokens[k:]).casefold()) in alias_index),
+                              None)
             lone = lone_by_name.get(_surname(name))
             if target is None and lone is not None and not full_by_surname.get(_surname(name)):
                 # A lone-surname entity from earlier ("Obama") takes the full name when it is the only one.

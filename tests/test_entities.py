@@ -111,12 +111,20 @@ def test_surname_of_a_known_person_is_a_person_whatever_spacy_says() -> None:
 
 
 def test_one_odd_person_span_does_not_make_a_person_of_an_organisation() -> None:
-    # "Older Samsung phones ..." tagged PERSON once: Samsung, named alone in three articles, stays a company.
-    frame = mentions(("a", "Older Samsung", "PERSON"), ("a", "Samsung", "ORG"), ("b", "Samsung", "ORG"),
-                     ("c", "Samsung", "ORG"), ("c", "Samsung", "ORG"))
+    # "Older Samsung phones ..." tagged PERSON once: Samsung, named alone in eight articles, stays a company.
+    frame = mentions(("a", "Older Samsung", "PERSON"), *[(article, "Samsung", "ORG") for article in "abcdefgh"])
     entities, names = resolve(frame)
     assert names[("a", "Samsung")] == names[("b", "Samsung")] == "Samsung"
     assert entities.filter(pl.col("canonical_name") == "Samsung")["label"].to_list() == ["ORG"]
+
+
+def test_a_surname_used_alone_in_later_reports_stays_the_person() -> None:
+    # A sports page says "Adrian Mutu" once and only "Mutu" (tagged ORG) in its follow-ups; "Mr Ebbers" is a man.
+    frame = mentions(("a", "Adrian Mutu", "PERSON"), ("b", "Mutu", "ORG"), ("c", "Mutu", "ORG"),
+                     ("d", "Bernard Ebbers", "PERSON"), *[(article, "Mr Ebbers", "ORG") for article in "efghi"])
+    _, names = resolve(frame)
+    assert names[("b", "Mutu")] == names[("c", "Mutu")] == "Adrian Mutu"
+    assert names[("f", "Mr Ebbers")] == "Bernard Ebbers"
 
 
 def test_gendered_honorifics_tell_people_sharing_a_surname_apart() -> None:
