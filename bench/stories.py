@@ -6,7 +6,7 @@ precision/recall/F1 over all articles (each noise topic its own label) and over 
 only; the number of stories, whether any story mixes two labels, and the purity of the largest ones.
 Beside them, in the same run and on the same paragraph vectors, the baseline: HDBSCAN(min_cluster_size=5)
 on each article's mean paragraph vector (its noise points each their own cluster). Also: the topic cut's
-neighbours and the split ratio's (sensitivity), the same articles grouped in 3 batches in 3 orders (membership must equal the
+neighbours, the split ratio's and the subject share's (sensitivity), the same articles grouped in 3 batches in 3 orders (membership must equal the
 one-shot grouping), and the grouping's time on the warehouse (and on `--timing-warehouse`, e.g. BBC's, with
 its topics' B-cubed precision against the corpus's folders when its files are filed in folders).
 
@@ -138,23 +138,24 @@ def main() -> None:
     nested = frame.group_by("story_id").agg(pl.col("topic_id").n_unique().alias("k"))["k"].max() == 1
     print(f"every story inside one topic: {nested}")
 
-    # Sensitivity: the topic cut's neighbours, on the same inputs.
+    # Sensitivity: each topic setting's neighbours, on the same inputs.
     labelled = frame.select("article_id", "topic")
-    sensitivity = []
-    for cut in (0.15, TOPIC := topics.TOPIC_MIN_SIMILARITY, 0.25):
-        grouping = topics.group_articles(vectors, articles, entities, EMPTY_PREVIOUS, topic_min=cut)
-        got = grouping.story_articles.join(grouping.stories.select("story_id", "topic_id"), on="story_id").join(
-            labelled, on="article_id")
-        sensitivity.append(f"{cut:.2f}: ARI {adjusted_rand_score(got['topic'], got['topic_id']):.3f}")
-    print("topic cut sensitivity:", "; ".join(sensitivity), f"(default {TOPIC})")
-    sensitivity = []
-    for ratio in (0.0, 0.5, RATIO := topics.TOPIC_SPLIT_RATIO, 0.75, 0.85):
-        grouping = topics.group_articles(vectors, articles, entities, EMPTY_PREVIOUS, split_ratio=ratio)
-        got = grouping.story_articles.join(grouping.stories.select("story_id", "topic_id"), on="story_id").join(
-            labelled, on="article_id")
-        b3 = bcubed(got["topic"].to_list(), got["topic_id"].to_list())[2]
-        sensitivity.append(f"{ratio:.2f}: ARI {adjusted_rand_score(got['topic'], got['topic_id']):.3f}, B3 F1 {b3:.3f}")
-    print("topic split ratio sensitivity (0: no split):", "; ".join(sensitivity), f"(default {RATIO})")
+
+    def sweep(title: str, setting: str, values: tuple[float, ...], default: float) -> None:
+        results = []
+        for value in values:
+            grouping = topics.group_articles(vectors, articles, entities, EMPTY_PREVIOUS, **{setting: value})
+            got = grouping.story_articles.join(grouping.stories.select("story_id", "topic_id"), on="story_id").join(
+                labelled, on="article_id")
+            b3 = bcubed(got["topic"].to_list(), got["topic_id"].to_list())[2]
+            results.append(f"{value:.2f}: ARI {adjusted_rand_score(got['topic'], got['topic_id']):.3f}, B3 F1 {b3:.3f}")
+        print(f"{title}:", "; ".join(results), f"(default {default})")
+
+    sweep("topic cut sensitivity", "topic_min", (0.15, topics.TOPIC_MIN_SIMILARITY, 0.25), topics.TOPIC_MIN_SIMILARITY)
+    sweep("topic split ratio sensitivity (0: no split)", "split_ratio", (0.0, 0.5, topics.TOPIC_SPLIT_RATIO, 0.75, 0.85),
+          topics.TOPIC_SPLIT_RATIO)
+    sweep("subject share sensitivity (1.01: no branch detached)", "subject_min_share",
+          (0.1, 0.15, topics.SUBJECT_MIN_SHARE, 0.22, 0.25, 1.01), topics.SUBJECT_MIN_SHARE)
 
     started = time.perf_counter()
     one_shot = topics.group_articles(vectors, articles, entities, EMPTY_PREVIOUS)

@@ -7,6 +7,9 @@ league's season, a public figure, a product line) and at `STORY_MIN_SIMILARITY` 
 development inside a topic). Both cuts come from one tree, so every story lies inside one topic. A merge
 above the topic cut still parts two topics when each group is far closer inside than to the other
 (relative closeness, `split_topics`): one absolute cut cannot tell a loose subject from two tight ones.
+And a branch of the tree whose named subject is not the rest of its topic's (`detach_subjects`: Barack
+Obama's childhood beside the coverage of Michelle Obama; GM beside BMW) is a topic of its own: a topic is
+a running subject, and where both sides have a clear one, two subjects are two topics.
 
 Exact and sub-quadratic at once: two clusters merge in average linkage only if their mean pairwise
 similarity reaches the cut, which needs at least one pair of their articles that reaches it; so every
@@ -49,6 +52,16 @@ STORY_MIN_SIMILARITY = 0.6
 # same topics (bench/stories.py prints the neighbours); 0.85 and up start splitting one subject.
 TOPIC_SPLIT_RATIO = 0.65
 TOPIC_SPLIT_MIN_ARTICLES = 3
+# A group's subject: the entity of these types with the largest mean share of its articles' mentions of
+# them (people, organisations, products, events and works say what an article is about; places and
+# nationalities say where). A branch is detached from its topic when its subject and the rest's differ,
+# each takes at least SUBJECT_MIN_SHARE of its side's mentions, is named in at least
+# SUBJECT_MIN_PRESENCE of its side's articles, and has under half that share on the other side. On the
+# dev corpus shares of 0.15-0.22 give the same gain (bench/stories.py prints the neighbours); 0.1 splits
+# loose subjects (a league's clubs), 0.25 nothing.
+SUBJECT_ENTITY_TYPES = ("PERSON", "ORG", "PRODUCT", "EVENT", "WORK_OF_ART", "FAC", "LAW")
+SUBJECT_MIN_SHARE = 0.2
+SUBJECT_MIN_PRESENCE = 0.5
 # The entity profile's share of the similarity (the vector has the rest).
 ENTITY_WEIGHT = 0.5
 # Entity types that say what an article is about (dates, numbers and amounts do not).
@@ -100,6 +113,8 @@ class Features:
     vectors: np.ndarray      # n x d, rows scaled to sqrt(1 - ENTITY_WEIGHT) (1 for rows without entities)
     entities: sp.csr_matrix  # n x names, rows scaled to sqrt(ENTITY_WEIGHT) (zero rows: no shared entity)
     entity_names: list[str]
+    subjects: sp.csr_matrix  # n x subject names: each article's share of its mentions of SUBJECT_ENTITY_TYPES
+    subject_names: list[str]
 
     def similarity(self, rows: np.ndarray, cols: np.ndarray | None = None) -> np.ndarray:
         """Dense similarity block between articles `rows` and `cols` (all when None)."""
@@ -139,12 +154,29 @@ def article_features(vectors: pl.DataFrame, entities: pl.DataFrame) -> Features:
     # never reach a story's similarity).
     has_profile = np.asarray(weighted.getnnz(axis=1) > 0) if weighted.shape[1] else np.zeros(len(ids), bool)
     vector_scale = np.where(has_profile, np.sqrt(1.0 - ENTITY_WEIGHT), 1.0)[:, None]
+    subjects, subject_names = subject_shares(ids, entities)
     return Features(
         ids=ids,
         vectors=(matrix * vector_scale).astype(np.float32),
         entities=sp.csr_matrix(weighted * np.sqrt(ENTITY_WEIGHT), dtype=np.float32),
         entity_names=list(vectorizer.get_feature_names_out()) if raw.shape[1] else [],
+        subjects=subjects,
+        subject_names=subject_names,
     )
+
+
+def subject_shares(ids: list[str], entities: pl.DataFrame) -> tuple[sp.csr_matrix, list[str]]:
+    """Per article (rows in `ids` order), each entity's share of the article's mentions of SUBJECT_ENTITY_TYPES."""
+    named = (entities.filter(pl.col("label").is_in(SUBJECT_ENTITY_TYPES) & pl.col("article_id").is_in(ids))
+             .group_by("article_id", "canonical_name").agg(pl.col("mentions").sum())
+             .with_columns(share=pl.col("mentions") / pl.col("mentions").sum().over("article_id")))
+    names = sorted(named["canonical_name"].unique().to_list())
+    row_of = {article_id: i for i, article_id in enumerate(ids)}
+    col_of = {name: j for j, name in enumerate(names)}
+    rows = [row_of[a] for a in named["article_id"].to_list()]
+    cols = [col_of[name] for name in named["canonical_name"].to_list()]
+    shares = sp.csr_matrix((named["share"].to_numpy().astype(np.float64), (rows, cols)), shape=(len(ids), len(names)))
+    return shares, names
 
 
 def candidate_pairs(features: Features, min_similarity: float, exact_max: int = EXACT_NEIGHBOURS_MAX,
@@ -193,9 +225,11 @@ def candidate_pairs(features: Features, min_similarity: float, exact_max: int = 
 def cluster_levels(features: Features, topic_min: float = TOPIC_MIN_SIMILARITY, story_min: float = STORY_MIN_SIMILARITY,
                    exact_max: int = EXACT_NEIGHBOURS_MAX, component_max: int = EXACT_COMPONENT_MAX,
                    split_ratio: float = TOPIC_SPLIT_RATIO, split_min: int = TOPIC_SPLIT_MIN_ARTICLES,
-                   ) -> tuple[np.ndarray, np.ndarray]:
+                   subject_min_share: float = SUBJECT_MIN_SHARE) -> tuple[np.ndarray, np.ndarray]:
     """(topic, story) cluster numbers per article: the average-linkage tree cut at both similarities,
-    topics also where two groups are far less close than each is inside (`split_topics`).
+    topics also where two groups are far less close than each is inside (`split_topics`) or where a branch
+    is about another subject than the rest of its topic (`detach_subjects`; not in the last-resort path of
+    a component too large for the exact tree).
     Numbers are local to this call; `carry_ids` names the clusters."""
     n = len(features.ids)
     topic = np.full(n, -1, dtype=np.int64)
@@ -221,6 +255,8 @@ def cluster_levels(features: Features, topic_min: float = TOPIC_MIN_SIMILARITY, 
                 tree = linkage(distances[np.triu_indices(part.size, k=1)], method="average")
                 # fcluster cuts on distance (merge height <= t): 1 - similarity.
                 topic_local = split_topics(tree, topic_min, story_min, split_ratio, split_min)
+                topic_local = detach_subjects(tree, topic_local, features.subjects[part], story_min, split_min,
+                                              subject_min_share, names=features.subject_names)
                 story_local = fcluster(tree, 1.0 - story_min, criterion="distance")
             else:
                 topic_local, story_local = _constrained_levels(features, part, a, b, topic_min, story_min)
@@ -265,6 +301,61 @@ def split_topics(tree: np.ndarray, topic_min: float, story_min: float, ratio: fl
         label[node.pre_order()] = next_label
         next_label += 1
     return label
+
+
+def detach_subjects(tree: np.ndarray, topic: np.ndarray, subjects: sp.csr_matrix, story_min: float,
+                    min_articles: int, min_share: float = SUBJECT_MIN_SHARE,
+                    min_presence: float = SUBJECT_MIN_PRESENCE, names: list[str] | None = None) -> np.ndarray:
+    """Topic numbers per leaf, with every branch of the tree whose subject differs from the rest of its
+    topic's made a topic of its own (see SUBJECT_MIN_SHARE). `subjects`: the leaves' subject shares
+    (`subject_shares`), `names` their columns' names. Branches are those joined to their sibling below
+    `story_min` (so stories still nest) with `min_articles` or more, tried top-down once each, against
+    their topic as it is then. A one-word subject that is a word of the other's ("Elvis", "Elvis
+    Presley") may be one subject under two names left apart by entity resolution: never detached."""
+    if subjects.shape[1] == 0:
+        return topic
+    topic = topic.copy()
+    next_topic = int(topic.max()) + 1
+    present = subjects.copy()
+    present.data[:] = 1.0
+    sums: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # topic -> (share sums, articles naming), lazily
+
+    def totals(members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return np.asarray(subjects[members].sum(axis=0)).ravel(), np.asarray(present[members].sum(axis=0)).ravel()
+
+    stack: list[tuple[ClusterNode, float]] = [(to_tree(tree), 1.0)]
+    while stack:
+        node, joined_at = stack.pop()
+        if not node.is_leaf():
+            inner = 1.0 - node.dist
+            stack.extend(((node.get_right(), inner), (node.get_left(), inner)))
+        if joined_at >= story_min or node.count < min_articles:
+            continue
+        members = np.asarray(node.pre_order())
+        current = topic[members[0]]
+        size = int((topic == current).sum())
+        if size - members.size < min_articles or (topic[members] != current).any():
+            continue
+        if current not in sums:
+            sums[current] = totals(np.flatnonzero(topic == current))
+        share_in, named_in = totals(members)
+        share_rest, named_rest = sums[current][0] - share_in, sums[current][1] - named_in
+        share_in, share_rest = share_in / members.size, share_rest / (size - members.size)
+        mine, theirs = int(np.argmax(share_in)), int(np.argmax(share_rest))
+        if (mine != theirs and share_in[mine] >= min_share and share_rest[theirs] >= min_share
+                and named_in[mine] >= min_presence * members.size
+                and named_rest[theirs] >= min_presence * (size - members.size)
+                and share_rest[mine] < 0.5 * share_in[mine] and share_in[theirs] < 0.5 * share_rest[theirs]
+                and not (names is not None and _may_name_one_subject(names[mine], names[theirs]))):
+            topic[members] = next_topic
+            sums[current] = (sums[current][0] - share_in * members.size, sums[current][1] - named_in)
+            next_topic += 1
+    return topic
+
+
+def _may_name_one_subject(a: str, b: str) -> bool:
+    words_a, words_b = a.casefold().split(), b.casefold().split()
+    return (len(words_a) == 1 and words_a[0] in words_b) or (len(words_b) == 1 and words_b[0] in words_a)
 
 
 def _components(n: int, members: np.ndarray, a: np.ndarray, b: np.ndarray, score: np.ndarray,
@@ -454,6 +545,7 @@ def group_articles(
     vectors: pl.DataFrame, articles: pl.DataFrame, entities: pl.DataFrame, previous: pl.DataFrame,
     retired: frozenset[str] = frozenset(), topic_min: float = TOPIC_MIN_SIMILARITY, story_min: float = STORY_MIN_SIMILARITY,
     exact_max: int = EXACT_NEIGHBOURS_MAX, split_ratio: float = TOPIC_SPLIT_RATIO,
+    subject_min_share: float = SUBJECT_MIN_SHARE,
 ) -> Grouping:
     """Topics and stories of every article with a vector.
 
@@ -466,7 +558,8 @@ def group_articles(
         return Grouping(pl.DataFrame(schema=TOPIC_SCHEMA), pl.DataFrame(schema=STORY_SCHEMA),
                         pl.DataFrame(schema=STORY_ARTICLE_SCHEMA), pl.DataFrame(schema=MERGE_SCHEMA))
     features = article_features(vectors, entities)
-    topic_no, story_no = cluster_levels(features, topic_min, story_min, exact_max, split_ratio=split_ratio)
+    topic_no, story_no = cluster_levels(features, topic_min, story_min, exact_max, split_ratio=split_ratio,
+                                        subject_min_share=subject_min_share)
     position = {article_id: i for i, article_id in enumerate(features.ids)}
     # Earliest first: published date (unknown last), then id; not the time a run saw it, which
     # depends on how the articles were batched.

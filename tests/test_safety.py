@@ -627,8 +627,12 @@ def test_6_links_through_the_hnsw_index_match_the_exact_ones_on_a_small_warehous
     path = tmp_path / "w.duckdb"
     run_flow(raw_dir, path)
     got, expected = comparable_state(path)["links"], comparable_state(exact)["links"]
-    # HNSW is approximate; on 94 paragraphs its search is (nearly) exhaustive.
-    assert len(set(got) ^ set(expected)) <= 0.02 * len(expected), (len(got), len(expected))
+    # HNSW is approximate; on 94 paragraphs its search is (nearly) exhaustive. The index computes cosines
+    # with its own float32 kernel, so the 4th decimal may differ from the exact path's: pairs are compared,
+    # and each cosine to within 1e-3.
+    got_pairs, expected_pairs = {link[:4]: link[4] for link in got}, {link[:4]: link[4] for link in expected}
+    assert len(set(got_pairs) ^ set(expected_pairs)) <= 0.02 * len(expected), (len(got), len(expected))
+    assert all(abs(got_pairs[pair] - expected_pairs[pair]) <= 1e-3 for pair in set(got_pairs) & set(expected_pairs))
     again = tmp_path / "again.duckdb"
     run_flow(raw_dir, again)
     assert comparable_state(again)["links"] == got  # the same links each run (the graph is built on one thread)

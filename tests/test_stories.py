@@ -347,6 +347,33 @@ def test_topics_split_where_two_groups_are_far_less_close_than_each_inside(
     assert labels[0] == labels[blocks[0] - 1]  # a group is never cut inside
 
 
+@pytest.mark.parametrize(("first", "rest", "between", "topics_expected"), [
+    ({"Barack Obama": 0.4}, {"Michelle Obama": 0.3}, 0.45, 2),  # two clear subjects: two topics
+    ({"Michelle Obama": 0.4}, {"Michelle Obama": 0.3}, 0.45, 1),  # one subject, two sides of it
+    ({"Chelsea": 0.1}, {"Premier League": 0.15}, 0.45, 1),  # a league's clubs: no clear subject either side
+    ({"Barack Obama": 0.4}, {"Michelle Obama": 0.3, "Barack Obama": 0.25}, 0.45, 1),  # he is named much on both sides
+    ({"Barack Obama": 0.4}, {"Michelle Obama": 0.3}, 0.7, 1),  # as close as a story's articles: stories nest
+    ({"Elvis": 0.4}, {"Elvis Presley": 0.3}, 0.45, 1),  # maybe one subject under two names
+])
+def test_a_branch_about_another_subject_is_a_topic_of_its_own(
+    first: dict[str, float], rest: dict[str, float], between: float, topics_expected: int
+) -> None:
+    import scipy.sparse as sp
+
+    from tasks.topics import detach_subjects, split_topics
+
+    blocks = [4, 8]  # close enough that relative closeness alone keeps them together
+    tree = _tree_of(blocks, [0.55, 0.55], between)
+    names = sorted(set(first) | set(rest))
+    shares = np.array([[first.get(name, 0.0) for name in names]] * blocks[0]
+                      + [[rest.get(name, 0.0) for name in names]] * blocks[1])
+    together = split_topics(tree, topic_min=0.2, story_min=0.6, ratio=0.65, min_articles=3)
+    assert len(set(together.tolist())) == 1
+    labels = detach_subjects(tree, together, sp.csr_matrix(shares), story_min=0.6, min_articles=3, names=names)
+    assert len(set(labels.tolist())) == topics_expected
+    assert len(set(labels[:blocks[0]].tolist())) == len(set(labels[blocks[0]:].tolist())) == 1
+
+
 def test_topic_terms_are_what_a_cluster_is_about_not_how_news_is_written() -> None:
     from tasks.topics import distinctive_terms
 
