@@ -6,8 +6,8 @@ import hashlib
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from itertools import product
 from functools import lru_cache
+from itertools import product
 from typing import TYPE_CHECKING, Any
 
 import polars as pl

@@ -319,6 +319,7 @@ def detach_subjects(tree: np.ndarray, topic: np.ndarray, subjects: sp.csr_matrix
     present = subjects.copy()
     present.data[:] = 1.0
     sums: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # topic -> (share sums, articles naming), lazily
+    sizes = dict(enumerate(np.bincount(topic).tolist()))
 
     def totals(members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return np.asarray(subjects[members].sum(axis=0)).ravel(), np.asarray(present[members].sum(axis=0)).ravel()
@@ -332,8 +333,8 @@ def detach_subjects(tree: np.ndarray, topic: np.ndarray, subjects: sp.csr_matrix
         if joined_at >= story_min or node.count < min_articles:
             continue
         members = np.asarray(node.pre_order())
-        current = topic[members[0]]
-        size = int((topic == current).sum())
+        current = int(topic[members[0]])
+        size = sizes[current]
         if size - members.size < min_articles or (topic[members] != current).any():
             continue
         if current not in sums:
@@ -349,6 +350,7 @@ def detach_subjects(tree: np.ndarray, topic: np.ndarray, subjects: sp.csr_matrix
                 and not (names is not None and _may_name_one_subject(names[mine], names[theirs]))):
             topic[members] = next_topic
             sums[current] = (sums[current][0] - share_in * members.size, sums[current][1] - named_in)
+            sizes[current], sizes[next_topic] = size - members.size, members.size
             next_topic += 1
     return topic
 
