@@ -33,7 +33,6 @@ import polars as pl
 import scipy.sparse as sp
 from scipy.cluster.hierarchy import ClusterNode, fcluster, linkage, to_tree
 from scipy.sparse.csgraph import connected_components
-from sklearn.feature_extraction import DictVectorizer
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer, TfidfTransformer
 from sklearn.preprocessing import normalize
 
@@ -141,11 +140,7 @@ def article_features(vectors: pl.DataFrame, entities: pl.DataFrame) -> Features:
     shared = named.group_by("canonical_name").agg(pl.col("article_id").n_unique().alias("n")).filter(pl.col("n") >= 2)
     counts = (named.join(shared.select("canonical_name"), on="canonical_name")
               .group_by("article_id", "canonical_name").agg(pl.col("mentions").sum()))
-    by_article: dict[str, dict[str, float]] = {article_id: {} for article_id in ids}
-    for article_id, name, mentions in counts.iter_rows():
-        by_article[article_id][name] = float(mentions)
-    vectorizer = DictVectorizer(sort=True)
-    raw = vectorizer.fit_transform([by_article[a] for a in ids]) if ids else sp.csr_matrix((0, 0))
+    raw, entity_names = _by_article(ids, counts["article_id"], counts["canonical_name"], counts["mentions"])
     if raw.shape[1]:
         weighted = normalize(TfidfTransformer(sublinear_tf=True).fit_transform(raw))
     else:
@@ -159,7 +154,7 @@ def article_features(vectors: pl.DataFrame, entities: pl.DataFrame) -> Features:
         ids=ids,
         vectors=(matrix * vector_scale).astype(np.float32),
         entities=sp.csr_matrix(weighted * np.sqrt(ENTITY_WEIGHT), dtype=np.float32),
-        entity_names=list(vectorizer.get_feature_names_out()) if raw.shape[1] else [],
+        entity_names=entity_names,
         subjects=subjects,
         subject_names=subject_names,
     )
@@ -170,13 +165,19 @@ def subject_shares(ids: list[str], entities: pl.DataFrame) -> tuple[sp.csr_matri
     named = (entities.filter(pl.col("label").is_in(SUBJECT_ENTITY_TYPES) & pl.col("article_id").is_in(ids))
              .group_by("article_id", "canonical_name").agg(pl.col("mentions").sum())
              .with_columns(share=pl.col("mentions") / pl.col("mentions").sum().over("article_id")))
-    names = sorted(named["canonical_name"].unique().to_list())
+    return _by_article(ids, named["article_id"], named["canonical_name"], named["share"])
+
+
+def _by_article(ids: list[str], article_ids: pl.Series, names: pl.Series, values: pl.Series) -> tuple[sp.csr_matrix, list[str]]:
+    """An articles x names matrix (rows in `ids` order, columns the names sorted) from one value per
+    (article, name), and its column names."""
+    columns = sorted(names.unique().to_list())
     row_of = {article_id: i for i, article_id in enumerate(ids)}
-    col_of = {name: j for j, name in enumerate(names)}
-    rows = [row_of[a] for a in named["article_id"].to_list()]
-    cols = [col_of[name] for name in named["canonical_name"].to_list()]
-    shares = sp.csr_matrix((named["share"].to_numpy().astype(np.float64), (rows, cols)), shape=(len(ids), len(names)))
-    return shares, names
+    col_of = {name: j for j, name in enumerate(columns)}
+    rows = [row_of[a] for a in article_ids.to_list()]
+    cols = [col_of[name] for name in names.to_list()]
+    matrix = sp.csr_matrix((values.to_numpy().astype(np.float64), (rows, cols)), shape=(len(ids), len(columns)))
+    return matrix, columns
 
 
 def candidate_pairs(features: Features, min_similarity: float, exact_max: int = EXACT_NEIGHBOURS_MAX,
