@@ -48,6 +48,8 @@ def _without_space(text: str) -> str:
          "Those on the front lines of climate change should be empowered to be central to its solution To address "
          "China's coal emissions, the US could use a little help from its friends MORE and Russian Foreign Minister "
          "Sergei Lavrov on Friday failed to defuse the escalating crisis in Ukraine.\n" * 3)
+# and: a markdown heading that a block check then removed with its teaser lines stayed in the body.
+@example("00 0000 00aaAa\n00 0000 00aaAa\n# 00000 00aaAa\n")
 def test_removed_spans_plus_body_rebuild_the_input(document: str) -> None:
     article = clean_text(document)  # never raises
     removed = [False] * len(document)

@@ -114,9 +114,11 @@ def _attach_headings(items: list[tuple[bool, str]]) -> tuple[list[str], list[str
 
 
 def _remove(line: Line, check: Check) -> None:
-    # The whole line goes: cuts made inside it earlier would be recorded twice (overlapping spans).
+    # The whole line goes: cuts made inside it earlier would be recorded twice (overlapping spans), and a
+    # line marked as a heading earlier would still open a section of the body.
     line.reason, line.check = check.rule.name, check.name
     line.cuts = []
+    line.heading = False
 
 
 def clean_text(text: str, recurring: frozenset[str] = frozenset(), disabled: frozenset[str] = frozenset()) -> CleanedArticle:
@@ -158,7 +160,6 @@ def clean_text(text: str, recurring: frozenset[str] = frozenset(), disabled: fro
             # Measured on the raw line: its inner whitespace may differ from `stripped` ("##  A  B").
             marker = re.match(r"\s*#{1,6}\s+", line.text)
             line.cuts.append((0, marker.end() if marker else 0, heading.rule.name, heading.name))
-            article.section_headings.append(MARKDOWN_HEADING.match(stripped).group("text"))  # type: ignore[union-attr]
             ctx.previous_kept = line
             continue
         line_text = normalise_space(MARKDOWN_LINK.sub(r"\1", stripped)) if "](" in stripped else stripped
@@ -191,6 +192,9 @@ def clean_text(text: str, recurring: frozenset[str] = frozenset(), disabled: fro
             _remove(line, block)
     if "url_footer" not in disabled:
         restore_inner_urls(lines, article)
+    # The markdown headings that no block check removed, then the headings told by their place.
+    article.section_headings = [MARKDOWN_HEADING.match(line.stripped).group("text")  # type: ignore[union-attr]
+                                for line in lines if line.heading]
     _mark_section_headings(lines, article)
     _build_paragraphs(lines, article)
 
