@@ -59,6 +59,44 @@ def link_kind(overlap: float) -> str:
     return "copy" if overlap >= COPY_MIN_OVERLAP else "paraphrase"
 
 
+# --- ranking: one total order everywhere ------------------------------------------------------------
+#
+# Neighbours are ranked by (cosine desc, paragraph_id asc), the cosine rounded to RANK_DECIMALS. A float32
+# matrix product's cosine depends in its last bits on the shapes multiplied, the BLAS kernel and its
+# threads (and the HNSW index has its own kernel), so a float32 cosine near a rounding boundary rounds
+# either way, and identical paragraphs' cosines may differ in the last bit: 3 of 731 links after a
+# history of edits differed from a fresh run's. So the float32 product only picks candidates, with a
+# margin, and the candidates' cosines are computed again in float64 from the stored float32 vectors
+# (whose products are exact in float64; any summation order then agrees to ~1e-14, far below the
+# rounding step), and those are what is ranked and stored.
+
+RANK_DECIMALS = 6
+# Far above a float32 cosine's error (~1e-7 for 384 dimensions), so that no candidate is lost.
+SCORE_MARGIN = 1e-4
+
+
+def rank_scores(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise cosines of unit vectors `a` and `b` (float32, same shape), in float64, rounded: the
+    score every ranking uses."""
+    if a.shape[0] == 0:
+        return np.zeros(0, dtype=np.float64)
+    exact = np.einsum("ij,ij->i", a.astype(np.float64), b.astype(np.float64))
+    return np.round(exact, RANK_DECIMALS)
+
+
+def _near_top(block: np.ndarray, k: int, floor: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(row, column) of the float32 scores in `block` that may be among a row's top k once scored
+    exactly: within SCORE_MARGIN of the row's k-th best (and of `floor`), every tie included, however
+    many. Cells set to -inf (masked) are never taken."""
+    if block.shape[1] > k:
+        kth = np.partition(block, block.shape[1] - k, axis=1)[:, block.shape[1] - k]
+    else:
+        kth = np.full(block.shape[0], -np.inf, dtype=block.dtype)
+    cutoff = np.maximum(kth, floor) - SCORE_MARGIN
+    rows, columns = np.nonzero((block >= cutoff[:, None]) & np.isfinite(block))
+    return rows, columns
+
+
 # --- nearest neighbours -------------------------------------------------------------------------
 
 # Cosines scored at once by the exact search (x 4 bytes, plus argpartition's 8-byte indices): queries
@@ -74,7 +112,8 @@ def exact_chunk_rows(corpus_rows: int) -> int:
 
 
 def exact_neighbours(queries: np.ndarray, corpus: np.ndarray, k: int, chunk_rows: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Top-k corpus rows by cosine (unit vectors) for each query: (indices, scores), best first.
+    """Top-k corpus rows by cosine (unit vectors) for each query: (indices, scores), best first, equal
+    cosines (at RANK_DECIMALS) in row order, so that the result does not depend on chunking or threads.
 
     The reference for the approximate index; cost grows with queries x corpus.
     """
@@ -86,12 +125,13 @@ def exact_neighbours(queries: np.ndarray, corpus: np.ndarray, k: int, chunk_rows
         return indices, scores
     for start in range(0, queries.shape[0], chunk_rows):
         block = queries[start:start + chunk_rows] @ corpus.T
-        best = np.argpartition(block, -k, axis=1)[:, -k:] if k < block.shape[1] else np.tile(
-            np.arange(block.shape[1]), (block.shape[0], 1))
-        best_scores = np.take_along_axis(block, best, axis=1)
-        order = np.argsort(-best_scores, axis=1)
-        indices[start:start + chunk_rows] = np.take_along_axis(best, order, axis=1)
-        scores[start:start + chunk_rows] = np.take_along_axis(best_scores, order, axis=1)
+        rows, columns = _near_top(block, k, -np.inf)
+        exact = rank_scores(queries[start + rows], corpus[columns])
+        bounds = np.searchsorted(rows, np.arange(block.shape[0] + 1))  # np.nonzero gives rows in order
+        for row in range(block.shape[0]):
+            cols, found = columns[bounds[row]:bounds[row + 1]], exact[bounds[row]:bounds[row + 1]]
+            order = np.lexsort((cols, -found))[:k]  # total key: (cosine desc, row asc)
+            indices[start + row], scores[start + row] = cols[order], found[order]
     return indices, scores
 
 
@@ -129,15 +169,31 @@ class ParagraphIndex:
     index: object
     keys: dict[int, tuple[str, str]]  # key -> (paragraph_id, article_id)
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[list[list[tuple[str, str]]], np.ndarray]:
-        """For each query: up to k (paragraph_id, article_id) and cosines, best first."""
+    def search(self, queries: np.ndarray, k: int) -> tuple[list[list[tuple[str, str]]], list[np.ndarray]]:
+        """For each query: up to k (paragraph_id, article_id) and their cosines, scored exactly
+        (rank_scores, not the index's own float32 kernel), in the order (cosine desc, paragraph_id)."""
         if len(self.keys) == 0 or queries.shape[0] == 0:
-            return [[] for _ in range(queries.shape[0])], np.zeros((queries.shape[0], 0), dtype=np.float32)
+            return [[] for _ in range(queries.shape[0])], [np.zeros(0) for _ in range(queries.shape[0])]
         matches = self.index.search(queries, min(k, len(self.keys)), threads=INDEX_THREADS)
         keys = np.atleast_2d(matches.keys)
-        cosines = 1.0 - np.atleast_2d(matches.distances)
         counts = np.atleast_1d(matches.counts)
-        found = [[self.keys[int(key)] for key in keys[row, :counts[row]]] for row in range(keys.shape[0])]
+        valid = np.arange(keys.shape[1])[None, :] < counts[:, None]
+        query_rows, _ = np.nonzero(valid)
+        flat_keys = keys[valid]
+        # The stored vectors, fetched in one call, against their queries: one exact cosine per hit.
+        vectors = np.asarray(self.index.get(flat_keys), dtype=np.float32).reshape(len(flat_keys), -1)
+        exact = rank_scores(queries[query_rows], vectors)
+        found: list[list[tuple[str, str]]] = []
+        cosines: list[np.ndarray] = []
+        start = 0
+        for row in range(keys.shape[0]):
+            stop = start + int(counts[row])
+            hits = [self.keys[int(key)] for key in flat_keys[start:stop]]
+            row_scores = exact[start:stop]
+            order = sorted(range(len(hits)), key=lambda i: (-row_scores[i], hits[i][0]))
+            found.append([hits[i] for i in order])
+            cosines.append(row_scores[order])
+            start = stop
         return found, cosines
 
 
@@ -214,6 +270,12 @@ def _keep(pairs: dict, a: str, b: str, article_a: str, article_b: str, cosine: f
     pairs[(a, b)] = (article_a, article_b, cosine)
 
 
+def _total_key(hit: tuple[str, str, float]) -> tuple[float, str]:
+    """(paragraph_id, article_id, cosine) ranked by cosine (at RANK_DECIMALS: float32 or float64, the
+    same value) desc, then paragraph_id."""
+    return -round(hit[2], RANK_DECIMALS), hit[0]
+
+
 def _candidates(
     new: pl.DataFrame, neighbours: list[list[tuple[str, str, float]]], threshold: float, top_k: int,
     pairs: dict[tuple[str, str], tuple[str, str, float]],
@@ -221,7 +283,7 @@ def _candidates(
     """Keep each new paragraph's top_k neighbours from other articles with cosine >= threshold."""
     for (paragraph_id, article_id), found in zip(new.select("paragraph_id", "article_id").iter_rows(), neighbours):
         kept = 0
-        for other_id, other_article, cosine in sorted(found, key=lambda hit: -hit[2]):
+        for other_id, other_article, cosine in sorted(found, key=_total_key):
             if kept == top_k or cosine < threshold:
                 break
             if other_article == article_id or other_id == paragraph_id:
@@ -252,6 +314,8 @@ def link_similar_paragraphs(
         return pl.DataFrame(schema=LINK_SCHEMA)
     excluded = set(excluded_articles or [])
     depth = _query_depth(new, top_k)
+    # exact_neighbours breaks ties by row: rows in paragraph_id order make that the total order.
+    new = new.sort("paragraph_id")
     new_vectors = embedding_matrix(new["embedding"])
     new_ids, new_articles = new["paragraph_id"].to_list(), new["article_id"].to_list()
     neighbours: list[list[tuple[str, str, float]]] = [[] for _ in new_ids]
@@ -269,7 +333,8 @@ def link_similar_paragraphs(
     else:
         excluded_list = list(excluded)
         for block in frame_blocks(existing):
-            stored = block.filter(~pl.col("paragraph_id").is_in(new_ids) & ~pl.col("article_id").is_in(excluded_list))
+            stored = block.filter(~pl.col("paragraph_id").is_in(new_ids) & ~pl.col("article_id").is_in(excluded_list)
+                                  ).sort("paragraph_id")
             if stored.height == 0:
                 continue
             stored_ids, stored_articles = stored["paragraph_id"].to_list(), stored["article_id"].to_list()
@@ -278,7 +343,7 @@ def link_similar_paragraphs(
                 hits = neighbours[q] + [(stored_ids[c], stored_articles[c], float(s)) for c, s in zip(rows[q], scores[q])]
                 # Only the batch's own depth + 1 hits can be of the same article, so the best
                 # 2 * depth + 1 always hold the top_k from other articles.
-                neighbours[q] = sorted(hits, key=lambda hit: -hit[2])[:2 * depth + 1]
+                neighbours[q] = sorted(hits, key=_total_key)[:2 * depth + 1]
             if "text" in stored.columns:
                 kept = {hit[0] for hits in neighbours for hit in hits}
                 texts.update((p, t) for p, t in zip(stored_ids, stored["text"].to_list()) if p in kept)
@@ -307,15 +372,11 @@ def paragraph_ids_missing_text(links: pl.DataFrame, known: set[str]) -> list[str
 # `relink` keeps them so: it recomputes the lists of the queued paragraphs (new ones, and those whose
 # neighbours were removed) and of every stored paragraph a new one enters the list of.
 
-RANK_DECIMALS = 6
-# Candidates kept per query beyond top_k, so that paragraphs tied at the k-th place (the same wire
-# paragraph in several outlets) are all seen and ordered by id.
+# Candidates asked of the HNSW index beyond top_k, so that paragraphs tied at the k-th place (the same
+# wire paragraph in several outlets) are seen and ordered by id; more are asked while the last one
+# found still ties with the k-th (index_neighbour_lists).
 TIE_MARGIN = 16
-_EPS = 1e-5  # the reverse check over-includes by this much; a recomputed list is exact either way
-
-
-def _rank_scores(scores: np.ndarray) -> np.ndarray:
-    return np.round(scores.astype(np.float64), RANK_DECIMALS)
+_EPS = SCORE_MARGIN  # the reverse check over-includes by this much; a recomputed list is exact either way
 
 
 class _ArticleCodes:
@@ -334,41 +395,37 @@ def exact_neighbour_lists(
 ) -> pl.DataFrame:
     """Each query's neighbour list over the corpus (frames with `paragraph_id`, `article_id`,
     `embedding`, read a block at a time), by exact search. Columns: those of paragraph_neighbours."""
-    depth = top_k + TIE_MARGIN
     codes = _ArticleCodes()
     query_codes = codes.of(query_articles)
     n = len(query_ids)
-    best_scores = np.full((n, depth), -np.inf, dtype=np.float64)
-    best_rows = np.full((n, depth), -1, dtype=np.int64)
-    corpus_ids: list[str] = []
-    corpus_articles: list[str] = []
+    # Per query, its best top_k so far as (-score, paragraph_id, article_id): the top_k of a union is
+    # the top_k of its parts' top_k under a total order, so blocks may come in any size and order.
+    best: list[list[tuple[float, str, str]]] = [[] for _ in range(n)]
+    floor = np.full(n, threshold, dtype=np.float64)  # a query's k-th best so far: weaker cannot enter
     for block in corpus_blocks:
         if block.height == 0:
             continue
-        offset = len(corpus_ids)
-        corpus_ids += block["paragraph_id"].to_list()
-        corpus_articles += block["article_id"].to_list()
-        block_codes = codes.of(block["article_id"].to_list())
+        block_ids, block_articles = block["paragraph_id"].to_list(), block["article_id"].to_list()
+        block_codes = codes.of(block_articles)
         matrix = embedding_matrix(block["embedding"])
         for start in range(0, n, exact_chunk_rows(block.height)):
             stop = min(n, start + exact_chunk_rows(block.height))
-            scores = _rank_scores(query_vectors[start:stop] @ matrix.T)
+            scores = query_vectors[start:stop] @ matrix.T
             scores[query_codes[start:stop, None] == block_codes[None, :]] = -np.inf  # same article (and itself)
-            take = min(depth, scores.shape[1])
-            top = np.argpartition(-scores, take - 1, axis=1)[:, :take] if take < scores.shape[1] else np.tile(
-                np.arange(scores.shape[1]), (stop - start, 1))
-            merged_scores = np.concatenate([best_scores[start:stop], np.take_along_axis(scores, top, axis=1)], axis=1)
-            merged_rows = np.concatenate([best_rows[start:stop], top + offset], axis=1)
-            keep = np.argsort(-merged_scores, axis=1, kind="stable")[:, :depth]
-            best_scores[start:stop] = np.take_along_axis(merged_scores, keep, axis=1)
-            best_rows[start:stop] = np.take_along_axis(merged_rows, keep, axis=1)
-    article_of = dict(zip(corpus_ids, corpus_articles))
-    rows: list[tuple[str, str, str, str, float]] = []
-    for q in range(n):
-        found = [(float(s), corpus_ids[r]) for s, r in zip(best_scores[q], best_rows[q]) if r >= 0 and s >= threshold]
-        for score, other in sorted(found, key=lambda hit: (-hit[0], hit[1]))[:top_k]:
-            rows.append((query_ids[q], other, query_articles[q], article_of[other], score))
-    return _neighbour_frame(rows)
+            rows, columns = _near_top(scores, top_k, floor[start:stop])
+            exact = rank_scores(query_vectors[start + rows], matrix[columns])
+            touched = set()
+            for row, column, score in zip(rows.tolist(), columns.tolist(), exact.tolist()):
+                if score >= threshold:
+                    best[start + row].append((-score, block_ids[column], block_articles[column]))
+                    touched.add(start + row)
+            for q in touched:
+                best[q] = sorted(best[q])[:top_k]
+                if len(best[q]) == top_k:
+                    floor[q] = -best[q][-1][0]
+    rows_out = [(query_ids[q], other, query_articles[q], other_article, -negated)
+                for q in range(n) for negated, other, other_article in best[q]]
+    return _neighbour_frame(rows_out)
 
 
 def _neighbour_frame(rows: list[tuple[str, str, str, str, float]]) -> pl.DataFrame:
@@ -400,7 +457,9 @@ def entered_lists(
         best = np.full(block.height, -np.inf)
         for start in range(0, len(added_articles), exact_chunk_rows(block.height)):
             stop = start + exact_chunk_rows(block.height)
-            scores = _rank_scores(added_vectors[start:stop] @ matrix.T)
+            # float32 is enough here: the margin (_EPS) over-includes, and each list entered is
+            # recomputed exactly.
+            scores = added_vectors[start:stop] @ matrix.T
             scores[added_codes[start:stop, None] == block_codes[None, :]] = -np.inf
             best = np.maximum(best, scores.max(axis=0))
         for paragraph_id, score in zip(ids, best.tolist()):
@@ -416,15 +475,28 @@ def index_neighbour_lists(
     index: ParagraphIndex, query_ids: list[str], query_articles: list[str], query_vectors: np.ndarray,
     threshold: float, top_k: int, longest_article: int,
 ) -> pl.DataFrame:
-    """Neighbour lists through the HNSW index (approximate: as good as its recall)."""
-    found, cosines = index.search(query_vectors, top_k + TIE_MARGIN + min(longest_article, 64))
-    rows = []
-    for q, hits in enumerate(found):
-        scores = _rank_scores(np.asarray(cosines[q][:len(hits)]))
-        kept = sorted(((float(s), pid, aid) for (pid, aid), s in zip(hits, scores)
-                       if aid != query_articles[q] and s >= threshold), key=lambda hit: (-hit[0], hit[1]))[:top_k]
-        rows += [(query_ids[q], pid, query_articles[q], aid, score) for score, pid, aid in kept]
-    return _neighbour_frame(rows)
+    """Neighbour lists through the HNSW index (approximate: as good as its recall). Hits are scored
+    again exactly (rank_scores) and ordered by (cosine desc, paragraph_id); a query whose last hit
+    still ties with its k-th is searched again for more, so that a tie is never cut by the index."""
+    rows: list[tuple[str, str, str, str, float]] = []
+    count = top_k + TIE_MARGIN + min(longest_article, 64)
+    pending = list(range(len(query_ids)))
+    while pending:
+        found, scores = index.search(query_vectors[pending], count)
+        again = []
+        for q, hits, exact in zip(pending, found, scores):
+            others = [(-float(s), pid, aid) for (pid, aid), s in zip(hits, exact) if aid != query_articles[q]]
+            kept = sorted(hit for hit in others if -hit[0] >= threshold)[:top_k]
+            weakest = min((float(s) for s in exact), default=-np.inf)
+            bar = -kept[-1][0] if len(kept) == top_k else threshold
+            if len(hits) == count and weakest >= bar - SCORE_MARGIN:
+                again.append(q)  # what was not asked for may tie with the k-th (or still pass the threshold)
+                continue
+            rows += [(query_ids[q], pid, query_articles[q], aid, -negated) for negated, pid, aid in kept]
+        if count >= len(index.keys):
+            break
+        pending, count = again, count * 2
+    return _neighbour_frame(sorted(rows))
 
 
 def links_from_pairs(pairs: pl.DataFrame) -> pl.DataFrame:
