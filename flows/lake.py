@@ -11,7 +11,6 @@ last leaves neighbour lists, links, topics and stories computed over everything.
 
 from __future__ import annotations
 
-import polars as pl
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
@@ -21,20 +20,23 @@ from tasks.settings import Settings
 
 
 def link_concurrent_quotes(con, article_ids: list[str]) -> int:  # type: ignore[no-untyped-def]
-    """Quote links among these articles (this run's and concurrent runs') that are not stored yet (inside
-    the caller's transaction). Each batch linked its quotes to those committed when it read them, so a
-    pair of two runs' batches that loaded at once is missing, whichever runs they were: a run killed
-    mid-way and one that ended before the other's batch committed leave such a pair to the next run's
-    end, for which neither article is its own. Links to older articles were made by the batches.
-    Returns how many were added."""
+    """Quote links among these articles (this run's and concurrent runs'), recomputed and stored in
+    place of those stored between them (inside the caller's transaction). Each batch linked its quotes
+    to those committed when it read them, outside its load's transaction: a pair of two runs' batches
+    that loaded at once is missing, whichever runs they were (a run killed mid-way and one that ended
+    before the other's batch committed leave such a pair to the next run's end, for which neither
+    article is its own), and a batch that read a quote before another run's end settled its speaker
+    (and committed after it) stored a link computed with the old speaker, which adding the missing
+    pairs never corrects. Run after the entities are settled, so that speakers are final. Links to
+    older articles were made by the batches. Returns how many links changed."""
     found = warehouse.quotes_of(con, article_ids)
     quote_links = quotes.link_quotes(found, embed.embedding_matrix(found["embedding"]))
-    return warehouse.insert_missing_links(con, pl.DataFrame(), quote_links)
+    return warehouse.replace_quote_links_among(con, article_ids, quote_links)
 
 
 def rebuild_lake_derived(settings: Settings, con, run_id: str) -> tuple[int, int]:  # type: ignore[no-untyped-def]
-    """Inside the caller's transaction: relink this run's and concurrent runs' paragraphs (and link their
-    quotes), settle entities, then article similarity, vectors, topics and stories as
+    """Inside the caller's transaction: relink this run's and concurrent runs' paragraphs, settle
+    entities, link their quotes again, then article similarity, vectors, topics and stories as
     flows/ingest.rebuild_derived computes them. Returns
     (paragraph lists recomputed, stories)."""
     ours = warehouse.run_article_ids(con, run_id)
@@ -50,9 +52,10 @@ def rebuild_lake_derived(settings: Settings, con, run_id: str) -> tuple[int, int
             con, settings.similarity_threshold, settings.similarity_top_k, settings.similarity_exact_max,
             similarity.paragraph_index_path(settings.warehouse), settings.embedding_dim,
         )
-        link_concurrent_quotes(con, both)
     # Entities over every article committed so far; the run that finishes last settles them over all.
     settle_entities(con, settings, in_callers_transaction=True)
+    if theirs:  # with the speakers settled
+        link_concurrent_quotes(con, both)
     return relinked, derive_stories(con, settings, run_id, in_callers_transaction=True)
 
 

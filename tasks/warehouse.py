@@ -1402,19 +1402,22 @@ def quotes_of(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> pl.Data
                         article_ids)
 
 
-def insert_missing_links(con: duckdb.DuckDBPyConnection, paragraph_links: pl.DataFrame, quote_links: pl.DataFrame) -> int:
-    """Add the links not stored yet (inside the caller's transaction). Returns how many were added."""
-    added = 0
-    for table, frame, keys in (("paragraph_similarity", paragraph_links, ("paragraph_id_a", "paragraph_id_b")),
-                               ("quote_links", quote_links, ("quote_id_a", "quote_id_b"))):
-        if frame.height == 0:
-            continue
-        with registered(con, "candidate_links", frame.select(*keys)):
-            stored = read_frame(con, f"select {', '.join(keys)} from {table} join candidate_links using ({', '.join(keys)})")
-        missing = frame.join(stored, on=list(keys), how="anti")
-        _insert(con, table, missing)
-        added += missing.height
-    return added
+def replace_quote_links_among(con: duckdb.DuckDBPyConnection, article_ids: list[str], quote_links: pl.DataFrame) -> int:
+    """Make the quote links between any two of these articles exactly `quote_links` (every such pair,
+    computed over their current quotes), inside the caller's transaction: stored links between them that
+    a batch computed from an older snapshot (a speaker since settled, a quote it could not see) are
+    replaced, not only completed. Returns how many rows differ from what was stored."""
+    with registered(con, "linked_articles", _key_frame("article_id", article_ids)):
+        among = ("from quote_links where article_id_a in (select article_id from linked_articles) "
+                 "and article_id_b in (select article_id from linked_articles)")
+        stored = read_frame(con, f"select * {among}")
+        con.execute(f"delete {among}")
+    _insert(con, "quote_links", quote_links)
+    if stored.height == 0:
+        return quote_links.height
+    exact = [c for c in quote_links.columns if c not in ("cosine", "word_similarity")]  # the floats: noise only
+    stored = stored.select(exact).cast({c: quote_links.schema[c] for c in exact})
+    return quote_links.join(stored, on=exact, how="anti").height + stored.join(quote_links.select(exact), on=exact, how="anti").height
 
 
 def claim_derived_tables(con: duckdb.DuckDBPyConnection, run_id: str) -> None:

@@ -424,3 +424,45 @@ def test_readers_of_a_lake_are_guarded_like_the_single_files(tmp_path: Path) -> 
                              capture_output=True, text=True, timeout=300)
     assert refused.returncode != 0 and not (tmp_path / "out.csv").exists()
 
+
+def test_the_end_of_a_lake_run_replaces_stale_quote_links_among_concurrent_articles(seed_run, tmp_path: Path) -> None:
+    """A batch links its quotes to those committed when it read them, outside its load's transaction: one
+    that read a quote before another run's end settled its speaker, and committed after, stores a link
+    computed with the old speaker (linked on `same_speaker`, or not). The end of a later run
+    (flows/lake.link_concurrent_quotes) must leave the links among concurrent articles exactly as computed
+    over their current quotes: a stale row, an extra one and a missing one are all put right. (Only
+    adding the missing pairs, as it did, left the other two.)"""
+    import duckdb
+
+    from flows.lake import link_concurrent_quotes
+
+    _, source, _ = seed_run
+    path = tmp_path / "w.duckdb"
+    shutil.copy(source, path)
+    compared = "quote_id_a, quote_id_b, article_id_a, article_id_b, same_speaker"
+
+    def links(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+        return con.execute(f"select {compared}, round(cosine, 4), round(word_similarity, 4) from quote_links order by all").fetchall()
+
+    with duckdb.connect(str(path)) as con:
+        articles = [row[0] for row in con.execute("select article_id from articles order by 1").fetchall()]
+        expected = links(con)
+        assert len(expected) >= 2, "the samples' quotes no longer link: the test needs other data"
+        stale, dropped = expected[0], expected[1]
+        unlinked = con.execute(
+            "select a.quote_id, b.quote_id, a.article_id, b.article_id from quotes a join quotes b "
+            "on a.article_id < b.article_id and a.quote_id < b.quote_id "
+            "where (a.quote_id, b.quote_id) not in (select (quote_id_a, quote_id_b) from quote_links) limit 1").fetchone()
+        assert unlinked is not None
+        con.execute("begin transaction")
+        con.execute("update quote_links set same_speaker = not same_speaker where quote_id_a = ? and quote_id_b = ?", list(stale[:2]))
+        con.execute("delete from quote_links where quote_id_a = ? and quote_id_b = ?", list(dropped[:2]))
+        con.execute(f"insert into quote_links ({compared}, cosine, word_similarity) values (?, ?, ?, ?, true, 0.5, 0.5)",
+                    list(unlinked))
+        changed = link_concurrent_quotes(con, articles)
+        con.execute("commit")
+        assert changed == 4  # the stale row out and in again, the missing one in, the extra one out
+        got = links(con)
+    assert [row[:5] for row in got] == [row[:5] for row in expected]
+    assert np.allclose(np.array([row[5:] for row in got], dtype=float), np.array([row[5:] for row in expected], dtype=float),
+                       atol=1e-4)
