@@ -489,12 +489,10 @@ def index_neighbour_lists(
             kept = sorted(hit for hit in others if -hit[0] >= threshold)[:top_k]
             weakest = min((float(s) for s in exact), default=-np.inf)
             bar = -kept[-1][0] if len(kept) == top_k else threshold
-            if len(hits) == count and weakest >= bar - SCORE_MARGIN:
+            if count < len(index.keys) and len(hits) == count and weakest >= bar - SCORE_MARGIN:
                 again.append(q)  # what was not asked for may tie with the k-th (or still pass the threshold)
                 continue
             rows += [(query_ids[q], pid, query_articles[q], aid, -negated) for negated, pid, aid in kept]
-        if count >= len(index.keys):
-            break
         pending, count = again, count * 2
     return _neighbour_frame(sorted(rows))
 

@@ -137,3 +137,18 @@ def test_neighbour_lists_do_not_depend_on_blas_threads(seed: int) -> None:
         outputs.append([tuple(row) for row in json.loads(result.stdout)])
     assert outputs[0] == outputs[1]
     assert set(outputs[0]) == reference_lists(corpus(seed))
+
+
+def test_index_lists_when_the_search_asks_for_every_stored_paragraph(tmp_path: Path) -> None:
+    """All tied, and the first search already asks for every key: nothing to search again, nothing lost."""
+    n = TOP_K + similarity.TIE_MARGIN + 1  # what index_neighbour_lists asks for first, with longest_article=1
+    frame = corpus().head(COPIES).head(n)
+    index, _, _ = similarity.sync_paragraph_index(
+        tmp_path / "w.hnsw", frame.select("paragraph_id", "article_id"),
+        lambda ids: frame.filter(pl.col("paragraph_id").is_in(ids)), DIM)
+    found = similarity.index_neighbour_lists(
+        index, frame["paragraph_id"].to_list(), frame["article_id"].to_list(),
+        similarity.embedding_matrix(frame["embedding"]), THRESHOLD, TOP_K, longest_article=1)
+    got = {(a, b, round(float(c), similarity.RANK_DECIMALS)) for a, b, c in
+           found.select("paragraph_id", "neighbour_id", "cosine").iter_rows()}
+    assert got == reference_lists(frame) and len(got) == n * TOP_K
