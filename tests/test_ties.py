@@ -117,7 +117,6 @@ def test_exact_neighbours_order_ties_by_row_whatever_the_chunks() -> None:
 
 _IN_SUBPROCESS = """
 import json, sys
-import polars as pl
 from tests.test_ties import corpus, lists_of
 frame = corpus(int(sys.argv[1]))
 print(json.dumps(sorted(lists_of(frame, frame, list(frame.iter_slices(int(sys.argv[2])))))))
