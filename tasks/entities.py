@@ -98,9 +98,14 @@ def is_title_only(surface: str) -> bool:
     return any(TITLE_WORDS.fullmatch(text + tail) for tail in (" ", ". "))
 
 
+# What a mention's label checks read before it (the office before it, the word before it): this many
+# characters, not the whole text before it, which made a long paragraph's mentions cost its length each.
+LOOK_BEHIND_CHARS = 200
+
+
 def is_office_fragment(text: str, start: int, end: int) -> bool:
     """The last word of an office ("State" in "Secretary of State John Kerry"), not an organisation."""
-    return " " not in text[start:end].strip() and bool(OFFICE_OF.search(text[:start]))
+    return " " not in text[start:end].strip() and bool(OFFICE_OF.search(text, max(0, start - LOOK_BEHIND_CHARS), start))
 
 
 def extract_mentions(paragraphs: pl.DataFrame, model: str, batch_size: int = 64) -> pl.DataFrame:
@@ -119,7 +124,7 @@ def extract_mentions(paragraphs: pl.DataFrame, model: str, batch_size: int = 64)
                     continue
                 if is_title_only(ent.text) or is_office_fragment(text, ent.start_char, ent.end_char):
                     continue
-                before = text[: ent.start_char].split()
+                before = text[max(0, ent.start_char - LOOK_BEHIND_CHARS): ent.start_char].split()
                 rows.append(
                     {
                         "article_id": article_id,

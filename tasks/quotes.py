@@ -13,6 +13,7 @@ Rules, in the order they are tried for each quote:
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import groupby
@@ -69,6 +70,16 @@ FILLER = re.compile(r"^(?:[\s,]|however|also|later|then|again|earlier|previously
                     r"would|will|once)*$", re.I)
 ABBREVIATION = re.compile(r"(?:\b[A-Z]|\b(?:Mr|Mrs|Ms|Dr|Sec|Gen|Sen|Rep|Gov|St|Jr|Sr|Lt|Col|Capt|Prof|No|vs)|"
                           r"\b(?:[A-Z]\.)+[A-Z])$")
+# ABBREVIATION is tried on this many characters before a full stop: its longest fixed alternative is 4
+# characters (and a newline `$` may skip), and a run of initials ("U.S.A") matches as soon as its last
+# "S.A" does. Searching the whole text before each stop made sentence splitting quadratic (271 s of a
+# 1 MB paragraph's 377 s).
+ABBREVIATION_REACH = 8
+# Where a sentence ends: the lookbehind starts a match only at the first mark of a run ("!!!", "..."),
+# and the possessive runs never backtrack (no shorter run can be followed by the space or end the
+# lookahead needs), so a long run of marks costs its length once, not its square.
+SENTENCE_END = re.compile(r"(?<![.!?])[.!?]++[\"”’)]*+(?=\s+[\"“(‘A-Z0-9]|\s*$)")
+WORD = re.compile(r"\S+")
 QUOTE_MARKS = {'"', "“", "”"}
 
 # Quote links: the same statement in two outlets. Measured on the samples' quotes: different
@@ -144,15 +155,107 @@ def find_quote_spans(text: str) -> list[_Span]:
 def _sentence_ends(text: str) -> list[int]:
     """Offsets just after each sentence-ending mark, skipping abbreviations ("U.S.", "Sec.", "V.")."""
     ends = []
-    for match in re.finditer(r"[.!?]+[\"”’)]*(?=\s+[\"“(‘A-Z0-9]|\s*$)", text):
-        if match.group().startswith(".") and ABBREVIATION.search(text[: match.start()]):
+    for match in SENTENCE_END.finditer(text):
+        # Only the characters just before the mark can make it an abbreviation's (`\\b` still sees the
+        # character before the window): the same answer as searching all of text[:start].
+        if match.group().startswith(".") and ABBREVIATION.search(
+            text, max(0, match.start() - ABBREVIATION_REACH), match.start()
+        ):
             continue
         ends.append(match.end())
     return ends
 
 
-def _outside(spans: Sequence[_Span], position: int) -> bool:
-    return not any(span.open_mark <= position <= span.end for span in spans)
+class _Paragraph:
+    """A paragraph's text, quote spans, sentence ends and mentions (sorted by start), indexed once so that
+    each quote's look-ups are bisections and dictionary reads, not scans of the whole paragraph: a
+    paragraph of n characters has O(n) quotes and mentions, and a scan per quote made one 1 MB
+    paragraph cost minutes. Answers are those of the plain scans they replace."""
+
+    def __init__(self, text: str, mentions: Sequence[_Mention], spans: Sequence[_Span]) -> None:
+        self.text, self.mentions, self.spans = text, mentions, spans
+        self.ends = _sentence_ends(text)
+        self._opens = [span.open_mark for span in spans]
+        self._starts = [m.start for m in mentions]
+        self._by_end: dict[int, _Mention] = {}
+        for mention in mentions:
+            self._by_end.setdefault(mention.end, mention)  # the first one, as a scan in order finds
+        self._people: list[_Mention] | None = None
+        self._subjects: dict[tuple[int, int], tuple[str | None, _Mention | None]] = {}
+        self._first_verbs: dict[int, re.Match[str] | None] = {}
+
+    def outside(self, position: int) -> bool:
+        """Not inside any quote span. Spans are ordered and meet at most at a mark, so only the last
+        span opening at or before `position` can hold it."""
+        index = bisect_right(self._opens, position) - 1
+        return index < 0 or position > self.spans[index].end
+
+    def sentence_start(self, position: int) -> int:
+        """The last sentence end at or before `position` (0: the paragraph's start)."""
+        index = bisect_right(self.ends, position)
+        return self.ends[index - 1] if index else 0
+
+    def sentence_end_after(self, position: int) -> int | None:
+        """The first sentence end after `position`."""
+        index = bisect_right(self.ends, position)
+        return self.ends[index] if index < len(self.ends) else None
+
+    def mention_ending_at(self, position: int) -> _Mention | None:
+        return self._by_end.get(position)
+
+    def mentions_from(self, position: int) -> Iterator[_Mention]:
+        """Mentions starting at or after `position`, in order."""
+        for index in range(bisect_left(self._starts, position), len(self.mentions)):
+            yield self.mentions[index]
+
+    def _index_people(self) -> None:
+        self._people = [m for m in self.mentions if m.label == "PERSON" and self.outside(m.start)]
+        self._people_ends = [m.end for m in self._people]
+        self._people_starts = [m.start for m in self._people]
+        # Mentions from spaCy never overlap, so ends rise with starts; made-up ones may nest, and
+        # then `people_before` filters instead of bisecting.
+        self._ends_rise = all(a <= b for a, b in zip(self._people_ends, self._people_ends[1:]))
+        self._last_speaking: list[int] = []  # per person: index of the last speaking one up to it, or -1
+        last = -1
+        for index, mention in enumerate(self._people):
+            if _is_speaking(self.text, mention):
+                last = index
+            self._last_speaking.append(last)
+
+    def people_before(self, end: int) -> tuple[list[_Mention], int]:
+        """(persons outside quotes ending at or before `end`, index in it of the last speaking one or -1)."""
+        if self._people is None:
+            self._index_people()
+        assert self._people is not None
+        if self._ends_rise:
+            count = bisect_right(self._people_ends, end)
+            return self._people[:count], self._last_speaking[count - 1] if count else -1
+        people = [m for m in self._people if m.end <= end]
+        speaking = [i for i, m in enumerate(people) if _is_speaking(self.text, m)]
+        return people, speaking[-1] if speaking else -1
+
+    def first_person_from(self, people: list[_Mention], position: int) -> _Mention:
+        """The first of `people` (a prefix of this paragraph's persons, or filtered from it) starting at or
+        after `position`; one must."""
+        if self._ends_rise:
+            return people[bisect_left(self._people_starts, position, 0, len(people))]
+        return next(m for m in people if m.start >= position)
+
+    def subject_speaker(self, start: int, end: int) -> tuple[str | None, _Mention | None]:
+        """`_subject_speaker` of text[start:end], remembered: the quotes of one long sentence share it."""
+        key = (start, end)
+        if key not in self._subjects:
+            self._subjects[key] = _subject_speaker(self.text, start, end, self)
+        return self._subjects[key]
+
+    def first_speech_verb(self, start: int) -> re.Match[str] | None:
+        """The first speech verb from `start` that is outside quotes and not a participle, remembered per
+        sentence (each participle quote of a sentence asks for it)."""
+        if start not in self._first_verbs:
+            self._first_verbs[start] = next(
+                (v for v in SPEECH_VERB.finditer(self.text, start)
+                 if self.outside(v.start()) and not v.group().lower().endswith("ing")), None)
+        return self._first_verbs[start]
 
 
 def _clean_quote(text: str, start: int, end: int) -> tuple[int, int]:
@@ -185,12 +288,8 @@ def quote_texts(paragraphs: pl.DataFrame) -> pl.DataFrame:
                         schema={"text_sha256": pl.String, "text": pl.String})
 
 
-def _mention_ending_at(mentions: Sequence[_Mention], position: int) -> _Mention | None:
-    return next((m for m in mentions if m.end == position), None)
-
-
 def _subject_speaker(
-    text: str, phrase_start: int, phrase_end: int, mentions: Sequence[_Mention]
+    text: str, phrase_start: int, phrase_end: int, para: _Paragraph
 ) -> tuple[str | None, _Mention | None]:
     """The speaker named by the words before a speech verb: the mention that ends the phrase
     ("Foreign Ministry spokesman Evgeny Perebiynis"), a pronoun, or a nominal (no entity)."""
@@ -207,7 +306,7 @@ def _subject_speaker(
         stripped = trimmed
     end = phrase_start + len(stripped)
     last_word = stripped.split()[-1] if stripped.split() else ""
-    mention = _mention_ending_at(mentions, end)
+    mention = para.mention_ending_at(end)
     if mention is not None:
         # "a spokesman for the Kremlin", "one woman in the Cabinet": the name is not the speaker.
         lead = [w.lower() for w in text[phrase_start: mention.start].split()]
@@ -219,7 +318,7 @@ def _subject_speaker(
         return last_word, None
     # An apposition: "Oleksandr Turchynov, Ukraine's acting president, said".
     for comma in re.finditer(r",\s", stripped):
-        named = _mention_ending_at(mentions, phrase_start + comma.start())
+        named = para.mention_ending_at(phrase_start + comma.start())
         rest = stripped[comma.end():]
         if named is not None and named.label in {"PERSON", "ORG"} and len(rest.split()) <= 8 and "," not in rest:
             return named.surface, named
@@ -233,12 +332,12 @@ def _subject_speaker(
     return None, None
 
 
-def _mention_after_verb(text: str, verb_end: int, limit: int, mentions: Sequence[_Mention]) -> _Mention | None:
+def _mention_after_verb(text: str, verb_end: int, limit: int, para: _Paragraph) -> _Mention | None:
     """Inverted attribution ("added Kerry", "said Russian Foreign Minister Sergei Lavrov"): the first
     mention after the verb, with only capitalised title words between."""
-    for mention in sorted(mentions, key=lambda m: m.start):
-        if mention.start < verb_end or mention.start > limit:
-            continue
+    for mention in para.mentions_from(verb_end):
+        if mention.start > limit:
+            return None
         gap = text[verb_end: mention.start]
         if all(word[:1].isupper() or word in {"the", "of", "for", "and"} for word in gap.split()) and "," not in gap:
             return mention
@@ -246,7 +345,7 @@ def _mention_after_verb(text: str, verb_end: int, limit: int, mentions: Sequence
     return None
 
 
-def _attribute_after(text: str, span: _Span, limit: int, mentions: Sequence[_Mention]) -> tuple[str | None, str, _Mention | None] | None:
+def _attribute_after(text: str, span: _Span, limit: int, para: _Paragraph) -> tuple[str | None, str, _Mention | None] | None:
     """`"…," Carney said` / `"…," said Lavrov` / `"…," he told reporters`: (surface, verb, mention)."""
     if span.close_mark is None:
         return None
@@ -264,7 +363,7 @@ def _attribute_after(text: str, span: _Span, limit: int, mentions: Sequence[_Men
         return None
     verb_start, verb_end = window_start + verb.start(), window_start + verb.end()
     if not text[window_start:verb_start].strip(" ,"):
-        mention = _mention_after_verb(text, verb_end, limit, mentions)
+        mention = _mention_after_verb(text, verb_end, limit, para)
         if mention is not None:
             return mention.surface, verb.group().lower(), mention
         after = text[verb_end:limit].split()
@@ -273,12 +372,12 @@ def _attribute_after(text: str, span: _Span, limit: int, mentions: Sequence[_Men
         if after and after[0].lower() in {"the", "a", "an"}:
             return " ".join(after[:4]).split(",")[0], verb.group().lower(), None
         return None
-    surface, mention = _subject_speaker(text, window_start, verb_start, mentions)
+    surface, mention = para.subject_speaker(window_start, verb_start)
     return surface, verb.group().lower(), mention
 
 
 def _attribute_before(
-    text: str, span: _Span, floor: int, sentence_start: int, spans: Sequence[_Span], mentions: Sequence[_Mention]
+    text: str, span: _Span, floor: int, sentence_start: int, para: _Paragraph
 ) -> tuple[str | None, str, _Mention | None] | None:
     """`Kerry said he came in "good faith"` / `Simonovic told reporters there was "no sign …"`."""
     window = text[floor: span.open_mark]
@@ -290,26 +389,33 @@ def _attribute_before(
         # "The spokesman said it was "regrettable", adding that …" / "Blair warned them, saying "…"": a
         # participle shares the subject of the sentence: its first speech verb's, else its first name.
         verb_at = floor + verb.start()
-        earlier = [v for v in SPEECH_VERB.finditer(text, sentence_start, verb_at)
-                   if _outside(spans, v.start()) and not v.group().lower().endswith("ing")]
-        if earlier:
-            surface, mention = _subject_speaker(text, sentence_start, earlier[0].start(), mentions)
-            return surface, earlier[0].group().lower(), mention
-        opening = text[sentence_start:verb_at]
-        first_words_end = sentence_start + len(" ".join(opening.split()[:6])) + (len(opening) - len(opening.lstrip()))
-        named = next((m for m in mentions if sentence_start <= m.start < first_words_end
-                      and m.label in {"PERSON", "ORG"} and _outside(spans, m.start)), None)
+        earlier = para.first_speech_verb(sentence_start)
+        if earlier is not None and earlier.end() <= verb_at:
+            surface, mention = para.subject_speaker(sentence_start, earlier.start())
+            return surface, earlier.group().lower(), mention
+        # The sentence's first six words (as text[sentence_start:verb_at].split()[:6] gives them, without
+        # reading a long sentence whole for each quote in it).
+        words = [word for word, _ in zip(WORD.finditer(text, sentence_start, verb_at), range(6))]
+        leading = words[0].start() - sentence_start if words else verb_at - sentence_start
+        first_words_end = sentence_start + len(" ".join(w.group() for w in words)) + leading
+        named = None
+        for m in para.mentions_from(sentence_start):
+            if m.start >= first_words_end:
+                break
+            if m.label in {"PERSON", "ORG"} and para.outside(m.start):
+                named = m
+                break
         if named is not None:
             return named.surface, verb.group().lower(), named
-        first = opening.split()[:1]
+        first = [w.group() for w in words[:1]]
         if first and PRONOUN.match(first[0]) and first[0].lower() != "who":
             return first[0], verb.group().lower(), None
         return None
     verb_start, verb_end = floor + verb.start(), floor + verb.end()
     if not text[floor:verb_start].strip(" ,"):
-        mention = _mention_after_verb(text, verb_end, span.open_mark, mentions)
+        mention = _mention_after_verb(text, verb_end, span.open_mark, para)
         return (mention.surface, verb.group().lower(), mention) if mention else None
-    surface, mention = _subject_speaker(text, floor, verb_start, mentions)
+    surface, mention = para.subject_speaker(floor, verb_start)
     return surface, verb.group().lower(), mention
 
 
@@ -326,21 +432,17 @@ def _is_speaking(text: str, mention: _Mention) -> bool:
     return bool(re.search(rf"\b(?:{SPEECH_VERBS})\s+$", before, re.I))
 
 
-def _resolve_pronoun(
-    units: Sequence[tuple[str, int, Sequence[_Mention], Sequence[_Span], Sequence[str | None]]],
-) -> _Mention | None:
-    """The person a "he said" points back to. `units`: (text, end offset to search before, mentions,
-    quote spans, speakers of that unit's quotes), nearest first. In the nearest unit with a person:
-    the last one who spoke, else the first one named in the last sentence naming one (the subject)."""
-    for text, end, mentions, spans, _ in units:
-        people = [m for m in mentions if m.label == "PERSON" and m.end <= end and _outside(spans, m.start)]
+def _resolve_pronoun(units: Sequence[tuple[_Paragraph, int]]) -> _Mention | None:
+    """The person a "he said" points back to. `units`: (paragraph, end offset to search before), nearest
+    first. In the nearest unit with a person: the last one who spoke, else the first one named in the
+    last sentence naming one (the subject)."""
+    for para, end in units:
+        people, last_speaking = para.people_before(end)
         if not people:
             continue
-        speaking = [m for m in people if _is_speaking(text, m)]
-        if speaking:
-            return speaking[-1]
-        sentence_start = max([e for e in _sentence_ends(text) if e <= people[-1].start] + [0])
-        return next(m for m in people if m.start >= sentence_start)
+        if last_speaking >= 0:
+            return people[last_speaking]
+        return para.first_person_from(people, para.sentence_start(people[-1].start))
     return None
 
 
@@ -376,28 +478,28 @@ def extract_quotes(paragraphs: pl.DataFrame, mentions: pl.DataFrame, entities: p
     # Grouped in Python: a Polars group per article costs milliseconds, more than finding its quotes.
     for article_id, group in groupby(ordered.iter_rows(), key=itemgetter(0)):
         article_paragraphs = [(paragraph_id, text) for _, paragraph_id, text, _ in group]
-        history: list[tuple[str, int, list[_Mention], list[_Span], list[str | None]]] = []
+        history: list[tuple[_Paragraph, int]] = []
         article_people = _people_by_name([paragraph_id for paragraph_id, _ in article_paragraphs], by_paragraph)
         previous_quote: dict[str, object] | None = None  # last quote of the previous paragraph
         previous_open_ended = False
         for paragraph_id, text in article_paragraphs:
             mentions_here = by_paragraph.get(paragraph_id, [])
             spans = find_quote_spans(text)
-            ends = _sentence_ends(text)
-            speakers_here: list[str | None] = []
+            para = _Paragraph(text, mentions_here, spans)
             last_in_paragraph: dict[str, object] | None = None
             for index, span, start, end in _quotations(text, spans):
                 quoted = text[start:end]
                 next_open = spans[index + 1].open_mark if index + 1 < len(spans) else len(text)
-                limit = min([e for e in ends if e > span.end + 1] + [next_open])
+                sentence_end = para.sentence_end_after(span.end + 1)
+                limit = next_open if sentence_end is None else min(sentence_end, next_open)
                 prev_close = spans[index - 1].end + 1 if index else 0
-                sentence_start = max([e for e in ends if e <= span.open_mark] + [0])
+                sentence_start = para.sentence_start(span.open_mark)
                 floor = max(sentence_start, prev_close)
 
-                found = _attribute_after(text, span, limit, mentions_here)
+                found = _attribute_after(text, span, limit, para)
                 attribution = "after"
                 if found is None:
-                    found = _attribute_before(text, span, floor, sentence_start, spans, mentions_here)
+                    found = _attribute_before(text, span, floor, sentence_start, para)
                     attribution = "before"
                 surface, verb, mention = found if found else (None, None, None)
                 speaker_id = mention.entity_id if mention else None
@@ -421,10 +523,10 @@ def extract_quotes(paragraphs: pl.DataFrame, mentions: pl.DataFrame, entities: p
                     else:
                         attribution = "none"
                 elif mention is None and surface and PRONOUN.match(surface):
-                    units = [(text, span.open_mark, mentions_here, spans, speakers_here), *reversed(history[-2:])]
+                    units = [(para, span.open_mark), *reversed(history[-2:])]
                     if surface.lower() == "who":  # "added Kerry, who said …": the person just before
-                        resolved = next((m for m in reversed(mentions_here) if m.label == "PERSON"
-                                         and m.end <= span.open_mark and _outside(spans, m.start)), None)
+                        people, _ = para.people_before(span.open_mark)
+                        resolved = people[-1] if people else None
                     else:
                         resolved = _resolve_pronoun(units)
                     attribution = "pronoun"
@@ -444,9 +546,8 @@ def extract_quotes(paragraphs: pl.DataFrame, mentions: pl.DataFrame, entities: p
                     "continues_quote_id": continues,
                 }
                 rows.append(quote)
-                speakers_here.append(speaker_id)
                 last_in_paragraph = quote
-            history.append((text, len(text), mentions_here, spans, speakers_here))
+            history.append((para, len(text)))
             if last_in_paragraph is not None:
                 previous_quote = last_in_paragraph
                 previous_open_ended = bool(spans) and spans[-1].close_mark is None and spans[-1].end == len(text)
