@@ -23,6 +23,14 @@ if TYPE_CHECKING:
     from distributed import Client
 
 _clients: dict[str, "Client"] = {}
+# Seconds to wait for a scheduler to answer: a reachable one answers in milliseconds, and a wrong address
+# should fail a run in seconds (with distributed's default and the flow's retries it took 155 s).
+CONNECT_TIMEOUT_S = 5
+
+
+class SchedulerUnreachable(RuntimeError):
+    """No Dask scheduler answers at the address given."""
+
 _lock = threading.Lock()
 
 
@@ -56,8 +64,21 @@ def dask_client(address: str) -> "Client":
                 )
                 _clients[address] = Client(cluster)
             else:
-                _clients[address] = Client(address, timeout="30s")
+                try:
+                    _clients[address] = Client(address, timeout=f"{CONNECT_TIMEOUT_S}s")
+                except (OSError, TimeoutError, ValueError) as error:  # nothing listening, a bad address
+                    reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+                    raise SchedulerUnreachable(
+                        f"cannot reach the Dask scheduler at {address}: {reason}; start it, or fix --dask (NEWSDAG_DASK)"
+                    ) from None
         return _clients[address]
+
+
+def check_scheduler(address: str) -> None:
+    """Connect to a scheduler now (seconds), so that an unreachable one stops `newsdag run` with one line
+    before a flow run starts; the client is kept for the run. (A local:N cluster starts with the run.)"""
+    if not address.startswith("local:"):
+        dask_client(address)
 
 
 def cluster_errors() -> tuple[type[BaseException], ...]:
@@ -66,7 +87,7 @@ def cluster_errors() -> tuple[type[BaseException], ...]:
     from distributed import KilledWorker
     from distributed.comm.core import CommClosedError
 
-    return (KilledWorker, CommClosedError, TimeoutError, ConnectionError)
+    return (KilledWorker, CommClosedError, TimeoutError, ConnectionError, SchedulerUnreachable)
 
 
 def close_clients() -> None:

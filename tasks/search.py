@@ -57,6 +57,24 @@ limit $limit
 """
 
 
+class SearchTextError(ValueError):
+    """A search text that cannot be searched for (empty, or not text at all)."""
+
+
+def checked_text(text: str) -> str:
+    """The search text, if it is one: bytes that are not UTF-8 reach Python's argv as lone surrogates,
+    which the tokenizer refuses with a type error; an empty text would rank every paragraph alike and
+    return arbitrary rows."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise SearchTextError("the search text is not valid UTF-8: give it as UTF-8 text "
+                              "(check the terminal's or the script's encoding)") from None
+    if not text.strip():
+        raise SearchTextError("the search text is empty: give the words or the sentence to look for")
+    return text
+
+
 def search_sql(dimension: int) -> str:
     """The search query for a warehouse of `dimension`-sized embeddings (a type, not a value)."""
     return _SEARCH_SQL.replace("{dimension}", str(int(dimension)))

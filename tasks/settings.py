@@ -89,6 +89,39 @@ class Settings(BaseSettings):
     # Texts per Dask task at least: a task costs ~0.2 s, so it carries seconds of model work.
     dask_min_texts: int = Field(default=200, ge=1)
 
+    @field_validator("raw_dir")
+    @classmethod
+    def _raw_dir_not_a_file(cls, value: Path) -> Path:
+        # A missing folder is said by `newsdag run` (commands that only read need none); a file is never right.
+        if value.exists() and not value.is_dir():
+            raise ValueError("this is a file, not a folder: point --raw-dir (NEWSDAG_RAW_DIR) at the folder "
+                             "that holds the article files")
+        return value
+
+    @field_validator("shard", mode="before")
+    @classmethod
+    def _shard_in_range(cls, value: object) -> object:
+        # Form and range in words (the pattern alone would say neither), checked with the other settings so
+        # that `newsdag run --shard 3/2` is refused before Prefect starts a flow run.
+        if isinstance(value, str):
+            index, slash, count = value.partition("/")
+            if not (slash and index.isdigit() and count.isdigit() and int(count) >= 1):
+                raise ValueError("allowed is i/n, this run's share i of n shards, e.g. 0/2")
+            if int(index) >= int(count):
+                raise ValueError(f"the shard index must be below the shard count: 0/{count} to {int(count) - 1}/{count}")
+        return value
+
+    @field_validator("dask")
+    @classmethod
+    def _dask_address(cls, value: str | None) -> str | None:
+        if value is not None and value.startswith("local:"):
+            workers = value.removeprefix("local:")
+            if not workers.isdigit() or int(workers) < 1:
+                raise ValueError("local:N needs a number of worker processes N >= 1, e.g. local:2")
+        elif value is not None and not value.strip():
+            raise ValueError("give a scheduler address (tcp://HOST:PORT) or local:N")
+        return value
+
 
 # Settings that shape stored results, recorded in the warehouse (warehouse_meta) by the run that used
 # them. A later run with other values redoes what they shape: every article (embedding model, spaCy
