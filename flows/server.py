@@ -65,8 +65,9 @@ def pid_file() -> Path:
 
 
 def start_server(host: str = DEFAULT_HOST, port: int | None = None, wait_s: float = 120.0) -> str:
-    """Start `prefect server start` detached (logs in $PREFECT_HOME/server.log); returns the API URL
-    once healthy. Binds to loopback unless the caller passes another host."""
+    """Start the Prefect server detached, as `prefect server start` runs it but answering only requests
+    addressed to `host` or loopback (flows/hostguard.py; logs in $PREFECT_HOME/server.log); returns the
+    API URL once healthy. Binds to loopback unless the caller passes another host."""
     url = server_url(host, port)
     api_url = f"{url}/api"
     home = _prefect_home()
@@ -93,9 +94,11 @@ def start_server(host: str = DEFAULT_HOST, port: int | None = None, wait_s: floa
     env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_SERVER_API_HOST": host,
            "PREFECT_SERVER_API_PORT": url.rsplit(":", 1)[1]}
     env.pop("PREFECT_API_URL", None)
+    # `prefect server start` as it runs in the foreground, behind a guard that answers only requests
+    # addressed to this server's own names (flows/hostguard.py: DNS rebinding, cross-origin pages).
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parent.parent), env.get("PYTHONPATH")]))
     process = subprocess.Popen(
-        [sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", url.rsplit(":", 1)[1],
-         "--analytics-off"],
+        [sys.executable, "-m", "flows.hostguard", "prefect", "--host", host, "--port", url.rsplit(":", 1)[1]],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True,
     )
     pid_file().write_text(str(process.pid))
@@ -123,6 +126,90 @@ def stop_server() -> bool:
     return True
 
 
+class RunsInProgress(RuntimeError):
+    """`newsdag ui --stop` while flow runs use the server: stopping it would fail them."""
+
+
+def runs_in_progress(api_url: str) -> list[str]:
+    """Flow runs the server at `api_url` holds as Pending, Running or Cancelling ("name (state)"), newest
+    first; empty when none, or when no server answers there (then nothing can be using it)."""
+    if not is_healthy(api_url):
+        return []
+    from prefect.client.orchestration import SyncPrefectClient
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
+    from prefect.client.schemas.objects import StateType
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    active = FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(
+        any_=[StateType.PENDING, StateType.RUNNING, StateType.CANCELLING])))
+    with SyncPrefectClient(api_url) as client:
+        runs = client.read_flow_runs(flow_run_filter=active, sort=FlowRunSort.START_TIME_DESC, limit=50)
+    return [f"{run.name} ({run.state.name if run.state else 'unknown'})" for run in runs]
+
+
+def stop_server_safely(api_url: str, force: bool = False) -> bool:
+    """Stop newsdag's server unless a flow run is using it: a run loses its API mid-batch and fails
+    (`Connection refused`) minutes later. `force` stops it anyway. False when none was running."""
+    if not force and pid_file().exists():
+        runs = runs_in_progress(api_url)
+        if runs:
+            shown = ", ".join(runs[:3]) + (f" and {len(runs) - 3} more" if len(runs) > 3 else "")
+            raise RunsInProgress(
+                f"not stopping the Prefect server at {api_url.removesuffix('/api')}: {len(runs)} flow run(s) in progress "
+                f"({shown}); wait for them to finish, or use --force to stop it anyway"
+            )
+    return stop_server()
+
+
+# How long an `--ephemeral` run waits for Prefect's temporary server at most: it starts in 15-25 s on an
+# idle 2-core machine (../shared/notes/prefect.md), took 58 s at load average 10 with a fresh PREFECT_HOME;
+# a busier host needs more, which is no reason to fail a scheduled run.
+EPHEMERAL_STARTUP_S = 600
+
+
+def start_ephemeral(wait_s: float | None = None) -> str:
+    """Start Prefect's temporary server for this process (the one its client would start on first use,
+    the same object, so the flow reuses it) and return its API URL once healthy.
+
+    Why not leave it to Prefect: it waits PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS counting only
+    its own sleeps, and waits that long even when the server process has died. Here it waits as long
+    as the process is alive, up to `wait_s` (the larger of that setting and EPHEMERAL_STARTUP_S) of wall
+    time, and fails at once, saying why, when the process exits."""
+    import atexit
+
+    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS
+
+    wait_s = wait_s or max(EPHEMERAL_STARTUP_S, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value())
+    server = SubprocessASGIServer()
+    if server.running:
+        return server.api_url
+    server.port = server.port or server.find_available_port()
+    server.running = True
+    server.server_process = server._run_uvicorn_command()  # noqa: SLF001 - Prefect's own command and settings
+    atexit.register(server.stop)
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        if is_healthy(server.api_url, timeout_s=5.0):
+            return server.api_url
+        code = server.server_process.poll()
+        if code == 3:  # uvicorn could not bind: another process took the port meanwhile
+            server.port = server.find_available_port()
+            server.server_process = server._run_uvicorn_command()  # noqa: SLF001
+        elif code is not None:
+            server.stop()
+            raise RuntimeError(
+                f"Prefect's temporary server exited with code {code} while starting (its output is above); "
+                "run without --ephemeral to use the local server, or see `newsdag ui`"
+            )
+        time.sleep(0.5)
+    server.stop()
+    raise RuntimeError(
+        f"Prefect's temporary server did not start within {wait_s:.0f} s; run without --ephemeral (the local "
+        "server starts once and is reused), or raise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
+    )
+
+
 def use_server(mode: str) -> str | None:
     """Point Prefect at a server according to `mode` (NEWSDAG_PREFECT_MODE):
     - `auto` (default): an explicit PREFECT_API_URL, else the local server (started if needed);
@@ -131,6 +218,7 @@ def use_server(mode: str) -> str | None:
     if os.environ.get("PREFECT_API_URL"):
         return os.environ["PREFECT_API_URL"]
     if mode == "ephemeral":
+        start_ephemeral()  # before the flow asks for it, with the time a loaded machine needs
         return None
     api_url = start_server()
     os.environ["PREFECT_API_URL"] = api_url

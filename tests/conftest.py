@@ -91,4 +91,5 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     assert started.returncode == 0, started.stderr
     assert f"http://127.0.0.1:{port}" in started.stdout
     yield {"env": env, "url": f"http://127.0.0.1:{port}", "api": f"http://127.0.0.1:{port}/api", "home": home}
-    subprocess.run([sys.executable, "-m", "flows", "ui", "--stop"], env=env, timeout=60)
+    # --force: a run a test killed may still show Running; the session is over whatever it shows.
+    subprocess.run([sys.executable, "-m", "flows", "ui", "--stop", "--force"], env=env, timeout=60)
