@@ -64,13 +64,12 @@ def run(
         "--dask", help="Run the models on a Dask cluster: a scheduler address, or local:N worker processes [NEWSDAG_DASK].")] = None,
 ) -> None:
     """Run the ingest flow over the raw folder into the warehouse and print a summary."""
-    check_before_run(raw_dir, warehouse)
-    prefect_environment()
-    connect_prefect(ephemeral)
-    from flows.ingest import ingest_flow
-    from tasks import distributed_models
-
     try:
+        check_before_run(raw_dir, warehouse, shard=shard, dask=dask)
+        prefect_environment()
+        connect_prefect(ephemeral)
+        from flows.ingest import ingest_flow
+
         state = ingest_flow(
             raw_dir=str(raw_dir) if raw_dir else None,
             warehouse_path=str(warehouse) if warehouse else None,
@@ -79,29 +78,37 @@ def run(
             return_state=True,
         )
     finally:
-        distributed_models.close_clients()  # a LocalCluster's worker processes end with the run
+        # A LocalCluster's worker processes end with the run (imported only if a check or the flow used it:
+        # a refused setting should answer without loading the model modules).
+        if "tasks.distributed_models" in sys.modules:
+            sys.modules["tasks.distributed_models"].close_clients()
     if not state.is_completed():
         raise RuntimeError(f"run {state.name.lower()}: {state.message or 'see the log above'}")
     print_summary(state.result())
 
 
-def check_before_run(raw_dir: Path | None, warehouse: Path | None) -> None:
-    """What would stop a run, said in one line before Prefect starts (seconds): no raw folder, a warehouse
-    another run is writing, one that is open elsewhere or from a newer DuckDB. The flow checks again."""
+def check_before_run(raw_dir: Path | None, warehouse: Path | None, shard: str | None = None,
+                     dask: str | None = None) -> None:
+    """What would stop a run, said in one line before Prefect starts (seconds): an invalid setting (a shard
+    out of range, a raw folder that is a file), no raw folder, a warehouse another run is writing, one that
+    is open elsewhere or from a newer DuckDB, a Dask scheduler that does not answer. The flow checks again."""
     from tasks import warehouse as wh
     from tasks.settings import get_settings
 
-    settings = get_settings(raw_dir=raw_dir, warehouse=warehouse)
+    settings = get_settings(raw_dir=raw_dir, warehouse=warehouse, shard=shard, dask=dask)
     if not settings.raw_dir.is_dir():
         raise FileNotFoundError(
             f"raw folder {settings.raw_dir} does not exist: create it and put article files in it, "
             "or point --raw-dir (NEWSDAG_RAW_DIR) at your files"
         )
-    if wh.is_lake(settings.warehouse):  # a DuckLake: many writers, no file here to check (the run opens it)
-        return
-    with wh.writer_lock(settings.warehouse):
-        if settings.warehouse.exists():
-            wh.open_database(settings.warehouse).close()
+    if not wh.is_lake(settings.warehouse):  # a DuckLake: many writers, no file here to check (the run opens it)
+        with wh.writer_lock(settings.warehouse):
+            if settings.warehouse.exists():
+                wh.open_database(settings.warehouse).close()
+    if settings.dask:  # last: the client it opens is kept for the run (closed by `run` whatever happens)
+        from tasks import distributed_models
+
+        distributed_models.check_scheduler(settings.dask)
 
 
 @app.command()
@@ -203,11 +210,25 @@ def _check_output_path(output: Path | None, warehouse: Path) -> None:
     """Refuse to write a result over the warehouse or the files beside it."""
     if output is None or str(warehouse).startswith("ducklake:"):  # a lake's files are not beside a path
         return
+    from flows.progress import RUN_STATE_SUFFIX
+
     target = output.resolve()
-    guarded = {warehouse.resolve()} | {warehouse.resolve().with_name(warehouse.name + suffix)
-                                        for suffix in (".wal", ".lock", ".hnsw")}
+    base = warehouse.resolve()
+    guarded = {base} | {base.with_name(base.name + suffix) for suffix in (".wal", ".lock", ".hnsw", RUN_STATE_SUFFIX)}
+    refused = typer.BadParameter(f"{output} is the warehouse (or a file beside it); choose another --output file")
     if target in guarded:
-        raise typer.BadParameter(f"{output} is the warehouse (or a file beside it); choose another --output file")
+        raise refused
+    # A hard link is the same file under another name: compare the files (device and inode), not the names.
+    try:
+        written = os.stat(target)
+    except FileNotFoundError:
+        return
+    for path in guarded:
+        try:
+            if os.path.samestat(written, os.stat(path)):
+                raise refused
+        except FileNotFoundError:
+            continue
 
 
 def _emit(frame: object, output_format: OutputFormat, output: Path | None, max_rows: int, max_chars: int) -> None:
@@ -312,12 +333,25 @@ def status(
     from tasks import warehouse as wh
     from tasks.settings import get_settings
 
+    from flows.progress import describe_run_state, read_run_state
+
     settings = get_settings(warehouse=warehouse)
     reports = settings.sql_dir / "reports"
-    with wh.connect(settings.warehouse, read_only=True) as con:
-        recent = wh.read_frame(con, (reports / "recent_runs.sql").read_text(), [runs])
-        failed = wh.read_frame(con, (reports / "failed_files.sql").read_text())
-        tables = wh.read_frame(con, (reports / "table_sizes.sql").read_text())
+    # A run publishes its state beside the file: DuckDB lets no other process read the file while it writes.
+    live = None if wh.is_lake(settings.warehouse) else read_run_state(settings.warehouse)
+    if live is not None:
+        typer.secho("\n".join(describe_run_state(live)) + "\n", bold=True)
+    try:
+        with wh.connect(settings.warehouse, read_only=True) as con:
+            recent = wh.read_frame(con, (reports / "recent_runs.sql").read_text(), [runs])
+            failed = wh.read_frame(con, (reports / "failed_files.sql").read_text())
+            tables = wh.read_frame(con, (reports / "table_sizes.sql").read_text())
+    except (wh.WarehouseInUse, FileNotFoundError):
+        if live is None:
+            raise
+        typer.echo(f"warehouse {settings.warehouse}: open for writing by this run; its tables, earlier runs and "
+                   "failed files show here once the run has finished")
+        return
     files = [settings.warehouse.with_name(settings.warehouse.name + suffix) for suffix in ("", ".wal", ".hnsw")]
     size = sum(path.stat().st_size for path in files if path.exists())  # (0 for a DuckLake: its files are elsewhere)
     with pl.Config(tbl_rows=50, tbl_cols=-1, fmt_str_lengths=100, tbl_width_chars=220, tbl_hide_dataframe_shape=True,
@@ -412,7 +446,7 @@ def clean(
 def search(
     text: Annotated[str, typer.Argument(help="What to look for: words or a sentence.")],
     warehouse: Warehouse = None,
-    limit: Annotated[int, typer.Option(help="Paragraphs to show.")] = 10,
+    limit: Annotated[int, typer.Option(help="Paragraphs to show.", min=1)] = 10,
     show_sql: Annotated[bool, typer.Option("--sql", help="Also print the query that was run.")] = False,
     output_format: Format = OutputFormat.table,
     output: Output = None,
@@ -424,6 +458,7 @@ def search(
     from tasks.embed import encode_texts
     from tasks.settings import get_settings
 
+    text = paragraph_search.checked_text(text)  # empty or undecodable: one line, before the model loads
     settings = get_settings(warehouse=warehouse)
     _check_output_path(output, settings.warehouse)
     query = paragraph_search.search_sql(settings.embedding_dim)
