@@ -404,7 +404,7 @@ def clean(
     """Show the cleaned article, its metadata, and every removed span with its reason (or, with --rules,
     the rules themselves). Rules switched off by NEWSDAG_CLEAN_DISABLE do not run."""
     from tasks.cleaning import clean_text, removed_in_place, resolve_disabled
-    from tasks.ingest import decode_bytes
+    from tasks.ingest import UnreadableFile, decode_bytes, read_regular_file
     from tasks.settings import get_settings
 
     if rules:
@@ -412,8 +412,16 @@ def clean(
         return
     if file is None:
         raise typer.BadParameter("give a raw article file, or --rules")
-    text, encoding = decode_bytes(file.read_bytes())
-    article = clean_text(text, disabled=resolve_disabled(get_settings().clean_disable))
+    settings = get_settings()
+    if not os.path.lexists(file):
+        raise FileNotFoundError(f"{file} not found: give the path of a raw article file")
+    try:  # the run's guards: a regular file (a FIFO would block, /dev/zero never end) within NEWSDAG_MAX_FILE_BYTES
+        data = read_regular_file(file, settings.max_file_bytes, follow_symlinks=True)
+    except UnreadableFile as problem:
+        hint = "; give the path of a raw article file" if "regular file" in str(problem) else ""
+        raise UnreadableFile(f"cannot clean {file}: {problem}{hint}") from None
+    text, encoding = decode_bytes(data)
+    article = clean_text(text, disabled=resolve_disabled(settings.clean_disable))
     metadata = {
         "title": article.title, "subtitle": article.subtitle, "authors": article.authors,
         "contributors": article.contributors, "published": article.published and article.published.isoformat(),

@@ -72,7 +72,7 @@ def plan_ingest(settings: Settings, files: pl.DataFrame) -> pl.DataFrame:
 @step(name="read-documents", retries=2, retry_delay_seconds=1)
 def read_documents(settings: Settings, files: pl.DataFrame) -> pl.DataFrame:
     """Read and decode a batch of files (UTF-8, BOM, cp1252, Latin-1; mojibake repaired)."""
-    return ingest.read_documents(files, settings.raw_dir)
+    return ingest.read_documents(files, settings.raw_dir, settings.max_file_bytes)
 
 
 def _first_line(error: BaseException) -> str:

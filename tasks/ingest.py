@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
+import queue
+import stat
+import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import ftfy
 import polars as pl
+
+from tasks.settings import Settings
 
 FILE_SCHEMA = {
     "source_path": pl.String,
@@ -37,15 +44,71 @@ def article_id_for(source_path: str) -> str:
     return hashlib.sha256(source_path.encode("utf-8")).hexdigest()[:16]
 
 
-def _read_bytes(path: Path, attempts: int = 3, delay_s: float = 0.2) -> bytes:
-    """Read a file, retrying transient failures (a file locked or being replaced mid-read)."""
+# A read that has not finished after this long (a hung network drive or FUSE mount) is that file's failure.
+READ_TIMEOUT_S = 30.0
+# NEWSDAG_MAX_FILE_BYTES's default, for callers that pass no limit.
+DEFAULT_MAX_FILE_BYTES: int = Settings.model_fields["max_file_bytes"].default
+_CHUNK = 1 << 20
+
+
+def _kind(mode: int) -> str:
+    """What a non-regular file is, in words."""
+    kinds = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+             (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"), (stat.S_ISLNK, "a symlink"))
+    return next((name for test, name in kinds if test(mode)), "not a file")
+
+
+def _too_large(size: int | str, max_bytes: int) -> UnreadableFile:
+    return UnreadableFile(f"file too large: {size} bytes (limit {max_bytes}, NEWSDAG_MAX_FILE_BYTES; raise it to read this file)")
+
+
+def _read_once(path: Path, max_bytes: int, follow_symlinks: bool) -> bytes:
+    """One attempt: open without blocking, check what was opened is a regular file, read at most
+    `max_bytes`. The check is on the opened descriptor, so a path swapped for a FIFO or device after it
+    was discovered is refused, never waited on; without `follow_symlinks` a path swapped for a symlink is too."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow_symlinks else os.O_NOFOLLOW)
+    try:
+        fd = os.open(path, flags)
+    except OSError as error:
+        if error.errno == errno.ELOOP:  # a loop of symlinks, or (O_NOFOLLOW) a symlink put in place since the check
+            raise UnreadableFile("symlink loop (not followed)" if follow_symlinks
+                                 else "became a symlink after it was checked (not followed)") from None
+        if error.errno in (errno.ENXIO, errno.ENODEV):  # a socket, or a device with nothing behind it
+            raise UnreadableFile("not a regular file (a socket or a device)") from None
+        raise
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UnreadableFile(f"not a regular file ({_kind(info.st_mode)})")
+        if info.st_size > max_bytes:
+            raise _too_large(info.st_size, max_bytes)
+        chunks: list[bytes] = []
+        remaining = max_bytes + 1  # one byte more than allowed tells a file that grew past the limit
+        while remaining > 0:
+            chunk = os.read(fd, min(_CHUNK, remaining))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        if remaining <= 0:
+            raise _too_large(f"over {max_bytes}", max_bytes)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _read_bytes(
+    path: Path, attempts: int = 3, delay_s: float = 0.2, *, max_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    follow_symlinks: bool = False,
+) -> bytes:
+    """Read a regular file, retrying transient failures (a file locked or being replaced mid-read)."""
     for attempt in range(1, attempts + 1):
         try:
-            return path.read_bytes()
+            return _read_once(path, max_bytes, follow_symlinks)
         except FileNotFoundError:
             raise UnreadableFile("file vanished before it could be read") from None
         except IsADirectoryError:
-            raise UnreadableFile("not a regular file") from None
+            raise UnreadableFile("not a regular file (a folder)") from None
         except OSError as error:
             if attempt == attempts:
                 raise UnreadableFile(f"cannot read file: {error.strerror or error}") from None
@@ -53,9 +116,99 @@ def _read_bytes(path: Path, attempts: int = 3, delay_s: float = 0.2) -> bytes:
     raise AssertionError("unreachable")
 
 
-def discover_files(raw_dir: Path, max_file_bytes: int) -> pl.DataFrame:
-    """Every non-hidden file under `raw_dir`, hashed; problems (symlinks escaping the folder,
-    oversized or unreadable files) are recorded in `error` instead of raising."""
+class _ReadWorker:
+    """A daemon thread that runs reads handed to it, so that the caller can stop waiting for one."""
+
+    def __init__(self) -> None:
+        self.jobs: queue.SimpleQueue[tuple[Callable[[], bytes], threading.Event, list[tuple[bool, object]]]] = queue.SimpleQueue()
+        threading.Thread(target=self._serve, name="newsdag-read", daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            work, done, outcome = self.jobs.get()
+            try:
+                outcome.append((True, work()))
+            except BaseException as error:  # noqa: BLE001 - handed to the caller's thread
+                outcome.append((False, error))
+            done.set()
+
+
+# Workers waiting for a read (one per concurrent caller): starting a thread per file tripled discovery's time.
+_idle_workers: list[_ReadWorker] = []
+_idle_lock = threading.Lock()
+
+
+def _forget_workers() -> None:
+    """A forked child has none of its parent's threads: it starts its own workers."""
+    global _idle_lock
+    _idle_workers.clear()
+    _idle_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_workers)
+
+
+def _within(timeout_s: float, work: Callable[[], bytes]) -> bytes:
+    """`work()` on a worker thread, or UnreadableFile if it has not finished after `timeout_s`: a read stuck
+    in the kernel cannot be interrupted, so its worker is left behind (holding one descriptor) and the run goes on."""
+    with _idle_lock:
+        worker = _idle_workers.pop() if _idle_workers else _ReadWorker()
+    done = threading.Event()
+    outcome: list[tuple[bool, object]] = []
+    worker.jobs.put((work, done, outcome))
+    if not done.wait(timeout_s):
+        raise UnreadableFile(f"read did not finish within {timeout_s:g} s (a hung network drive?): left unread")
+    with _idle_lock:
+        _idle_workers.append(worker)
+    finished, value = outcome[0]
+    if finished:
+        return value  # type: ignore[return-value]
+    raise value  # type: ignore[misc]
+
+
+def read_regular_file(
+    path: Path, max_bytes: int, timeout_s: float = READ_TIMEOUT_S, *, follow_symlinks: bool = False,
+    attempts: int = 3, delay_s: float = 0.2,
+) -> bytes:
+    """The bytes of a regular file of at most `max_bytes`, never blocking: a FIFO, device or socket (even
+    one put in place since the path was checked), a larger file, a read failing `attempts` times or one
+    not done within `timeout_s` raise UnreadableFile with the reason."""
+    return _within(timeout_s, lambda: _read_bytes(path, attempts, delay_s, max_bytes=max_bytes,
+                                                  follow_symlinks=follow_symlinks))
+
+
+def _source_path(path: Path, root: Path) -> tuple[str, bool]:
+    """The path as stored (relative, '/'-separated) and whether the name is valid UTF-8. A name that is not
+    (os.listdir hands its bytes over as surrogates, which the warehouse's VARCHAR and Prefect's artifacts
+    cannot hold) is stored with the odd bytes written as backslash escapes: 'caf\\xe9.txt'."""
+    relative = path.relative_to(root).as_posix()
+    try:
+        relative.encode("utf-8")
+        return relative, True
+    except UnicodeEncodeError:
+        return os.fsencode(relative).decode("utf-8", "backslashreplace"), False
+
+
+def _resolve_inside(path: Path, root: Path) -> Path:
+    """The real path of `path` (every symlink followed), which must exist and lie inside `root`."""
+    try:
+        real = Path(os.path.realpath(path, strict=True))
+    except FileNotFoundError:
+        raise UnreadableFile("broken symlink: its target does not exist" if path.is_symlink()
+                             else "file vanished before it could be read") from None
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise UnreadableFile("symlink loop (not followed)") from None
+        raise UnreadableFile(f"cannot read file: {error.strerror or error}") from None
+    if not real.is_relative_to(root):
+        raise UnreadableFile("path leads outside the raw folder (not followed)")
+    return real
+
+
+def discover_files(raw_dir: Path, max_file_bytes: int, timeout_s: float = READ_TIMEOUT_S) -> pl.DataFrame:
+    """Every non-hidden file under `raw_dir`, hashed; problems (symlinks escaping the folder or looping,
+    FIFOs and devices, names that are not UTF-8, oversized or unreadable files) are recorded in `error`
+    instead of raising."""
     root = raw_dir.resolve()
     if not root.is_dir():
         raise FileNotFoundError(f"raw folder not found: {raw_dir}")
@@ -64,33 +217,40 @@ def discover_files(raw_dir: Path, max_file_bytes: int) -> pl.DataFrame:
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         # Symlinked folders are not walked (they may leave the raw folder or loop); say so.
         for name in [d for d in dirnames if (Path(dirpath) / d).is_symlink()]:
-            rows.append({"source_path": (Path(dirpath) / name).relative_to(root).as_posix(), "size_bytes": None,
+            rows.append({"source_path": _source_path(Path(dirpath) / name, root)[0], "size_bytes": None,
                          "content_sha256": None, "error": "symlinked folder (not followed)"})
         for name in sorted(filenames):
             if name.startswith("."):
                 continue
             path = Path(dirpath) / name
-            source_path = path.relative_to(root).as_posix()
+            source_path, valid_name = _source_path(path, root)
             row: dict[str, object] = {"source_path": source_path, "size_bytes": None, "content_sha256": None, "error": None}
             rows.append(row)
             try:
-                if path.is_symlink():
-                    target = path.resolve()
-                    if not target.is_relative_to(root):
-                        raise UnreadableFile("symlink points outside the raw folder (not followed)")
-                    if not target.is_file():
-                        raise UnreadableFile("symlink does not point to a regular file")
-                elif not path.is_file():
-                    raise UnreadableFile("not a regular file")
-                size = path.stat().st_size
-                row["size_bytes"] = size
-                if size == 0:
+                if not valid_name:
+                    raise UnreadableFile("file name is not valid UTF-8: rename the file (its name is stored with "
+                                         "the odd bytes escaped)")
+                info = os.lstat(path)
+                if stat.S_ISLNK(info.st_mode):
+                    path = _resolve_inside(path, root)
+                    info = os.stat(path)
+                    if not stat.S_ISREG(info.st_mode):
+                        raise UnreadableFile(f"symlink does not point to a regular file ({_kind(info.st_mode)})")
+                elif not stat.S_ISREG(info.st_mode):
+                    raise UnreadableFile(f"not a regular file ({_kind(info.st_mode)})")
+                row["size_bytes"] = info.st_size
+                if info.st_size == 0:
                     raise UnreadableFile("empty file")
-                if size > max_file_bytes:
-                    raise UnreadableFile(f"file too large: {size} bytes (limit {max_file_bytes}, NEWSDAG_MAX_FILE_BYTES)")
-                row["content_sha256"] = hashlib.sha256(_read_bytes(path)).hexdigest()
+                if info.st_size > max_file_bytes:
+                    raise _too_large(info.st_size, max_file_bytes)
+                # Checked again as it is opened: the path may have become a FIFO or a symlink meanwhile.
+                data = read_regular_file(path, max_file_bytes, timeout_s)
+                row["size_bytes"] = len(data)
+                row["content_sha256"] = hashlib.sha256(data).hexdigest()
             except UnreadableFile as problem:
                 row["error"] = str(problem)
+            except FileNotFoundError:  # listed, then gone before it was looked at
+                row["error"] = "file vanished before it could be read"
             except OSError as error:
                 row["error"] = f"cannot read file: {error.strerror or error}"
     return pl.DataFrame(rows, schema=FILE_SCHEMA)
@@ -169,9 +329,11 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
     return text, encoding
 
 
-def read_documents(files: pl.DataFrame, raw_dir: Path) -> pl.DataFrame:
+def read_documents(
+    files: pl.DataFrame, raw_dir: Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES, timeout_s: float = READ_TIMEOUT_S,
+) -> pl.DataFrame:
     """Read and decode a batch of files (`source_path`, `content_sha256`). A file that cannot be
-    decoded keeps its row, with `text` null and the reason in `error`."""
+    read or decoded keeps its row, with `text` null and the reason in `error`."""
     root = raw_dir.resolve()
     rows: list[dict[str, object]] = []
     for source_path, sha in files.select("source_path", "content_sha256").iter_rows():
@@ -184,10 +346,9 @@ def read_documents(files: pl.DataFrame, raw_dir: Path) -> pl.DataFrame:
             "error": None,
         }
         try:
-            path = root / source_path
-            if not path.resolve().is_relative_to(root):  # e.g. replaced by an outward symlink since discovery
-                raise UnreadableFile("path leads outside the raw folder (not followed)")
-            data = _read_bytes(path)
+            # Resolved again (it may have become an outward symlink since discovery), then opened without
+            # following any symlink put in place since, and refused unless it is a regular file.
+            data = read_regular_file(_resolve_inside(root / source_path, root), max_file_bytes, timeout_s)
             row["content_sha256"] = hashlib.sha256(data).hexdigest()  # the bytes actually decoded
             row["text"], row["encoding"] = decode_bytes(data)
         except UnreadableFile as problem:

@@ -16,7 +16,7 @@ import duckdb
 import numpy as np
 import pytest
 
-from tasks import warehouse
+from tasks import ingest, warehouse
 from tasks.ingest import UnreadableFile, _read_bytes
 from tests.conftest import PROJECT_ROOT, SEEDS_DIR
 
@@ -212,16 +212,16 @@ def test_a_second_writer_exits_with_a_clear_message(prefect_server, tmp_path: Pa
 def test_transient_read_failures_are_retried(tmp_path: Path, monkeypatch) -> None:
     path = tmp_path / "a.txt"
     path.write_text("Title\n\nText.")
-    real_read = Path.read_bytes
+    real_read = ingest._read_once
     failures = iter([OSError(11, "Resource temporarily unavailable")] * 2)
 
-    def flaky_read(self: Path) -> bytes:  # fault injection: the first reads fail
+    def flaky_read(self: Path, *args: object) -> bytes:  # fault injection: the first reads fail
         error = next(failures, None)
         if error:
             raise error
-        return real_read(self)
+        return real_read(self, *args)
 
-    monkeypatch.setattr(Path, "read_bytes", flaky_read)
+    monkeypatch.setattr(ingest, "_read_once", flaky_read)
     assert _read_bytes(path, delay_s=0.01) == b"Title\n\nText."
     failures = iter([OSError(11, "Resource temporarily unavailable")] * 3)
     with pytest.raises(UnreadableFile, match="temporarily unavailable"):
@@ -237,10 +237,10 @@ def test_files_locked_or_vanishing_mid_run_are_retried_then_recorded(run_flow, t
     shutil.copy(seeds[2], raw / "flaky.txt")  # fails once while being read, then reads
     (raw / "locked.txt").write_text("Locked\n\nThis file stays locked for the whole run.\n")
     (raw / "vanishing.txt").write_text("Vanishing\n\nThis file is deleted after discovery.\n")
-    real_read = Path.read_bytes
+    real_read = ingest._read_once
     reads: dict[str, int] = {}
 
-    def faulty_read(self: Path) -> bytes:  # the first read of each file is discovery's (hashing)
+    def faulty_read(self: Path, *args: object) -> bytes:  # the first read of each file is discovery's (hashing)
         reads[self.name] = reads.get(self.name, 0) + 1
         if reads[self.name] > 1:
             if self.name == "flaky.txt" and reads[self.name] == 2:
@@ -249,9 +249,9 @@ def test_files_locked_or_vanishing_mid_run_are_retried_then_recorded(run_flow, t
                 raise PermissionError(13, "Permission denied")
             if self.name == "vanishing.txt":
                 self.unlink(missing_ok=True)
-        return real_read(self)
+        return real_read(self, *args)
 
-    monkeypatch.setattr(Path, "read_bytes", faulty_read)
+    monkeypatch.setattr(ingest, "_read_once", faulty_read)
     path = tmp_path / "w.duckdb"
     summary = run_flow(raw, path)
     assert (summary["new"], summary["failed"]) == (1, 2)
