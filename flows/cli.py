@@ -103,8 +103,9 @@ def check_before_run(raw_dir: Path | None, warehouse: Path | None, shard: str | 
         )
     if not wh.is_lake(settings.warehouse):  # a DuckLake: many writers, no file here to check (the run opens it)
         with wh.writer_lock(settings.warehouse):
-            if settings.warehouse.exists():
-                wh.open_database(settings.warehouse).close()
+            if settings.warehouse.exists() or settings.warehouse.is_symlink():
+                wh.existing_warehouse_kind(settings.warehouse)  # someone else's file: refused, untouched
+                wh.open_database(settings.warehouse).close()  # open elsewhere, or from a newer DuckDB
     if settings.dask:  # last: the client it opens is kept for the run (closed by `run` whatever happens)
         from tasks import distributed_models
 
@@ -161,6 +162,9 @@ def prune(warehouse: Warehouse = None) -> None:
     settings = get_settings(warehouse=warehouse)
     if not wh.is_lake(settings.warehouse) and not settings.warehouse.exists():
         raise FileNotFoundError(f"warehouse not found: {settings.warehouse}")
+    with wh.writer_lock(settings.warehouse):
+        if not wh.is_lake(settings.warehouse):  # a file newsdag did not create is refused, untouched
+            wh.claim_warehouse(settings.warehouse, settings.sql_dir, settings.embedding_dim, settings.embedding_model)
     with wh.writer_lock(settings.warehouse), wh.connect(settings.warehouse) as con:
         # The paragraphs that had a pruned one among their neighbours are relinked, with the similarity
         # settings the warehouse was built with, in the prune's transaction.

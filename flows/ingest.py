@@ -24,7 +24,7 @@ from prefect.runtime import flow_run
 
 from flows.lake import finish_lake_run
 from flows.derived import derive_stories, settle_entities
-from flows.progress import RunProgress
+from flows.progress import RunProgress, published_run
 from tasks import clean, distributed_models, embed, entities, heap, ingest, paragraphs, quotes, similarity, warehouse
 from tasks.settings import CLEANING_CODE, RESHAPE_LINKS, Settings, get_settings, reshapes_articles, shaping_settings
 
@@ -380,6 +380,10 @@ def _disk_full_error(error: BaseException, path: Path) -> DiskFull | None:
         seen = seen.__cause__ or seen.__context__
     text = " ".join(str(e) for e in chain)
     no_space = any(getattr(e, "errno", None) == errno.ENOSPC for e in chain) or "No space left" in text
+    # DuckDB spills to `<warehouse>.tmp` beside the file, capped by default at the disk's free space: on
+    # a full disk a spill fails as "Out of Memory Error: failed to offload data block ... set by the
+    # 'max_temp_directory_size' setting", and raising the memory limit is then the wrong fix.
+    no_space = no_space or ("failed to offload" in text and "max_temp_directory_size" in text)
     folder = path.resolve().parent
     try:
         free = shutil.disk_usage(folder).free
@@ -442,19 +446,20 @@ def run_ingest(settings: Settings) -> dict[str, Any]:
     if warehouse.is_lake(settings.warehouse):
         return _run_ingest_lake(settings, run_id, timings, started, logger)
     with warehouse.writer_lock(settings.warehouse):
-        # A warehouse is created by a run that completes, or not at all: a first run that fails before
-        # committing an article leaves no half-configured file (e.g. one fixed at a wrong embedding size),
-        # and the leftovers of a first run that was killed are discarded.
-        created = not settings.warehouse.exists()
+        # Nothing is written to a file newsdag did not create (refused, untouched). A warehouse is
+        # created by a run that completes, or not at all: a first run that fails before committing an
+        # article leaves no half-configured file (e.g. one fixed at a wrong embedding size), and a
+        # warehouse of ours that a killed first run left without data is made anew.
+        created = claim(settings)
         if not created:
             with warehouse.connect(settings.warehouse) as con:
                 discard = warehouse.never_held_data(con)
             if discard:
                 for path in _warehouse_files(settings.warehouse):
                     path.unlink(missing_ok=True)
-                created = True
+                created = claim(settings)
         try:
-            with warehouse.held_open(settings.warehouse, settings.duckdb_memory_limit):
+            with warehouse.held_open(settings.warehouse, settings.duckdb_memory_limit), published_run(settings.warehouse, run_id):
                 summary, outcomes, report = _run(settings, run_id, timings, started, logger)
         except BaseException as error:
             if created:
@@ -465,6 +470,12 @@ def run_ingest(settings: Settings) -> dict[str, Any]:
             raise
     _publish_artifacts(outcomes, summary, report["top_statements"])
     return summary
+
+
+def claim(settings: Settings) -> bool:
+    """The warehouse file is newsdag's, created now if absent (True), or the run is refused."""
+    return warehouse.claim_warehouse(settings.warehouse, settings.sql_dir, settings.embedding_dim,
+                                     settings.embedding_model)
 
 
 def _remove_if_empty(path: Path) -> None:

@@ -1,11 +1,16 @@
 -- newsdag warehouse schema. Applied at the start of every run; every statement is idempotent.
 -- {embedding_dim} is filled in from the settings (384 for the default all-MiniLM-L6-v2).
+-- One schema for both backends. A DuckLake (NEWSDAG_WAREHOUSE=ducklake:...) takes this file with what it
+-- does not support dropped (tasks/warehouse.py, lake_schema): primary keys and unique constraints
+-- (sql/checks/unique_ids.sql checks the keys there; loads delete by key before they insert) and
+-- fixed-size arrays (vectors are float[] there, read back as arrays of warehouse_meta's embedding_dim).
+-- Status values are checked by sql/checks/accepted_values.sql.
 
 create table if not exists runs (
     run_id        varchar primary key,
     started_at    timestamp not null,
     finished_at   timestamp,
-    status        varchar not null,          -- running, completed, failed
+    status        varchar not null,          -- running, completed, failed, interrupted, crashed
     raw_dir       varchar,
     summary       json
 );
@@ -14,7 +19,7 @@ create table if not exists ingest_files (
     source_path    varchar primary key,      -- relative to the raw folder
     content_sha256 varchar,                  -- null when the file could not be read
     size_bytes     bigint,
-    status         varchar not null,         -- loaded, unchanged, duplicate, failed, deleted
+    status         varchar not null,         -- loaded, unchanged, duplicate, failed, empty, deleted
     change         varchar,                  -- new, changed, unchanged (relative to the previous run)
     duplicate_of   varchar,                  -- source_path of the first byte-identical file
     encoding       varchar,                  -- how the bytes were decoded (utf-8, utf-8-sig, cp1252, latin-1)

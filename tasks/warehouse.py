@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -247,14 +248,133 @@ def _sql_files(folder: Path) -> list[Path]:
     return sorted(folder.glob("*.sql")) if folder.is_dir() else []
 
 
-def apply_schema(con: duckdb.DuckDBPyConnection, sql_dir: Path, embedding_dim: int, model: str) -> None:
-    """Create tables and views (idempotent) and refuse a warehouse built for another embedding size."""
-    if on_lake(con):
-        _apply_lake_schema(con, sql_dir, embedding_dim, model)
-        return
+# --- what makes a database a newsdag warehouse (issue 29) ---
+#
+# newsdag writes a mark into warehouse_meta in the transaction that creates a warehouse, and writes to
+# nothing that lacks it: a DuckDB file (or a DuckLake) that holds anyone else's tables is refused whole,
+# never "repaired", extended or discarded. Warehouses from before the mark are recognised by the meta
+# rows every newsdag warehouse has had since its first version, and marked on their next run.
+
+WAREHOUSE_FORMAT = "newsdag-warehouse"
+WAREHOUSE_FORMAT_VERSION = 1
+_LEGACY_TABLES = frozenset({"articles", "paragraphs", "runs", "ingest_files", "warehouse_meta"})
+_LEGACY_META_KEYS = frozenset({"embedding_dim", "created_with_model"})
+
+
+class NotAWarehouse(RuntimeError):
+    """An existing file or lake that newsdag did not create: refused, left untouched."""
+
+
+def _mark_rows(embedding_dim: int, model: str) -> list[tuple[str, str]]:
+    return [("format", WAREHOUSE_FORMAT), ("format_version", str(WAREHOUSE_FORMAT_VERSION)),
+            ("embedding_dim", str(int(embedding_dim))), ("created_with_model", model)]
+
+
+def warehouse_kind(con: duckdb.DuckDBPyConnection) -> str:
+    """'newsdag' (marked), 'legacy' (a newsdag warehouse from before the mark), 'empty' (no tables at
+    all) or 'foreign' (anything else: someone else's database)."""
+    tables = {row[0] for row in con.execute(
+        "select table_name from duckdb_tables() where database_name = current_database()").fetchall()}
+    views = con.execute(
+        "select count(*) from duckdb_views() where database_name = current_database() and not internal").fetchone()
+    if not tables and not (views and views[0]):
+        return "empty"
+    if "warehouse_meta" not in tables:
+        return "foreign"
+    try:
+        meta = dict(con.execute("select key, value from warehouse_meta").fetchall())
+    except duckdb.Error:  # a table of that name with other columns
+        return "foreign"
+    if meta.get("format") == WAREHOUSE_FORMAT:
+        version = str(meta.get("format_version", ""))
+        if not version.isdigit() or int(version) > WAREHOUSE_FORMAT_VERSION:
+            raise NotAWarehouse(
+                f"this warehouse was written by a newer newsdag (format {version!r}, this one reads up to "
+                f"{WAREHOUSE_FORMAT_VERSION}): upgrade newsdag, or use another --warehouse")
+        return "newsdag"
+    if _LEGACY_TABLES <= tables and _LEGACY_META_KEYS <= set(meta):
+        return "legacy"
+    return "foreign"
+
+
+def _refuse_foreign(where: str) -> NotAWarehouse:
+    return NotAWarehouse(
+        f"{where} exists and is not a newsdag warehouse (it lacks newsdag's mark): nothing was changed; "
+        "point --warehouse / NEWSDAG_WAREHOUSE at a new file or at a newsdag warehouse")
+
+
+def _creating_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}.creating")
+
+
+def existing_warehouse_kind(path: Path) -> str:
+    """'newsdag' or 'legacy' for an existing warehouse of ours; NotAWarehouse for any other existing
+    path, which is only read (read-only: not even a checkpoint on close writes to it)."""
+    if not path.is_file():
+        raise NotAWarehouse(f"{path} exists and is not a file: nothing was changed; point --warehouse at a file")
+    if path.stat().st_size == 0:
+        raise _refuse_foreign(str(path))
+    try:
+        inspect = open_database(path, read_only=True)
+    except duckdb.IOException as error:
+        if "not a valid DuckDB database" in str(error):
+            raise NotAWarehouse(f"{path} exists and is not a DuckDB database: nothing was changed; "
+                                "point --warehouse at a new file or at a newsdag warehouse") from None
+        raise
+    try:
+        kind = warehouse_kind(inspect)
+    finally:
+        inspect.close()
+    if kind in ("foreign", "empty"):
+        raise _refuse_foreign(str(path))
+    return kind
+
+
+def claim_warehouse(path: Path, sql_dir: Path, embedding_dim: int, model: str) -> bool:
+    """Make sure `path` is a newsdag warehouse before anything writes to it: create it if absent (schema
+    and mark in one transaction, in a file of its own that is then linked into place, so the path is
+    either absent or a marked warehouse), mark a warehouse from before the mark, and refuse anything
+    else, untouched. Returns whether it was created now. The caller holds the writer lock."""
+    if path.exists() or path.is_symlink():
+        if existing_warehouse_kind(path) == "legacy":
+            with connect(path) as con, transaction(con):
+                con.executemany("insert or replace into warehouse_meta values (?, ?)", _mark_rows(embedding_dim, model)[:2])
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in path.parent.glob(f".{path.name}.*.creating*"):  # a creator killed before the link
+        leftover.unlink(missing_ok=True)
+    creating = _creating_path(path)
+    con = open_database(creating)
+    try:
+        with transaction(con):
+            _create_schema(con, sql_dir, embedding_dim)
+            con.executemany("insert into warehouse_meta values (?, ?)", _mark_rows(embedding_dim, model))
+        con.execute("checkpoint")
+    finally:
+        con.close()
+    try:
+        os.link(creating, path)  # never replaces a file that appeared meanwhile
+    except FileExistsError:
+        raise NotAWarehouse(f"{path} appeared while newsdag was creating it: nothing was changed; run again") from None
+    finally:
+        creating.unlink(missing_ok=True)
+        creating.with_name(creating.name + ".wal").unlink(missing_ok=True)
+    return True
+
+
+def _create_schema(con: duckdb.DuckDBPyConnection, sql_dir: Path, embedding_dim: int) -> None:
     con.execute(sql_dir.joinpath("schema.sql").read_text().replace("{embedding_dim}", str(int(embedding_dim))))
     for view in _sql_files(sql_dir / "views"):
         con.execute(view.read_text())
+
+
+def apply_schema(con: duckdb.DuckDBPyConnection, sql_dir: Path, embedding_dim: int, model: str) -> None:
+    """Create tables and views (idempotent) and refuse a warehouse built for another embedding size.
+    Only on a warehouse `claim_warehouse` has accepted (or created)."""
+    if on_lake(con):
+        _apply_lake_schema(con, sql_dir, embedding_dim, model)
+        return
+    _create_schema(con, sql_dir, embedding_dim)
     row = con.execute("select value from warehouse_meta where key = 'embedding_dim'").fetchone()
     if row is None:
         con.execute("insert into warehouse_meta values ('embedding_dim', ?), ('created_with_model', ?)",
@@ -1076,13 +1196,11 @@ def article_count(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def never_held_data(con: duckdb.DuckDBPyConnection) -> bool:
-    """No article and no completed run: a warehouse a first run configured and then died in."""
-    try:
-        row = con.execute(
-            "select (select count(*) from articles) = 0 and (select count(*) from runs where status = 'completed') = 0"
-        ).fetchone()
-    except duckdb.CatalogException:  # not a newsdag warehouse (or an empty file): not ours to discard
-        return False
+    """No article and no completed run: a warehouse a first run configured and then died in. Asked only
+    of a warehouse `claim_warehouse` accepted as newsdag's (never of someone else's file)."""
+    row = con.execute(
+        "select (select count(*) from articles) = 0 and (select count(*) from runs where status = 'completed') = 0"
+    ).fetchone()
     return bool(row and row[0])
 
 
@@ -1103,7 +1221,7 @@ def stored_embedding_dim_or_none(con: duckdb.DuckDBPyConnection) -> int | None:
 # Data files are Parquet under NEWSDAG_LAKE_DATA (a folder, or an object-store path), given when the lake
 # is first created and remembered by its catalog; a local catalog defaults to `<catalog file>.files/`.
 # DuckLake has no primary keys, unique constraints or fixed-size arrays, and commits optimistically:
-# sql/ducklake/schema.sql is the schema without them (vectors as float[]; sql/checks/unique_ids.sql
+# `lake_schema` is sql/schema.sql without them (vectors as float[]; sql/checks/unique_ids.sql
 # guards the keys), upserts are delete + insert in one transaction, and every writing transaction is
 # retried when a concurrent commit conflicts with it.
 
@@ -1294,26 +1412,46 @@ def as_vector_arrays(frame: pl.DataFrame, dimension: int | None) -> pl.DataFrame
     return frame.with_columns(pl.col("embedding").cast(pl.Array(pl.Float32, dimension)))
 
 
+_TABLE_KEY = re.compile(r"\s*primary key \([^)]*\)\s*")  # a table's own line: "primary key (a, b)"
+_COLUMN_KEY = re.compile(r"\s+(?:primary key|unique)\b")  # a column's "primary key" or "unique"
+
+
+def lake_schema(sql_dir: Path) -> str:
+    """sql/schema.sql as a DuckLake takes it: without primary keys and unique constraints, which DuckLake
+    does not have, and with vectors as float[] (it has no fixed-size arrays). Comments stay as they are."""
+    lines: list[tuple[str, str]] = []  # (code, comment) of each line
+    for line in sql_dir.joinpath("schema.sql").read_text().splitlines():
+        code, dashes, comment = line.partition("--")
+        if _TABLE_KEY.fullmatch(code):  # the key line goes, and the comma that led to it
+            previous_code, previous_comment = lines[-1]
+            lines[-1] = (previous_code.rstrip().removesuffix(",") + " ", previous_comment)
+            continue
+        lines.append((_COLUMN_KEY.sub("", code), dashes + comment))
+    return "\n".join(code + comment for code, comment in lines).replace("float[{embedding_dim}]", "float[]")
+
+
 def _apply_lake_schema(con: duckdb.DuckDBPyConnection, sql_dir: Path, embedding_dim: int, model: str) -> None:
     @retry_on_conflict
     def apply(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("begin transaction")
         try:
-            for statement in con.extract_statements((sql_dir / "ducklake" / "schema.sql").read_text()):
+            for statement in con.extract_statements(lake_schema(sql_dir)):
                 con.execute(statement.query)
             for view in _sql_files(sql_dir / "views"):
                 con.execute(view.read_text())
             row = con.execute("select value from warehouse_meta where key = 'embedding_dim'").fetchone()
             if row is None:
-                # An update of the row each creator would write: two first runs conflict, one retries.
+                # An update of the rows each creator would write: two first runs conflict, one retries.
                 con.execute("delete from warehouse_meta")
-                con.execute("insert into warehouse_meta values ('embedding_dim', ?), ('created_with_model', ?)",
-                            [str(embedding_dim), model])
+                con.executemany("insert into warehouse_meta values (?, ?)", _mark_rows(embedding_dim, model))
             elif int(row[0]) != embedding_dim:
                 raise ValueError(
                     f"this warehouse stores {row[0]}-dimensional embeddings; model {model!r} is configured for "
                     f"{embedding_dim}. Use another warehouse for another model."
                 )
+            elif kind != "newsdag":  # a lake from before the mark
+                con.execute("delete from warehouse_meta where key in ('format', 'format_version')")
+                con.executemany("insert into warehouse_meta values (?, ?)", _mark_rows(embedding_dim, model)[:2])
             con.execute("commit")
         except BaseException:
             rollback_quietly(con)
@@ -1322,10 +1460,13 @@ def _apply_lake_schema(con: duckdb.DuckDBPyConnection, sql_dir: Path, embedding_
     # Nothing to do (the common case): skip the catalog writes, which would conflict with other runs.
     tables = {row[0] for row in con.execute("select table_name from duckdb_tables() where database_name = current_database()").fetchall()}
     expected = {s.query.split("exists", 1)[1].split("(", 1)[0].strip()
-                for s in con.extract_statements((sql_dir / "ducklake" / "schema.sql").read_text())
+                for s in con.extract_statements(lake_schema(sql_dir))
                 if s.query.lstrip().lower().startswith("create table if not exists")}
     views = {row[0] for row in con.execute("select view_name from duckdb_views() where database_name = current_database()").fetchall()}
-    if not expected <= tables or not {p.stem for p in _sql_files(sql_dir / "views")} <= views:
+    kind = warehouse_kind(con)
+    if kind == "foreign":
+        raise _refuse_foreign("this DuckLake")
+    if kind != "newsdag" or not expected <= tables or not {p.stem for p in _sql_files(sql_dir / "views")} <= views:
         apply(con)
     stored = lake_embedding_dim(con)
     if stored != embedding_dim:

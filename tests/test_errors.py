@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 
-from tests.conftest import SEEDS_DIR
+from tests.conftest import PROJECT_ROOT, SEEDS_DIR
 
 
 def newsdag(*args: str, env: dict[str, str] | None = None, timeout: int = 300) -> subprocess.CompletedProcess[str]:
@@ -73,8 +73,10 @@ def test_warehouse_locked_by_another_run(tmp_path: Path) -> None:
 
 
 def test_warehouse_open_in_a_reader(tmp_path: Path) -> None:
+    from tasks.warehouse import claim_warehouse
+
     warehouse = tmp_path / "w.duckdb"
-    duckdb.connect(str(warehouse)).close()
+    claim_warehouse(warehouse, PROJECT_ROOT / "sql", 384, "model")  # a newsdag warehouse, empty
     reader = duckdb.connect(str(warehouse), read_only=True)  # as `newsdag explore` holds it
     try:
         line = one_line_error(newsdag("run", "--raw-dir", str(raw_folder(tmp_path)), "--warehouse", str(warehouse)))

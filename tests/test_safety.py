@@ -529,6 +529,29 @@ def test_8_a_full_disk_says_so(prefect_server, tmp_path: Path) -> None:
         subprocess.run(["umount", str(disk)], capture_output=True)
 
 
+def test_8_a_disk_too_full_to_spill_says_no_space_not_out_of_memory(tmp_path: Path) -> None:
+    """DuckDB reports a spill that a full disk refuses as "Out of Memory Error: failed to offload data
+    block"; raising the memory limit (what that suggests) would not help: the run must say no space."""
+    from flows.ingest import _disk_full_error
+
+    disk = tmp_path / "tiny"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip("a small tmpfs cannot be mounted here (needs root)")
+    try:
+        path = disk / "w.duckdb"
+        with duckdb.connect(str(path)) as con:
+            con.execute("set memory_limit = '20MB'")
+            with pytest.raises(duckdb.OutOfMemoryException, match="failed to offload") as raised:
+                con.execute("create table t as select range as i, md5(range::varchar) as s from range(3000000) order by s")
+        message = _disk_full_error(raised.value, path)
+        assert message is not None and message.strerror.startswith(f"no space left on {disk}"), message
+        assert "memory" not in str(message).lower()
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)
+
+
 def test_8_the_prefect_server_marks_a_killed_run_crashed_without_a_next_run(live_server, tmp_path: Path) -> None:
     """With `newsdag`'s server, flow runs send heartbeats and an automation marks a run Crashed when they
     stop: a SIGKILLed run does not stay Running in the UI even if no other run follows."""

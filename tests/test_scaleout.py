@@ -172,7 +172,7 @@ def lake_state(lake: dict[str, str]) -> dict:
 
 
 def test_ducklake_schema_has_the_single_files_tables_and_columns(tmp_path: Path) -> None:
-    """sql/ducklake/schema.sql is sql/schema.sql less keys and fixed-size arrays: same tables, columns, types."""
+    """A DuckLake takes sql/schema.sql less keys and fixed-size arrays (lake_schema): same tables, columns, types."""
     def columns(target: Path, con_factory) -> set[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
         with con_factory(target) as con:
             warehouse.apply_schema(con, SQL_DIR, 384, "model")
