@@ -126,10 +126,12 @@ def main() -> None:
     ordinary_mb = sum(len(t.encode()) for t in texts) / 1e6
     run_steps(ordinary.head(5))  # warm-up: first calls into spaCy and torch
     rows = [("ordinary", ordinary_mb, run_steps(ordinary))]
+    print("ordinary: " + ", ".join(f"{step} {seconds:.1f} s" for step, (seconds, _) in rows[0][2].items()), flush=True)
     for shape in args.shapes.split(","):
         text = pathological_text(int(args.mb * 1e6), shape)
         documents = pl.DataFrame({"article_id": [shape], "source_path": [f"pathological/{shape}.txt"], "text": [text]})
         rows.append((shape, len(text.encode()) / 1e6, run_steps(documents)))
+        print(f"{shape}: " + ", ".join(f"{step} {seconds:.1f} s" for step, (seconds, _) in rows[-1][2].items()), flush=True)
 
     base = {step: seconds / ordinary_mb for step, (seconds, _) in rows[0][2].items()}
     steps = list(base)

@@ -79,3 +79,15 @@ def test_word_before_and_office_look_behind_are_bounded() -> None:
     ratio = _best_of(lambda: [entities.is_office_fragment(text, start, start + 5) for _ in range(calls)]) / _best_of(
         lambda: [entities.is_office_fragment(text[-200:], 200 - 16, 200 - 11) for _ in range(calls)])
     assert ratio < 4, f"a mention after 460 KB of text costs {ratio:.0f}× one after 200 characters"
+
+
+def test_long_paragraph_pieces_for_spacy_are_bounded_and_cut_after_sentences() -> None:
+    """spaCy's memory grows with the characters of a batch: a 1 MB paragraph goes in pieces of at most
+    SPACY_CHUNK_CHARS, cut after a sentence, SPACY_BATCH_CHARS at a time (2.8 GB at 100,000-character pieces)."""
+    text = pathological_text(300_000, "paragraph").split("\n\n", 1)[1]
+    pieces = entities._pieces(text, entities.SPACY_CHUNK_CHARS)
+    assert "".join(piece for _, piece in pieces) == text
+    assert all(offset == sum(len(p) for _, p in pieces[:i]) for i, (offset, _) in enumerate(pieces))
+    assert max(len(piece) for _, piece in pieces) <= entities.SPACY_CHUNK_CHARS <= 20_000
+    assert all(piece.endswith(". ") for _, piece in pieces[:-1])
+    assert entities.SPACY_BATCH_CHARS // entities.SPACY_CHUNK_CHARS * entities.SPACY_CHUNK_CHARS <= 40_000
