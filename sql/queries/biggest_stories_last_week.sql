@@ -1,10 +1,10 @@
 -- The biggest stories of the last 7 days (by articles published, else first ingested, in that window),
 -- with their topic and the outlets that reported them.
 with recent as (
-    select sa.story_id, a.article_id, coalesce(a.publisher, a.wire_source, a.source_path) as outlet
+    select sa.story_id, o.article_id, o.outlet
     from story_articles sa
-    join articles a using (article_id)
-    where coalesce(a.published, cast(a.ingested_at as date)) >= current_date - interval 7 day
+    join article_outlets o using (article_id)
+    where o.day >= current_date - interval 7 day
 )
 select
     s.story_id,

@@ -1,11 +1,11 @@
 -- Most-mentioned people per outlet (outlet = the URL's publisher, else the wire agency, else the file).
 with mentions as (
     select
-        coalesce(a.publisher, a.wire_source, a.source_path) as outlet,
+        o.outlet,
         e.canonical_name as person
     from entity_mentions m
     join entities e using (entity_id)
-    join articles a using (article_id)
+    join article_outlets o using (article_id)
     where e.label = 'PERSON'
 ),
 ranked as (

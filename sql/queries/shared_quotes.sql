@@ -16,12 +16,12 @@ statement_of as (
 wordings as (
     select
         s.statement_id,
-        coalesce(a.publisher, a.wire_source, a.source_path) as outlet,
+        o.outlet,
         e.canonical_name as speaker,
         q.text
     from statement_of s
     join quotes q using (quote_id)
-    join articles a on a.article_id = q.article_id
+    join article_outlets o on o.article_id = q.article_id
     left join entities e on e.entity_id = q.speaker_entity_id
 )
 select

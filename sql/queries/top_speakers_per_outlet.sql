@@ -2,14 +2,14 @@
 -- A quotation split over sentences or paragraphs counts once; unnamed sources are grouped.
 with quoted as (
     select
-        coalesce(a.publisher, a.wire_source, a.source_path) as outlet,
+        o.outlet,
         case
             when e.canonical_name is not null then e.canonical_name
             when q.attribution = 'none' then '(not attributed)'
             else '(unnamed: ' || lower(coalesce(q.speaker_surface, '?')) || ')'
         end as speaker
     from quotes q
-    join articles a using (article_id)
+    join article_outlets o using (article_id)
     left join entities e on e.entity_id = q.speaker_entity_id
     where q.continues_quote_id is null and not q.is_partial
 ),

@@ -7,12 +7,12 @@ with link_ends as (
 )
 select
     p.paragraph_id,
-    coalesce(a.publisher, a.wire_source, a.source_path) as outlet,
+    o.outlet,
     left(p.text, 160) as statement,
     count(distinct e.other_article) as linked_articles
 from link_ends e
 join paragraphs p using (paragraph_id)
-join articles a on a.article_id = p.article_id
+join article_outlets o on o.article_id = p.article_id
 group by all
 order by linked_articles desc, p.paragraph_id
 limit 10

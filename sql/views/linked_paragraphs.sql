@@ -3,10 +3,10 @@ create or replace view linked_paragraphs as
 select
     s.cosine,
     aa.source_path as source_a,
-    coalesce(aa.publisher, aa.wire_source, aa.source_path) as outlet_a,
+    oa.outlet as outlet_a,
     pa.text as text_a,
     ab.source_path as source_b,
-    coalesce(ab.publisher, ab.wire_source, ab.source_path) as outlet_b,
+    ob.outlet as outlet_b,
     pb.text as text_b,
     s.paragraph_id_a,
     s.paragraph_id_b
@@ -14,4 +14,6 @@ from paragraph_similarity s
 join paragraphs pa on pa.paragraph_id = s.paragraph_id_a
 join paragraphs pb on pb.paragraph_id = s.paragraph_id_b
 join articles aa on aa.article_id = s.article_id_a
-join articles ab on ab.article_id = s.article_id_b;
+join articles ab on ab.article_id = s.article_id_b
+join article_outlets oa on oa.article_id = s.article_id_a
+join article_outlets ob on ob.article_id = s.article_id_b;

@@ -2,9 +2,9 @@
 -- in the same story): `shared` by several outlets or `unique` to one.
 create or replace view story_coverage as
 with paragraph_outlets as (
-    select p.paragraph_id, sa.story_id, coalesce(a.publisher, a.wire_source, a.source_path) as outlet
+    select p.paragraph_id, sa.story_id, o.outlet
     from paragraphs p
-    join articles a using (article_id)
+    join article_outlets o using (article_id)
     join story_articles sa using (article_id)
 ),
 linked as (

@@ -14,7 +14,7 @@ select
     s.topic_id,
     t.label as topic_label,
     t.n_articles as topic_articles,
-    (select list_sort(list(distinct coalesce(a.publisher, a.wire_source, a.source_path)))
-     from story_articles sa join articles a using (article_id) where sa.story_id = s.story_id) as outlets
+    (select list_sort(list(distinct o.outlet))
+     from story_articles sa join article_outlets o using (article_id) where sa.story_id = s.story_id) as outlets
 from stories s
 left join topics t using (topic_id);

@@ -1,0 +1,182 @@
+"""Reads of stored state: what the warehouse holds per file, article, paragraph, entity, quote and run,
+and the settings and embedding size it was built with."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import duckdb
+import polars as pl
+
+from storage.frames import blocks_excluding_articles, internal_sql, key_frame, of_articles, read_frame, registered
+
+# warehouse_meta keys: the raw-mention digest entities were last settled for; a recorded shaping setting.
+RESOLVED_FOR_KEY = "entities_resolved_for"
+SETTING_KEY = "setting."
+
+
+# --- the warehouse as a whole ---
+
+def stored_settings(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """The shaping settings recorded by the last completed run (empty for a new or older warehouse)."""
+    return {key.removeprefix(SETTING_KEY): value for key, value in con.execute(
+        "select key, value from warehouse_meta where starts_with(key, ?)", [SETTING_KEY]).fetchall()}
+
+
+def stored_embedding_dim(con: duckdb.DuckDBPyConnection) -> int | None:
+    row = con.execute("select value from warehouse_meta where key = 'embedding_dim'").fetchone()
+    return int(row[0]) if row else None
+
+
+def stored_embedding_dim_or_none(con: duckdb.DuckDBPyConnection) -> int | None:
+    """The warehouse's embedding size, None for a file without newsdag's tables yet."""
+    try:
+        return stored_embedding_dim(con)
+    except duckdb.CatalogException:
+        return None
+
+
+def article_count(con: duckdb.DuckDBPyConnection) -> int:
+    row = con.execute("select count(*) from articles").fetchone()
+    return int(row[0]) if row else 0
+
+
+def never_held_data(con: duckdb.DuckDBPyConnection) -> bool:
+    """No article and no completed run: a warehouse a first run configured and then died in. Asked only
+    of a warehouse `schema.claim_warehouse` accepted as newsdag's (never of someone else's file)."""
+    row = con.execute(
+        "select (select count(*) from articles) = 0 and (select count(*) from runs where status = 'completed') = 0"
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    tables = ("articles", "paragraphs", "entities", "entity_mentions", "paragraph_similarity", "removed_spans")
+    return {table: int(con.execute(f"select count(*) from {table}").fetchone()[0]) for table in tables}  # type: ignore[index]
+
+
+# --- files and articles ---
+
+def known_files(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """What the warehouse holds per file (`source_path`, `content_sha256`, `status`)."""
+    return read_frame(con, internal_sql("known_files"))
+
+
+def cached_embeddings(con: duckdb.DuckDBPyConnection, text_hashes: list[str], model: str) -> pl.DataFrame:
+    """Embeddings already computed for these texts with this model."""
+    with registered(con, "wanted_hashes", key_frame("text_sha256", text_hashes)):
+        return read_frame(
+            con,
+            "select c.text_sha256, c.embedding from embedding_cache c "
+            "join wanted_hashes w using (text_sha256) where c.model = ?",
+            [model],
+        )
+
+
+def stored_cleaning(
+    con: duckdb.DuckDBPyConnection, article_ids: list[str], article_columns: list[str]
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """What cleaning stored for these articles: their `article_columns` of `articles`, their removed spans
+    and their paragraphs' position, text and section heading (what ingest.cleaning_digests compares)."""
+    columns = ", ".join('a."{}"'.format(name.replace('"', '""')) for name in article_columns)
+    with registered(con, "wanted_articles", key_frame("article_id", article_ids)):
+        return (
+            read_frame(con, f"select {columns} from articles a join wanted_articles w using (article_id)"),
+            read_frame(con, "select r.article_id, r.start_char, r.end_char, r.text, r.reason from removed_spans r "
+                            "join wanted_articles w using (article_id)"),
+            read_frame(con, "select p.article_id, p.position, p.text, p.section_heading from paragraphs p "
+                            "join wanted_articles w using (article_id)"),
+        )
+
+
+def run_article_ids(con: duckdb.DuckDBPyConnection, run_id: str) -> list[str]:
+    return [row[0] for row in con.execute("select article_id from articles where run_id = ?", [run_id]).fetchall()]
+
+
+def concurrent_articles(con: duckdb.DuckDBPyConnection, run_id: str, margin_s: int = 600) -> list[str]:
+    """Articles loaded by other runs that were writing while this one was (still running, killed, or
+    finished after it started, with a margin for clocks of other hosts): the ones its batches may not
+    have seen when they linked."""
+    return [row[0] for row in con.execute(
+        internal_sql("concurrent_articles"), {"run": run_id, "margin": margin_s}).fetchall()]
+
+
+# --- paragraphs ---
+
+def paragraph_ids(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    return read_frame(con, "select paragraph_id, article_id from paragraphs")
+
+
+def paragraph_vectors(con: duckdb.DuckDBPyConnection, ids: list[str]) -> pl.DataFrame:
+    with registered(con, "wanted_paragraphs", key_frame("paragraph_id", ids)):
+        return read_frame(con, "select paragraph_id, embedding from paragraphs join wanted_paragraphs using (paragraph_id)")
+
+
+def article_paragraph_texts(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> pl.DataFrame:
+    return of_articles(con, "select article_id, paragraph_id, position, text from paragraphs "
+                            "join wanted_articles using (article_id) order by article_id, position", article_ids)
+
+
+def paragraph_embedding_blocks(con: duckdb.DuckDBPyConnection, excluding_articles: list[str]) -> Iterator[pl.DataFrame]:
+    """Stored paragraphs' embeddings (`paragraph_id`, `article_id`, `embedding`), a block at a time,
+    except those of articles about to be replaced."""
+    return blocks_excluding_articles(
+        con,
+        "select paragraph_id, article_id, embedding from paragraphs anti join excluded_articles using (article_id)",
+        excluding_articles,
+    )
+
+
+# --- entities and quotes ---
+
+def known_entities(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    return read_frame(con, "select entity_id, canonical_name, label, aliases from entities")
+
+
+def stored_entity_rows(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    return read_frame(con, "select entity_id, canonical_name, label, aliases, mention_count from entities")
+
+
+def raw_mentions_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
+    """A digest of every stored raw mention (order-free): equal to the one recorded at the last settling,
+    nothing has changed that would resolve differently."""
+    row = con.execute(internal_sql("raw_mentions_fingerprint")).fetchone()
+    return f"{row[0]}:{row[1]}" if row else "0:0"
+
+
+def entities_resolved_for(con: duckdb.DuckDBPyConnection) -> str | None:
+    row = con.execute("select value from warehouse_meta where key = ?", [RESOLVED_FOR_KEY]).fetchone()
+    return str(row[0]) if row else None
+
+
+def stored_raw_mentions(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    return read_frame(con, "select article_id, paragraph_id, start_char, end_char, surface, label, word_before "
+                           "from raw_mentions")
+
+
+def stored_resolved_mentions(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Every stored mention with the label of the entity it points to (`entities.RESOLVED_KEY`)."""
+    return read_frame(con, internal_sql("stored_resolved_mentions"))
+
+
+def quotes_of(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> pl.DataFrame:
+    """These articles' quotes that have an embedding (what quote links are computed from)."""
+    return of_articles(con, "select quote_id, article_id, text, speaker_entity_id, embedding from quotes "
+                            "join wanted_articles using (article_id) where embedding is not null order by quote_id",
+                       article_ids)
+
+
+def stored_quotes_of(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> pl.DataFrame:
+    """Every column of these articles' quotes, embeddings included."""
+    return of_articles(con, "select q.* from quotes q join wanted_articles using (article_id) order by quote_id",
+                       article_ids)
+
+
+def stored_quote_blocks(con: duckdb.DuckDBPyConnection, excluding_articles: list[str]) -> Iterator[pl.DataFrame]:
+    """Stored quotes with their embeddings, a block at a time, except those of articles about to be replaced."""
+    return blocks_excluding_articles(
+        con,
+        "select quote_id, article_id, text, speaker_entity_id, embedding from quotes "
+        "anti join excluded_articles using (article_id) where embedding is not null",
+        excluding_articles,
+    )
