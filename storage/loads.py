@@ -51,34 +51,12 @@ def delete_articles(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> N
         stored = con.execute("select count(*) from articles where article_id in (select article_id from doomed)").fetchone()
         if not stored or stored[0] == 0:
             return
-        con.execute(
-            "delete from paragraph_similarity where article_id_a in (select article_id from doomed) "
-            "or article_id_b in (select article_id from doomed)"
-        )
-        con.execute(
-            "delete from article_similarity where article_id_a in (select article_id from doomed) "
-            "or article_id_b in (select article_id from doomed)"
-        )
+        con.execute(internal_sql("delete_article_links"))
         # Paragraphs of other articles that had one of these among their nearest neighbours get new lists.
         backend_of(con).queue_for_relink(
             con, "select distinct paragraph_id from paragraph_neighbours where neighbour_article_id in "
             "(select article_id from doomed) and article_id not in (select article_id from doomed)", added=False, replace=False)
-        con.execute(
-            "delete from paragraph_neighbours where article_id in (select article_id from doomed) "
-            "or neighbour_article_id in (select article_id from doomed)"
-        )
-        con.execute(
-            "delete from relink_queue where paragraph_id in "
-            "(select paragraph_id from paragraphs where article_id in (select article_id from doomed))"
-        )
-        con.execute("delete from story_articles where article_id in (select article_id from doomed)")
-        # Stories left without articles go; the others are rebuilt at the end of the next run.
-        con.execute("delete from stories where story_id not in (select story_id from story_articles)")
-        con.execute("delete from topics where topic_id not in (select topic_id from stories)")
-        con.execute(
-            "delete from quote_links where article_id_a in (select article_id from doomed) "
-            "or article_id_b in (select article_id from doomed)"
-        )
+        con.execute(internal_sql("delete_article_neighbours_and_stories"))
         mentioned = [row[0] for row in con.execute(
             "select distinct entity_id from entity_mentions where article_id in (select article_id from doomed)"
         ).fetchall()]
