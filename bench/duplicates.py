@@ -3,9 +3,9 @@
 1. Byte-identical copies: plans ingest over the corpus (the flow's own `plan_ingest`) and checks that
    every pair in `bbc_exact_dups.tsv` is recorded as a duplicate.
 2. Near-duplicates: every file (byte-identical copies included, as if they differed by a byte) is
-   cleaned, split, embedded (cached in bench/out/similarity/), linked as the flow links paragraphs and
-   scored with `tasks.stories.article_similarity`. Reports recall on the exact copies (they must come
-   out as `duplicate`) and recall / precision of `duplicate` + `near_duplicate` against
+   cleaned, split, embedded (cached in bench/out/similarity/), linked by bench/linker.py (top-k links
+   per paragraph) and scored with `tasks.stories.article_similarity`. Reports recall on the exact copies
+   (they must come out as `duplicate`) and recall / precision of `duplicate` + `near_duplicate` against
    `bbc_same_title_diff_content.tsv`, and writes a sample of flagged pairs that are in neither list
    for a manual check (bench/out/similarity/flagged_sample.tsv).
 
@@ -26,7 +26,8 @@ import polars as pl
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tasks import clean, embed, ingest, paragraphs, similarity, stories, topics  # noqa: E402
+from bench.linker import link_similar_paragraphs  # noqa: E402
+from tasks import clean, embed, ingest, paragraphs, stories, topics  # noqa: E402
 from tasks.settings import get_settings  # noqa: E402
 
 
@@ -83,7 +84,7 @@ def main() -> None:
     # 2. Article similarity over all files, copies included.
     articles, embedded = embedded_paragraphs(args.corpus, out)
     started = time.perf_counter()
-    links = similarity.link_similar_paragraphs(
+    links = link_similar_paragraphs(
         embedded, embedded.head(0), settings.similarity_threshold, settings.similarity_top_k)
     link_seconds = time.perf_counter() - started
     meta = articles.select("article_id", "source_path", "title", "n_paragraphs", "published").with_columns(

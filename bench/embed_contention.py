@@ -1,5 +1,5 @@
 """How the flow's other work slows embedding, with the model in a thread of the same process or in a
-worker process (`tasks.embed.EmbeddingWorker`, the flow's default).
+worker process (`runtime.embedding_worker.EmbeddingWorker`, the flow's default).
 
 Embeds the first N paragraphs of a corpus (blank-line blocks of its files) alone, then beside work that
 runs until the embedding is done: the cleaning step (`tasks.clean.clean_text` over the corpus's files,
@@ -28,7 +28,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from embed_memory import corpus_paragraphs  # noqa: E402
 
 from tasks.clean import clean_text  # noqa: E402
-from tasks.embed import embedding_worker, encode_in_worker, encode_texts, load_model  # noqa: E402
+from runtime.embedding_worker import embedding_worker, encode_in_worker  # noqa: E402
+from tasks.embed import encode_texts, load_model  # noqa: E402
 from tasks.entities import load_nlp  # noqa: E402
 from tasks.settings import get_settings  # noqa: E402
 

@@ -2,10 +2,10 @@
 (blank-line blocks of its files, in file order) through `encode_texts`, 1,200 at a time, printing the
 process's peak and current resident memory, the heap's free memory and the seconds taken after each batch.
 
-  (no option)            as the flow runs: free heap memory returned as it builds up (`tasks.heap`)
+  (no option)            as the flow runs: free heap memory returned as it builds up (`runtime.heap`)
   --keep-free-heap       glibc as it comes
   --mapped-block-kb N    glibc as it comes, but blocks of N KB and up in their own mappings
-                         (`mallopt(M_MMAP_THRESHOLD)`), the alternative `tasks.heap` was chosen over
+                         (`mallopt(M_MMAP_THRESHOLD)`), the alternative `runtime.heap` was chosen over
 
   --budget-scale F       the embedding batches' budgets (tasks.embed.ATTENTION_BUDGET, TOKEN_BUDGET) times F
 
@@ -30,7 +30,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import tasks.embed  # noqa: E402
 from tasks.embed import encode_texts, load_model  # noqa: E402
-from tasks.heap import free_heap_bytes, peak_rss_mb, resident_bytes  # noqa: E402
+from runtime.heap import free_heap_bytes, peak_rss_mb, resident_bytes  # noqa: E402
 from tasks.settings import get_settings  # noqa: E402
 
 _M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter

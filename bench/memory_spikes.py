@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import flows.ingest as ingest_module  # noqa: E402
 from flows.cli import connect_prefect  # noqa: E402
-from tasks import embed, heap  # noqa: E402
+from runtime import embedding_worker, heap  # noqa: E402
 
 SAMPLE_SECONDS = 0.02
 
@@ -54,7 +54,7 @@ class Sampler:
     def run(self) -> None:
         while not self.stopped:
             # The flow's process and its embedding worker together.
-            resident = (heap.resident_bytes() + embed.workers_resident_bytes()) >> 20
+            resident = (heap.resident_bytes() + embedding_worker.workers_resident_bytes()) >> 20
             state = (self.step, self.embedding)
             self.by_state[state] = max(self.by_state.get(state, 0), resident)
             if resident > self.window[0]:
@@ -129,7 +129,7 @@ def main() -> None:
         part = windows[start:start + third]
         medians = sorted(window.median for window in part)
         print(f"  {start + 1:>3}-{start + len(part):<3}  {medians[len(medians) // 2]:>6}  {max(w.highest for w in part):>6}")
-    print(f"peak (ru_maxrss) {heap.peak_rss_mb()} MB, embedding worker's peak {embed.workers_peak_rss_mb()} MB")
+    print(f"peak (ru_maxrss) {heap.peak_rss_mb()} MB, embedding worker's peak {embedding_worker.workers_peak_rss_mb()} MB")
 
 
 if __name__ == "__main__":

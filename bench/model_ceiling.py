@@ -23,7 +23,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import duckdb  # noqa: E402
 
-from tasks.embed import embedding_worker, encode_in_worker, encode_texts, load_model  # noqa: E402
+from runtime.embedding_worker import embedding_worker, encode_in_worker  # noqa: E402
+from tasks.embed import encode_texts, load_model  # noqa: E402
 from tasks.entities import load_nlp  # noqa: E402
 from tasks.settings import get_settings  # noqa: E402
 

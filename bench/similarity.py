@@ -7,7 +7,7 @@ original, as a reworded paragraph in another outlet). Paragraphs are grouped fiv
 
 For each size, in a fresh process (peak RSS is that process's), the step runs as the flow runs it:
 batches of `--batch` new paragraphs are linked to everything stored so far, then stored.
-  ann:   `link_similar_paragraphs` through the HNSW index file (`sync_paragraph_index`), as in a
+  ann:   `link_similar_paragraphs` (bench/linker.py) through the HNSW index file (`sync_paragraph_index`), as in a
          warehouse above NEWSDAG_SIMILARITY_EXACT_MAX paragraphs;
   exact: `link_similar_paragraphs` against every stored vector (the reference).
 recall@10: the final index's top 10 against exact top 10 for `--queries` random paragraphs.
@@ -32,6 +32,7 @@ import polars as pl
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.linker import link_similar_paragraphs  # noqa: E402
 from tasks import similarity  # noqa: E402
 from tasks.settings import get_settings  # noqa: E402
 
@@ -80,14 +81,14 @@ def run_one(cache: Path, size: int, method: str, batch: int, queries: int) -> di
                 index, _, _ = similarity.sync_paragraph_index(
                     index_path, stored.select("paragraph_id", "article_id"),
                     lambda ids: stored.filter(pl.col("paragraph_id").is_in(ids)), dimension)
-                found = similarity.link_similar_paragraphs(
+                found = link_similar_paragraphs(
                     new, new.head(0), settings.similarity_threshold, settings.similarity_top_k, index)
                 stored = pl.concat([stored, new])
                 similarity.sync_paragraph_index(
                     index_path, stored.select("paragraph_id", "article_id"),
                     lambda ids: stored.filter(pl.col("paragraph_id").is_in(ids)), dimension)
             else:
-                found = similarity.link_similar_paragraphs(
+                found = link_similar_paragraphs(
                     new, stored, settings.similarity_threshold, settings.similarity_top_k)
                 stored = pl.concat([stored, new])
             links += found.height

@@ -80,8 +80,8 @@ def run(
     finally:
         # A LocalCluster's worker processes end with the run (imported only if a check or the flow used it:
         # a refused setting should answer without loading the model modules).
-        if "tasks.distributed_models" in sys.modules:
-            sys.modules["tasks.distributed_models"].close_clients()
+        if "runtime.distributed_models" in sys.modules:
+            sys.modules["runtime.distributed_models"].close_clients()
     if not state.is_completed():
         raise RuntimeError(f"run {state.name.lower()}: {state.message or 'see the log above'}")
     print_summary(state.result())
@@ -107,7 +107,7 @@ def check_before_run(raw_dir: Path | None, warehouse: Path | None, shard: str | 
                 wh.existing_warehouse_kind(settings.warehouse)  # someone else's file: refused, untouched
                 wh.open_database(settings.warehouse).close()  # open elsewhere, or from a newer DuckDB
     if settings.dask:  # last: the client it opens is kept for the run (closed by `run` whatever happens)
-        from tasks import distributed_models
+        from runtime import distributed_models
 
         distributed_models.check_scheduler(settings.dask)
 
@@ -157,6 +157,7 @@ def prune(warehouse: Warehouse = None) -> None:
     from tasks import warehouse as wh
     from tasks.settings import get_settings
 
+    from flows.relink import relink
     from tasks import similarity
 
     settings = get_settings(warehouse=warehouse)
@@ -174,7 +175,7 @@ def prune(warehouse: Warehouse = None) -> None:
         threshold = float(recorded.get("similarity_threshold", settings.similarity_threshold))
         top_k = int(recorded.get("similarity_top_k", settings.similarity_top_k))
         exact_max = 2**62 if wh.is_lake(settings.warehouse) else settings.similarity_exact_max  # (no HNSW file on a lake)
-        removed = wh.prune_deleted(con, before_commit=lambda c: similarity.relink(
+        removed = wh.prune_deleted(con, before_commit=lambda c: relink(
             c, threshold, top_k, exact_max, similarity.paragraph_index_path(settings.warehouse), dim))
         if removed and wh.is_lake(settings.warehouse):  # other runs may be writing: see flows/lake.py
             from flows.lake import rebuild_claimed
@@ -473,7 +474,7 @@ def search(
     text = paragraph_search.checked_text(text)  # empty or undecodable: one line, before the model loads
     settings = get_settings(warehouse=warehouse)
     _check_output_path(output, settings.warehouse)
-    query = paragraph_search.search_sql(settings.embedding_dim)
+    query = paragraph_search.search_sql(settings.sql_dir, settings.embedding_dim)
     with wh.connect_read_only(settings.warehouse) as con:
         if not wh.has_search_index(con):
             raise RuntimeError("this warehouse has no search index yet (run `newsdag run` to build it)")

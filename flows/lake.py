@@ -1,6 +1,6 @@
 """The end of a run on a DuckLake warehouse, where other runs may have been writing at the same time.
 
-Each batch relinks (tasks/similarity.py: relink) against what was committed when it loaded; two runs
+Each batch relinks (flows/relink.py) against what was committed when it loaded; two runs
 loading at once do not see each other's uncommitted batches. So, once its batches are in, a run queues
 the paragraphs of its articles and of those of the runs that wrote while it did, relinks them against
 the whole lake, then rebuilds the derived tables (article similarity, article vectors, topics and
@@ -15,6 +15,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.derived import derive_stories, settle_entities
+from flows.relink import relink
 from tasks import embed, quotes, similarity, warehouse
 from tasks.settings import Settings
 
@@ -48,7 +49,7 @@ def rebuild_lake_derived(settings: Settings, con, run_id: str) -> tuple[int, int
     if theirs:  # alone (and after runs that ended long before it), every batch saw all committed before it
         both = sorted(set(ours) | set(theirs))
         warehouse.queue_articles_for_relink(con, both)
-        relinked = similarity.relink(
+        relinked = relink(
             con, settings.similarity_threshold, settings.similarity_top_k, settings.similarity_exact_max,
             similarity.paragraph_index_path(settings.warehouse), settings.embedding_dim,
         )

@@ -1,9 +1,12 @@
 """Paragraph search: full-text (DuckDB fts, BM25) and semantic (cosine) results fused by reciprocal rank.
 
-One SQL query does it all; every value (the text, the query vector, limits) is a parameter.
+One SQL query does it all (sql/internal/search_paragraphs.sql); every value (the text, the query vector,
+limits) is a parameter.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
@@ -11,50 +14,6 @@ import numpy as np
 RRF_K = 60
 # Candidates taken from each ranking before fusing.
 CANDIDATES = 50
-
-_SEARCH_SQL = """\
-with semantic as (
-    select paragraph_id, cosine, row_number() over (order by cosine desc, paragraph_id) as semantic_rank
-    from (
-        select paragraph_id, array_cosine_similarity(embedding, cast($vector as float[{dimension}])) as cosine
-        from paragraphs
-        order by cosine desc
-        limit $candidates
-    )
-),
-fulltext as (
-    select paragraph_id, bm25, row_number() over (order by bm25 desc, paragraph_id) as fulltext_rank
-    from (
-        select paragraph_id, fts_main_paragraphs.match_bm25(paragraph_id, $text) as bm25
-        from paragraphs
-        where bm25 is not null
-        order by bm25 desc
-        limit $candidates
-    )
-),
-fused as (
-    select
-        paragraph_id,
-        s.cosine,
-        f.bm25,
-        coalesce(1.0 / ($rrf_k + s.semantic_rank), 0) + coalesce(1.0 / ($rrf_k + f.fulltext_rank), 0) as score
-    from semantic s
-    full outer join fulltext f using (paragraph_id)
-)
-select
-    round(fused.score, 5) as score,
-    round(fused.cosine, 3) as cosine,
-    round(fused.bm25, 3) as bm25,
-    coalesce(a.publisher, a.wire_source, a.source_path) as outlet,
-    a.title,
-    p.paragraph_id,
-    p.text
-from fused
-join paragraphs p using (paragraph_id)
-join articles a using (article_id)
-order by fused.score desc, fused.cosine desc nulls last, p.paragraph_id
-limit $limit
-"""
 
 
 class SearchTextError(ValueError):
@@ -75,9 +34,10 @@ def checked_text(text: str) -> str:
     return text
 
 
-def search_sql(dimension: int) -> str:
+def search_sql(sql_dir: Path, dimension: int) -> str:
     """The search query for a warehouse of `dimension`-sized embeddings (a type, not a value)."""
-    return _SEARCH_SQL.replace("{dimension}", str(int(dimension)))
+    query = (sql_dir / "internal" / "search_paragraphs.sql").read_text()
+    return query.replace("{dimension}", str(int(dimension)))
 
 
 def search_params(text: str, vector: np.ndarray, limit: int, candidates: int = CANDIDATES) -> dict[str, object]:

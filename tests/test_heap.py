@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tasks.heap import free_heap_bytes
+from runtime.heap import free_heap_bytes
 from tasks.settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.skipif(free_heap_bytes() is None, reason="needs glibc's malloc_trim and mallinfo2")
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.skipif(free_heap_bytes() is None, reason="needs glibc's
 # Run in a fresh process: in the test session's own, other tests' threads allocate and free meanwhile.
 SCENARIO = """
 import json
-from tasks.heap import release_free_heap, resident_bytes
+from runtime.heap import release_free_heap, resident_bytes
 
 MB = 2**20
 release_free_heap(limit=0)  # start from a trimmed heap

@@ -213,7 +213,7 @@ def test_two_shards_at_once_on_one_ducklake_give_the_rows_of_one_run(corpus: Pat
             con.execute(query.read_text()).fetchall()
         vector = np.zeros(384, dtype=np.float32)
         vector[0] = 1.0
-        found = warehouse.search_paragraphs(con, search.search_sql(384), search.search_params("Kerry Lavrov", vector, 3))
+        found = warehouse.search_paragraphs(con, search.search_sql(SQL_DIR, 384), search.search_params("Kerry Lavrov", vector, 3))
     assert found.height == 3 and found["bm25"].is_not_null().any()
 
 
@@ -332,7 +332,7 @@ def test_a_dask_worker_killed_mid_batch_is_retried_and_nothing_is_half_loaded(
 
 
 def test_model_work_is_split_into_coarse_contiguous_pieces() -> None:
-    from tasks.distributed_models import chunk_bounds
+    from runtime.distributed_models import chunk_bounds
 
     assert chunk_bounds(1000, 4, 200) == [(0, 250), (250, 500), (500, 750), (750, 1000)]
     assert chunk_bounds(300, 4, 200) == [(0, 300)]  # never pieces smaller than the minimum (but one)

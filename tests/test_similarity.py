@@ -1,4 +1,4 @@
-"""Paragraph similarity: exact vs approximate search, the index file, lexical overlap, article relations."""
+"""Paragraph similarity: exact search, the index file, lexical overlap, article relations."""
 
 from __future__ import annotations
 
@@ -49,45 +49,6 @@ def test_exact_search_scores_a_bounded_block_whatever_the_corpus_size() -> None:
     assert np.array_equal(np.sort(default, axis=1), np.sort(one_block, axis=1))
 
 
-def test_stored_paragraphs_read_in_blocks_give_the_links_of_one_read() -> None:
-    paragraphs = paragraph_frame(clustered_vectors(1200, noise=0.25))
-    stored, new = paragraphs.head(1000), paragraphs.tail(200)
-    whole = similarity.link_similar_paragraphs(new, stored, threshold=0.8, top_k=5)
-    blocks = similarity.link_similar_paragraphs(new, stored.iter_slices(97), threshold=0.8, top_k=5)
-    assert whole.height > 50
-    assert blocks.drop("cosine").equals(whole.drop("cosine"))
-    assert np.allclose(blocks["cosine"].to_numpy(), whole["cosine"].to_numpy(), atol=1e-5)  # BLAS order differs
-
-
-def test_ann_agrees_with_exact_search() -> None:
-    vectors = clustered_vectors(3000)
-    exact_rows, _ = similarity.exact_neighbours(vectors[:500], vectors, 10)
-    ann_rows, ann_scores = similarity.ann_neighbours(vectors[:500], vectors, 10)
-    recall = np.mean([len(set(exact_rows[q]) & set(ann_rows[q])) / 10 for q in range(500)])
-    assert recall >= 0.95
-    # The scores the index reports are the vectors' cosines.
-    direct = np.einsum("qd,qkd->qk", vectors[:500], vectors[ann_rows])
-    assert np.allclose(ann_scores, direct, atol=1e-4)
-
-
-def test_links_through_the_index_match_exact_links(tmp_path: Path) -> None:
-    paragraphs = paragraph_frame(clustered_vectors(2400, noise=0.25))
-    stored, new = paragraphs.head(2000), paragraphs.tail(400)
-    exact = similarity.link_similar_paragraphs(new, stored, threshold=0.8, top_k=5)
-    index, added, removed = similarity.sync_paragraph_index(
-        tmp_path / "w.hnsw", stored.select("paragraph_id", "article_id"),
-        lambda ids: stored.filter(pl.col("paragraph_id").is_in(ids)), 32)
-    assert (added, removed) == (2000, 0)
-    approximate = similarity.link_similar_paragraphs(new, new.head(0), 0.8, 5, index)
-    assert exact.height > 100
-    same = exact.join(approximate, on=["paragraph_id_a", "paragraph_id_b"]).height
-    assert same / exact.height >= 0.95
-    for links in (exact, approximate):
-        assert (links["article_id_a"] != links["article_id_b"]).all()
-        assert (links["paragraph_id_a"] < links["paragraph_id_b"]).all()
-        assert (links["cosine"] >= 0.8).all()
-
-
 def test_index_file_follows_the_warehouse(tmp_path: Path) -> None:
     paragraphs = paragraph_frame(clustered_vectors(200))
     path = tmp_path / "w.hnsw"
@@ -102,14 +63,6 @@ def test_index_file_follows_the_warehouse(tmp_path: Path) -> None:
     assert (added, removed) == (0, 4)
     found, _ = index.search(paragraph_frame(clustered_vectors(200))["embedding"].to_numpy()[:4].astype(np.float32), 10)
     assert all(article != "a00000" for hits in found for _, article in hits)
-
-
-def test_replaced_articles_are_not_linked() -> None:
-    vectors = clustered_vectors(8, clusters=1, noise=0.01)
-    paragraphs = paragraph_frame(vectors, per_article=4)
-    new, stored = paragraphs.filter(pl.col("article_id") == "a00000"), paragraphs.filter(pl.col("article_id") == "a00001")
-    assert similarity.link_similar_paragraphs(new, stored, 0.5, 5).height > 0
-    assert similarity.link_similar_paragraphs(new, stored, 0.5, 5, excluded_articles=["a00001"]).height == 0
 
 
 def test_lexical_overlap_tells_copy_from_paraphrase() -> None:

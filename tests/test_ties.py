@@ -91,20 +91,6 @@ def test_index_lists_cut_ties_by_id_as_the_exact_search_does(tmp_path: Path) -> 
     assert got == reference_lists(frame)  # 90 vectors: the graph search is exhaustive
 
 
-def test_links_of_new_paragraphs_do_not_depend_on_their_order_or_blocks() -> None:
-    frame = corpus()
-    new, stored = frame.head(60), frame.tail(30)
-
-    def links(new: pl.DataFrame, stored: list[pl.DataFrame]) -> list[tuple]:
-        found = similarity.link_similar_paragraphs(new, stored, THRESHOLD, TOP_K)
-        return sorted(found.select("paragraph_id_a", "paragraph_id_b", "cosine").iter_rows())
-
-    expected = links(new, [stored])
-    for seed in range(3):
-        assert links(new.sample(fraction=1.0, shuffle=True, seed=seed),
-                     list(stored.sample(fraction=1.0, shuffle=True, seed=seed).iter_slices(4))) == expected
-
-
 def test_exact_neighbours_order_ties_by_row_whatever_the_chunks() -> None:
     frame = corpus()
     vectors = similarity.embedding_matrix(frame["embedding"])
