@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import product
 from typing import TYPE_CHECKING, Any
@@ -174,7 +175,11 @@ def _same_person(a: str, b: str) -> bool:
 MIDDLE_INITIALS = re.compile(r"(?:[A-Z]\.?){1,3}")
 
 
-def _name_parts(name: str) -> tuple[tuple[str, str], str, bool] | None:
+# A person's full name as ((first, last), middle initials, whether a middle name is spelled out).
+NameParts = tuple[tuple[str, str], str, bool]
+
+
+def _name_parts(name: str) -> NameParts | None:
     """((first, last), middle initials, whether a middle name is spelled out) of a person's full name:
     "George W. Bush" -> (("george", "bush"), "W", False), "Hillary Rodham Clinton" -> (..., "R", True),
     "John Kerry" -> (..., "", False). None for one word, a lower-case particle ("Ruud van Nistelrooy"), or
@@ -432,6 +437,356 @@ def _acronyms(name: str) -> set[str]:
             "".join(word if word.isupper() and len(word) <= 4 else word[0] for word in words)}
 
 
+# Entity resolution: `canonicalise_entities` runs the passes below in order, each named for what it
+# decides. Between them travel the batch's mentions as names (`NamedMentions`) and the index of the
+# entities they can resolve to (`EntityIndex`), which the passes grow.
+
+
+@dataclass
+class Entity:
+    """An entity mentions can resolve to: one stored before this batch, or one the batch makes."""
+
+    entity_id: str
+    canonical_name: str
+    label: str
+    aliases: set[str]
+
+
+@dataclass
+class EntityIndex:
+    """Every entity a batch's mentions can resolve to, stored ones first, with look-ups by the parts of
+    their names, so that a batch is compared with a few candidates, not with every stored entity."""
+
+    raw_labels: dict[str, Counter[str]]  # spaCy's labels per folded name: what a new entity is labelled
+    entities: dict[str, Entity] = field(default_factory=dict)
+    by_alias: dict[tuple[str, str], str] = field(default_factory=dict)  # (family, folded alias) -> entity_id
+    full_by_surname: defaultdict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # people with a full name
+    # people with a full name by their first and last initials: the candidates for a fuzzy match
+    full_by_initials: defaultdict[tuple[str, str], list[str]] = field(default_factory=lambda: defaultdict(list))
+    lone_by_name: dict[str, str] = field(default_factory=dict)  # people named by one word only ("Obama")
+    # people by (first, last) name: {entity_id: (middle initials, whether a middle name is spelled out)}
+    by_first_last: defaultdict[tuple[str, str], dict[str, tuple[str, bool]]] = field(
+        default_factory=lambda: defaultdict(dict))
+    by_acronym: dict[str, str] = field(default_factory=dict)  # multi-word organisations and places by initials
+    # What the batch returns: the entities a mention resolved to, or that it made or renamed.
+    touched: set[str] = field(default_factory=set)
+
+    @classmethod
+    def of_known(cls, known: pl.DataFrame, raw_labels: dict[str, Counter[str]]) -> EntityIndex:
+        """The stored entities (`known`), indexed; none touched yet."""
+        index = cls(raw_labels)
+        for row in known.iter_rows(named=True):
+            index.entities[row["entity_id"]] = Entity(
+                row["entity_id"], row["canonical_name"], row["label"], set(row["aliases"] or []))
+            for alias in [row["canonical_name"], *(row["aliases"] or [])]:
+                index.by_alias.setdefault((_label_family(row["label"]), alias.casefold()), row["entity_id"])
+        for entity_id in index.entities:
+            index._index_name(entity_id)
+        return index
+
+    def _index_name(self, entity_id: str) -> None:
+        entity = self.entities[entity_id]
+        name, label = entity.canonical_name, entity.label
+        tokens = name.split()
+        if label == "PERSON" and len(tokens) > 1:
+            self.full_by_surname[_surname(name)].add(entity_id)
+            self.full_by_initials[(tokens[0][0].casefold(), tokens[-1][0].casefold())].append(entity_id)
+            parts = _name_parts(name)
+            if parts is not None:
+                self.by_first_last[parts[0]][entity_id] = parts[1:]
+        elif label == "PERSON":
+            self.lone_by_name.setdefault(name.casefold(), entity_id)
+        elif _label_family(label) in {"ORG", "PLACE"} and len(tokens) > 1:
+            for acronym in sorted(_acronyms(name)):
+                self.by_acronym.setdefault(acronym, entity_id)
+
+    def new_entity(self, name: str, fam: str) -> str:
+        """The entity a name of this family makes, labelled as spaCy mostly labelled it; the same id
+        (and nothing new) when that entity is already indexed."""
+        label = _label_in_family(self.raw_labels[name.casefold()], fam)
+        entity_id = entity_id_for(name, label)
+        if entity_id not in self.entities:
+            self.entities[entity_id] = Entity(entity_id, name, label, set())
+            self.touched.add(entity_id)
+            self._index_name(entity_id)
+        return entity_id
+
+    def give_full_name(self, lone_id: str, name: str) -> None:
+        """A person known by one word ("Obama") is renamed by the full name ("Barack Obama"): the id stays."""
+        del self.lone_by_name[_surname(name)]
+        self.entities[lone_id].canonical_name = name
+        self.touched.add(lone_id)
+        self._index_name(lone_id)
+
+    def resolve_to(self, entity_id: str, name: str) -> None:
+        """A mention named `name` resolved to this entity."""
+        self.entities[entity_id].aliases.add(name)
+        self.touched.add(entity_id)
+
+    def touched_frame(self) -> pl.DataFrame:
+        """The touched entities (`ENTITY_SCHEMA`), each alias list with its canonical name."""
+        return pl.DataFrame(
+            [{"entity_id": e.entity_id, "canonical_name": e.canonical_name, "label": e.label,
+              "aliases": sorted(e.aliases | {e.canonical_name})}
+             for e in self.entities.values() if e.entity_id in self.touched],
+            schema=ENTITY_SCHEMA,
+        )
+
+
+@dataclass(frozen=True)
+class NamedMentions:
+    """A batch's mentions as names, in the mentions' order: each one's normalised name, its article and
+    its gendered honorific ("m", "f" or None); and the label family decided for each folded name."""
+
+    names: list[str]
+    articles: list[str]
+    honorifics: list[str | None]
+    family: dict[str, str]
+
+    def is_person(self, name: str) -> bool:
+        return self.family.get(name.casefold()) == "PERSON"
+
+
+def split_runs(mentions: pl.DataFrame, known: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, str]]:
+    """Mentions in which spaCy ran two names together (a person and a place, two people, a hyphen
+    compound) cut in two, as judged by a first vote on each name's label family. Returns (the mentions,
+    that first vote)."""
+    family, _ = decide_families(_names(mentions, None), mentions["label"].to_list(), _titles_before(mentions), known,
+                                mentions["article_id"].to_list())
+    split = split_hyphen_compounds(split_person_runs(split_person_place_runs(mentions, family), family), family)
+    return split, family
+
+
+def named_mentions(
+    mentions: pl.DataFrame, known: pl.DataFrame, first_vote: dict[str, str]
+) -> tuple[NamedMentions, dict[str, Counter[str]]]:
+    """The mentions as names (titles stripped as `first_vote` says) and the label family of each name,
+    voted again on the cut mentions. Returns (named mentions, spaCy's label counts per folded name)."""
+    names = _names(mentions, first_vote)
+    articles = mentions["article_id"].to_list()
+    family, raw_labels = decide_families(names, mentions["label"].to_list(), _titles_before(mentions), known, articles)
+    honorifics = [honorific_gender(surface, before) for surface, before in
+                  zip(mentions["surface"].to_list(), mentions["word_before"].to_list())]
+    return NamedMentions(names, articles, honorifics, family), raw_labels
+
+
+@dataclass(frozen=True)
+class MiddleNames:
+    """Evidence that two full names with one first and last name are one person: every middle-initials
+    variant of each (first, last), stored or new; and the names with a middle name spelled out that an
+    article also gives without it ("Barack Hussein Obama ... Barack Obama"): only there is that evidence."""
+
+    variants: dict[tuple[str, str], set[str]]
+    named_beside_short: set[str]
+
+    def same_person(self, name: str, parts: NameParts, other: tuple[str, bool], other_name: str) -> bool:
+        """The same middle initials, or one without any when no two variants compete, the other's
+        initials, or its spelled-out middle name seen beside the short form in an article."""
+        first_last, middle, spelled = parts
+        if middle == other[0]:
+            return not (spelled and other[1])  # "Barack Hussein" and "Barack H.", not "John Paul" and "John Peter"
+        if len(self.variants.get(first_last, set()) - {""}) > 1 or (middle and other[0]):
+            return False
+        longer, longer_spelled = (name, spelled) if middle else (other_name, other[1])
+        return not longer_spelled or longer.casefold() in self.named_beside_short
+
+
+def middle_names(batch: NamedMentions, person_names: Iterable[str], index: EntityIndex) -> MiddleNames:
+    """`MiddleNames` of the batch's full person names (`person_names`) and the stored people."""
+    variants: defaultdict[tuple[str, str], set[str]] = defaultdict(set)
+    for name in [*person_names, *(e.canonical_name for e in index.entities.values() if e.label == "PERSON")]:
+        parts = _name_parts(name)
+        if parts is not None:
+            variants[parts[0]].add(parts[1])
+    short_in_article: set[tuple[str, tuple[str, str]]] = set()
+    spelled_in_article: list[tuple[str, tuple[str, str], str]] = []
+    for name, article in zip(batch.names, batch.articles):
+        parts = _name_parts(name) if batch.is_person(name) else None
+        if parts is not None and not parts[1]:
+            short_in_article.add((article, parts[0]))
+        elif parts is not None and parts[2]:
+            spelled_in_article.append((article, parts[0], name.casefold()))
+    return MiddleNames(variants, {name for article, key, name in spelled_in_article if (article, key) in short_in_article})
+
+
+@dataclass
+class Acronyms:
+    """Where acronyms and the full names they spell meet: the articles naming each folded name, and the
+    acronyms met without a full name yet."""
+
+    articles_of: dict[str, set[str]]
+    alone: set[tuple[str, str]] = field(default_factory=set)  # (family, acronym)
+
+    def name_spelling(self, fam: str, acronym: str, index: EntityIndex) -> str | None:
+        """An acronym joins the full name whose initials it spells ("NATO"); else it waits, alone."""
+        target = index.by_acronym.get(acronym)
+        if target is None:
+            self.alone.add((fam, acronym))
+        return target
+
+    def acronym_spelt_by(self, fam: str, name: str, index: EntityIndex) -> str | None:
+        """A full name joins the acronym met first (more often) when no other full name has yet and an
+        article gives both ("the UK Independence Party (UKIP)"): two letters spell many names."""
+        spelled = [(fam, a) for a in sorted(_acronyms(name)) if (fam, a) in self.alone
+                   and self.articles_of[name.casefold()] & self.articles_of.get(a.casefold(), set())]
+        if not spelled:
+            return None
+        self.alone.discard(spelled[0])
+        return index.by_alias[(fam, spelled[0][1].casefold())]
+
+
+def _same_first_and_last(name: str, index: EntityIndex, middles: MiddleNames) -> str | None:
+    """The same first and last name, with a middle name or without ("George W. Bush" and "George Bush"),
+    when only one person fits: "George Bush" beside both George W. and George H. W. Bush stays apart,
+    and so do those two."""
+    parts = _name_parts(name)
+    if parts is None:
+        return None
+    fits = [c for c, other in index.by_first_last.get(parts[0], {}).items()
+            if middles.same_person(name, parts, other, index.entities[c].canonical_name)]
+    return fits[0] if len(fits) == 1 else None
+
+
+def _transliteration_of(name: str, index: EntityIndex) -> str | None:
+    """A person whose full name is a spelling of this one ("Sergey Lavrov" / "Sergei Lavrov")."""
+    tokens = name.split()
+    candidates = index.full_by_initials.get((tokens[0][0].casefold(), tokens[-1][0].casefold()), [])
+    return next((c for c in candidates if _same_person(name, index.entities[c].canonical_name)), None)
+
+
+def _name_after_a_glued_word(name: str, index: EntityIndex) -> str | None:
+    """A known full name with a word glued in front ("Photo Antonis Samaras", a caption's leftover):
+    that person, not another one sharing the surname (not a particle's tail: "Robin van Persie" is not
+    "Van Persie")."""
+    tokens = name.split()
+    return next((index.by_alias[("PERSON", " ".join(tokens[k:]).casefold())] for k in range(1, len(tokens) - 1)
+                 if tokens[k][:1].isupper() and ("PERSON", " ".join(tokens[k:]).casefold()) in index.by_alias), None)
+
+
+def _lone_surname_renamed(name: str, index: EntityIndex) -> str | None:
+    """A lone-surname entity from earlier ("Obama") takes the full name when it is the only one."""
+    lone = index.lone_by_name.get(_surname(name))
+    if lone is None or index.full_by_surname.get(_surname(name)):
+        return None
+    index.give_full_name(lone, name)
+    return lone
+
+
+def _person_with_full_name(name: str, index: EntityIndex, middles: MiddleNames) -> str | None:
+    """The indexed person a full name is, by the first rule that finds one."""
+    return (_same_first_and_last(name, index, middles) or _transliteration_of(name, index)
+            or _name_after_a_glued_word(name, index) or _lone_surname_renamed(name, index))
+
+
+def _entity_of_name(fam: str, name: str, index: EntityIndex, middles: MiddleNames, acronyms: Acronyms) -> str | None:
+    """The indexed entity a name joins, by the kind of name it is; None: none, it makes its own."""
+    if fam == "PERSON":
+        return _person_with_full_name(name, index, middles)
+    if fam in {"ORG", "PLACE"} and name.isupper() and 2 <= len(name) <= 6:
+        return acronyms.name_spelling(fam, name, index)
+    if fam in {"ORG", "PLACE"} and len(name.split()) > 1:
+        return acronyms.acronym_spelt_by(fam, name, index)
+    return None
+
+
+def resolve_full_names(batch: NamedMentions, index: EntityIndex) -> None:
+    """Every name but a lone person's (those are resolved per mention, `short_name_entity`) joins an
+    indexed entity or makes one, in `index.by_alias`: full names and other multi-word or non-person
+    names, most frequent first so that the usual spelling becomes the canonical one."""
+    counts = Counter((batch.family[n.casefold()], n) for n in batch.names if len(n) >= 2)
+    middles = middle_names(batch, (n for (fam, n) in counts if fam == "PERSON"), index)
+    articles_of: defaultdict[str, set[str]] = defaultdict(set)
+    for name, article in zip(batch.names, batch.articles):
+        articles_of[name.casefold()].add(article)
+    acronyms = Acronyms(articles_of)
+    for (fam, name), _ in counts.most_common():
+        key = (fam, name.casefold())
+        if key in index.by_alias or (fam == "PERSON" and len(name.split()) == 1):
+            continue
+        index.by_alias[key] = _entity_of_name(fam, name, index, middles, acronyms) or index.new_entity(name, fam)
+
+
+@dataclass(frozen=True)
+class PeopleInArticles:
+    """The people each article names in full, by (article, folded surname) and (article, folded first name)."""
+
+    by_surname: dict[tuple[str, str], set[str]]
+    by_first_name: dict[tuple[str, str], set[str]]
+
+
+def people_in_articles(batch: NamedMentions, index: EntityIndex) -> PeopleInArticles:
+    """`PeopleInArticles` of the batch, once its full names are resolved."""
+    by_surname: defaultdict[tuple[str, str], set[str]] = defaultdict(set)
+    by_first_name: defaultdict[tuple[str, str], set[str]] = defaultdict(set)
+    for name, article in zip(batch.names, batch.articles):
+        if batch.is_person(name) and len(name.split()) > 1:
+            entity = index.by_alias[("PERSON", name.casefold())]
+            by_surname[(article, _surname(name))].add(entity)
+            by_first_name[(article, name.split()[0].casefold())].add(entity)
+    return PeopleInArticles(by_surname, by_first_name)
+
+
+def decide_genders(batch: NamedMentions, index: EntityIndex, people: PeopleInArticles) -> dict[str, str]:
+    """Each person's gender ("m", "f"; `_genders`), from the honorifics of the mentions that resolve to
+    them without doubt: a full name, or a lone surname beside the only full name with that surname in
+    its article."""
+    votes: defaultdict[str, Counter[str]] = defaultdict(Counter)
+    for name, article, gender in zip(batch.names, batch.articles, batch.honorifics):
+        if gender is None or not batch.is_person(name):
+            continue
+        if len(name.split()) > 1:
+            votes[index.by_alias[("PERSON", name.casefold())]][gender] += 1
+        elif len(in_article := people.by_surname.get((article, name.casefold()), set())) == 1:
+            votes[next(iter(in_article))][gender] += 1
+    return _genders(votes, [family for family in index.full_by_surname.values() if len(family) > 1])
+
+
+def short_name_entity(
+    name: str, article: str, gender: str | None, index: EntityIndex, people: PeopleInArticles,
+    gender_of: dict[str, str],
+) -> str:
+    """The person a lone name (a surname or a first name) is: the full name with that surname in the
+    same article, else the full name it starts in the same article ("Michelle" beside "Michelle Obama":
+    news name family members and celebrities by first name), else the only full name with that surname
+    in the corpus; a gendered honorific rules out the people known to be of the other gender. Unknown or
+    ambiguous ("Kerry" beside two Kerrys): a lone-name entity of its own."""
+    key = name.casefold()
+    in_article = _fitting(people.by_surname.get((article, key), set()), gender, gender_of)
+    first_name_of = people.by_first_name.get((article, key), set())
+    surname_of = index.full_by_surname.get(key, set())
+    in_corpus = _fitting(surname_of, gender, gender_of)
+    if len(in_article) == 1:
+        return next(iter(in_article))
+    if not in_article and len(first_name_of) == 1:
+        return next(iter(first_name_of))
+    if not in_article and len(in_corpus) == 1:
+        return next(iter(in_corpus))
+    entity_id = index.by_alias.get(("PERSON", key))
+    if entity_id is None or entity_id in surname_of:
+        return index.lone_by_name.get(key) or index.new_entity(name, "PERSON")
+    return entity_id
+
+
+def mention_entities(
+    batch: NamedMentions, index: EntityIndex, people: PeopleInArticles, gender_of: dict[str, str]
+) -> list[str | None]:
+    """Each mention's entity, in order (None: a name under two characters): a lone person's name by
+    `short_name_entity`, any other by the name's entity. Marks the entities as touched."""
+    entity_ids: list[str | None] = []
+    for name, article, gender in zip(batch.names, batch.articles, batch.honorifics):
+        if len(name) < 2:
+            entity_ids.append(None)
+            continue
+        fam = batch.family[name.casefold()]
+        if fam == "PERSON" and len(name.split()) == 1:
+            entity_id = short_name_entity(name, article, gender, index, people, gender_of)
+        else:
+            entity_id = index.by_alias[(fam, name.casefold())]
+        index.resolve_to(entity_id, name)
+        entity_ids.append(entity_id)
+    return entity_ids
+
+
 def canonicalise_entities(mentions: pl.DataFrame, known: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Resolve mentions to canonical entities.
 
@@ -449,218 +804,18 @@ def canonicalise_entities(mentions: pl.DataFrame, known: pl.DataFrame) -> tuple[
     if "word_before" not in mentions.columns:
         mentions = mentions.with_columns(word_before=pl.lit(""))
 
-    names = _names(mentions, None)
-    family, _ = decide_families(names, mentions["label"].to_list(), _titles_before(mentions), known,
-                                mentions["article_id"].to_list())
-    mentions = split_hyphen_compounds(split_person_runs(split_person_place_runs(mentions, family), family), family)
-    names = _names(mentions, family)
-    articles = mentions["article_id"].to_list()
-    family, raw_labels = decide_families(names, mentions["label"].to_list(), _titles_before(mentions), known, articles)
-
-    # Targets: every entity a mention can resolve to, known ones first.
-    targets: dict[str, dict[str, object]] = {}
-    alias_index: dict[tuple[str, str], str] = {}  # (family, folded alias) -> entity_id
-    for row in known.iter_rows(named=True):
-        fam = _label_family(row["label"])
-        targets[row["entity_id"]] = {
-            "entity_id": row["entity_id"], "canonical_name": row["canonical_name"], "label": row["label"],
-            "aliases": set(row["aliases"] or []), "touched": False,
-        }
-        for alias in [row["canonical_name"], *(row["aliases"] or [])]:
-            alias_index.setdefault((fam, alias.casefold()), row["entity_id"])
-
-    # Indexes over the targets, so that a batch is not compared with every stored entity.
-    full_by_surname: dict[str, set[str]] = defaultdict(set)  # people with a full name, by surname
-    full_by_initials: dict[tuple[str, str], list[str]] = defaultdict(list)  # candidates for the fuzzy match
-    lone_by_name: dict[str, str] = {}  # people named by one word only ("Obama")
-    # people by first and last name: {entity_id: (middle initials, spelled out)}
-    by_first_last: dict[tuple[str, str], dict[str, tuple[str, bool]]] = defaultdict(dict)
-    by_acronym: dict[str, str] = {}  # multi-word organisations and places by their initials
-
-    def index(entity_id: str) -> None:
-        name, label = str(targets[entity_id]["canonical_name"]), str(targets[entity_id]["label"])
-        tokens = name.split()
-        if label == "PERSON" and len(tokens) > 1:
-            full_by_surname[_surname(name)].add(entity_id)
-            full_by_initials[(tokens[0][0].casefold(), tokens[-1][0].casefold())].append(entity_id)
-            parts = _name_parts(name)
-            if parts is not None:
-                by_first_last[parts[0]][entity_id] = parts[1:]
-        elif label == "PERSON":
-            lone_by_name.setdefault(name.casefold(), entity_id)
-        elif _label_family(label) in {"ORG", "PLACE"} and len(tokens) > 1:
-            for acronym in sorted(_acronyms(name)):
-                by_acronym.setdefault(acronym, entity_id)
-
-    for entity_id in targets:
-        index(entity_id)
-
-    def new_target(name: str, fam: str) -> str:
-        label = _label_in_family(raw_labels[name.casefold()], fam)
-        entity_id = entity_id_for(name, label)
-        if entity_id not in targets:
-            targets[entity_id] = {
-                "entity_id": entity_id, "canonical_name": name, "label": label, "aliases": set(), "touched": True
-            }
-            index(entity_id)
-        return entity_id
-
-    # Full names and other multi-word or non-person names, most frequent first so that the usual
-    # spelling becomes the canonical one.
-    counts = Counter((family[n.casefold()], n) for n in names if len(n) >= 2)
-    middle_initials: dict[tuple[str, str], set[str]] = defaultdict(set)  # every variant, known or new
-    for name in [*(n for (fam, n) in counts if fam == "PERSON"),
-                 *(str(t["canonical_name"]) for t in targets.values() if t["label"] == "PERSON")]:
-        parts = _name_parts(name)
-        if parts is not None:
-            middle_initials[parts[0]].add(parts[1])
-    # Names with a middle name spelled out that an article also gives without it ("Barack Hussein
-    # Obama ... Barack Obama"): only there is that evidence that the two are one person.
-    short_in_article: set[tuple[str, tuple[str, str]]] = set()
-    spelled_in_article: list[tuple[str, tuple[str, str], str]] = []
-    for name, article in zip(names, articles):
-        parts = _name_parts(name) if family.get(name.casefold()) == "PERSON" else None
-        if parts is not None and not parts[1]:
-            short_in_article.add((article, parts[0]))
-        elif parts is not None and parts[2]:
-            spelled_in_article.append((article, parts[0], name.casefold()))
-    named_beside_short = {name for article, key, name in spelled_in_article if (article, key) in short_in_article}
-
-    def same_middle(name: str, middle: str, spelled: bool, other: tuple[str, bool], ambiguous: bool,
-                    other_name: str) -> bool:
-        """Two full names with one first and last name are one person: the same middle initials, or one
-        without any when no two variants compete, the other's initials, or its spelled-out middle name
-        seen beside the short form in an article."""
-        if middle == other[0]:
-            return not (spelled and other[1])  # "Barack Hussein" and "Barack H.", not "John Paul" and "John Peter"
-        if ambiguous or (middle and other[0]):
-            return False
-        longer, longer_spelled = (name, spelled) if middle else (other_name, other[1])
-        return not longer_spelled or longer.casefold() in named_beside_short
-
-    alone_acronyms: dict[tuple[str, str], str] = {}  # acronyms without a full name yet: the name that joined
-    articles_of: dict[str, set[str]] = defaultdict(set)
-    for name, article in zip(names, articles):
-        articles_of[name.casefold()].add(article)
-    for (fam, name), _ in counts.most_common():
-        key = (fam, name.casefold())
-        if key in alias_index:
-            continue
-        if fam == "PERSON" and len(name.split()) == 1:
-            continue  # lone surnames are resolved per mention, below
-        target: str | None = None
-        if fam == "PERSON":
-            tokens = name.split()
-            parts = _name_parts(name)
-            if parts is not None:
-                # The same first and last name, with a middle name or without ("George W. Bush" and
-                # "George Bush"), when only one person fits: "George Bush" beside both George W. and
-                # George H. W. Bush stays apart, and so do those two.
-                ambiguous = len(middle_initials[parts[0]] - {""}) > 1
-                fits = [c for c, other in by_first_last.get(parts[0], {}).items()
-                        if same_middle(name, parts[1], parts[2], other, ambiguous, str(targets[c]["canonical_name"]))]
-                target = fits[0] if len(fits) == 1 else None
-            candidates = full_by_initials.get((tokens[0][0].casefold(), tokens[-1][0].casefold()), [])
-            if target is None:
-                target = next((c for c in candidates if _same_person(name, str(targets[c]["canonical_name"]))), None)
-            if target is None:
-                # A known full name with a word glued in front ("Photo Antonis Samaras", a caption's
-                # leftover): that person, not another one sharing the surname.
-                # (not a particle's tail: "Robin van Persie" is not "Van Persie")
-                target = next((alias_index[("PERSON", " ".join(tokens[k:]).casefold())] for k in range(1, len(tokens) - 1)
-                               if tokens[k][:1].isupper() and ("PERSON", " ".join(tokens[k:]).casefold()) in alias_index),
-                              None)
-            lone = lone_by_name.get(_surname(name))
-            if target is None and lone is not None and not full_by_surname.get(_surname(name)):
-                # A lone-surname entity from earlier ("Obama") takes the full name when it is the only one.
-                del lone_by_name[_surname(name)]
-                targets[lone]["canonical_name"] = name
-                targets[lone]["touched"] = True
-                index(lone)
-                target = lone
-        elif fam in {"ORG", "PLACE"} and name.isupper() and 2 <= len(name) <= 6:
-            # An acronym joins the full name whose initials it spells ("NATO").
-            target = by_acronym.get(name)
-            if target is None:
-                alone_acronyms[(fam, name)] = ""
-        elif fam in {"ORG", "PLACE"} and len(name.split()) > 1:
-            # A full name joins the acronym met first (more often) when no other full name has yet and an
-            # article gives both ("the UK Independence Party (UKIP)"): two letters spell many names.
-            spelled = [(fam, a) for a in sorted(_acronyms(name)) if alone_acronyms.get((fam, a)) == ""
-                       and articles_of[name.casefold()] & articles_of[a.casefold()]]
-            if spelled:
-                alone_acronyms[spelled[0]] = name
-                target = alias_index[(fam, spelled[0][1].casefold())]
-        alias_index[key] = target or new_target(name, fam)
-
-    # A lone surname joins the full name seen in the same article, else a lone first name the full name
-    # it starts in the same article ("Michelle" beside "Michelle Obama": news name family members and
-    # celebrities by first name), else the only full name with that surname in the corpus.
-    full_in_article: dict[tuple[str, str], set[str]] = defaultdict(set)
-    first_in_article: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for name, article in zip(names, articles):
-        if family.get(name.casefold()) == "PERSON" and len(name.split()) > 1:
-            entity = alias_index[("PERSON", name.casefold())]
-            full_in_article[(article, _surname(name))].add(entity)
-            first_in_article[(article, name.split()[0].casefold())].add(entity)
-
-    # Each person's gender, from the honorifics of the mentions that resolve to them without doubt: a full
-    # name, or a lone surname beside the only full name with that surname in its article.
-    honorifics = [honorific_gender(surface, before) for surface, before in
-                  zip(mentions["surface"].to_list(), mentions["word_before"].to_list())]
-    gender_votes: dict[str, Counter[str]] = defaultdict(Counter)
-    for name, article, gender in zip(names, articles, honorifics):
-        if gender is None or family.get(name.casefold()) != "PERSON":
-            continue
-        if len(name.split()) > 1:
-            gender_votes[alias_index[("PERSON", name.casefold())]][gender] += 1
-        elif len(in_article := full_in_article.get((article, name.casefold()), set())) == 1:
-            gender_votes[next(iter(in_article))][gender] += 1
-    gender_of = _genders(gender_votes, [people for people in full_by_surname.values() if len(people) > 1])
-
-    entity_ids: list[str | None] = []
-    for name, article, gender in zip(names, articles, honorifics):
-        if len(name) < 2:
-            entity_ids.append(None)
-            continue
-        fam = family[name.casefold()]
-        entity_id = alias_index.get((fam, name.casefold()))
-        if fam == "PERSON" and len(name.split()) == 1:
-            # A gendered honorific rules out the people known to be of the other gender.
-            in_article = _fitting(full_in_article.get((article, name.casefold()), set()), gender, gender_of)
-            first_name_of = first_in_article.get((article, name.casefold()), set())
-            surname_of = full_by_surname.get(name.casefold(), set())
-            in_corpus = _fitting(surname_of, gender, gender_of)
-            if len(in_article) == 1:
-                entity_id = next(iter(in_article))
-            elif not in_article and len(first_name_of) == 1:
-                entity_id = next(iter(first_name_of))
-            elif not in_article and len(in_corpus) == 1:
-                entity_id = next(iter(in_corpus))
-            elif entity_id is None or entity_id in surname_of:
-                # Unknown or ambiguous ("Kerry" beside two Kerrys): an entity of its own.
-                entity_id = lone_by_name.get(name.casefold()) or new_target(name, fam)
-        if entity_id is None:
-            entity_id = new_target(name, fam)
-        target = targets[entity_id]
-        target["aliases"].add(name)  # type: ignore[union-attr]
-        target["touched"] = True
-        entity_ids.append(entity_id)
-
-    entity_frame = pl.DataFrame(
-        [
-            {"entity_id": t["entity_id"], "canonical_name": t["canonical_name"], "label": t["label"],
-             "aliases": sorted(t["aliases"] | {t["canonical_name"]})}  # type: ignore[operator]
-            for t in targets.values() if t["touched"]
-        ],
-        schema=ENTITY_SCHEMA,
-    )
+    mentions, first_vote = split_runs(mentions, known)
+    batch, raw_labels = named_mentions(mentions, known, first_vote)
+    index = EntityIndex.of_known(known, raw_labels)
+    resolve_full_names(batch, index)
+    people = people_in_articles(batch, index)
+    entity_ids = mention_entities(batch, index, people, decide_genders(batch, index, people))
     resolved_mentions = (
         mentions.with_columns(entity_id=pl.Series(entity_ids, dtype=pl.String))
         .filter(pl.col("entity_id").is_not_null())
         .select(out_columns)
     )
-    return entity_frame, resolved_mentions
+    return index.touched_frame(), resolved_mentions
 
 
 # Part of what a warehouse's entities were resolved with: a newsdag whose rules above resolve a corpus

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import groupby
 from operator import itemgetter
 
@@ -461,6 +461,131 @@ def _people_by_name(paragraph_ids: Sequence[str], by_paragraph: dict[str, list[_
     return {name: next(iter(ids)) for name, ids in found.items() if len(ids) == 1}
 
 
+# Labels of the entities a quote may be given to: people, organisations, countries.
+SPEAKER_LABELS = {"PERSON", "ORG", "GPE"}
+
+
+@dataclass(frozen=True)
+class _Attribution:
+    """Who a quote is given to, and how that was found (`QUOTE_SCHEMA`'s columns of the same names)."""
+
+    attribution: str  # after, before, continuation, pronoun, none
+    speaker_entity_id: str | None = None
+    speaker_surface: str | None = None
+    verb: str | None = None
+    continues_quote_id: str | None = None
+
+
+@dataclass
+class _ArticleSoFar:
+    """What a quote may point back to in its article, as its paragraphs are read in order."""
+
+    people: dict[str, str]  # surname -> the one person the article names by it (`_people_by_name`)
+    paragraphs: list[_Paragraph] = field(default_factory=list)  # read so far: where "he" may point back to
+    # the previous paragraph's last quote (None: it had none) and whether that paragraph ended inside it
+    last_quote: tuple[str, _Attribution] | None = None
+    last_quote_open_ended: bool = False
+
+    def read(self, para: _Paragraph, quotes: list[tuple[str, _Attribution]]) -> None:
+        """`para` done, its quotes (id, attribution) found."""
+        self.paragraphs.append(para)
+        spans = para.spans
+        self.last_quote = quotes[-1] if quotes else None
+        ran_on = bool(spans) and spans[-1].close_mark is None and spans[-1].end == len(para.text)
+        self.last_quote_open_ended = bool(quotes) and ran_on
+
+
+def _named_speaker(surface: str | None, mention: _Mention | None, article_people: dict[str, str]) -> str | None:
+    """The entity an attribution names: its mention's, if a speaker's label; else, for a short
+    capitalised name NER missed here ("Ms Diemont says"), the person the article names by it elsewhere."""
+    if mention is not None:
+        return mention.entity_id if mention.label in SPEAKER_LABELS else None
+    if (surface and len(surface.split()) <= 3 and all(word[:1].isupper() for word in surface.split())
+            and not PRONOUN.match(surface)):
+        return article_people.get(_name_key(surface.split()[-1]))
+    return None
+
+
+def _pronoun_speaker(pronoun: str, para: _Paragraph, span: _Span, earlier: list[_Paragraph]) -> str | None:
+    """The person a "he"/"she"/"who" before or after a quote is (`_resolve_pronoun`), looked for before the
+    quote, then in the two paragraphs before; "added Kerry, who said …": the person just before."""
+    if pronoun.lower() == "who":
+        people, _ = para.people_before(span.open_mark)
+        resolved = people[-1] if people else None
+    else:
+        resolved = _resolve_pronoun([(para, span.open_mark), *((p, len(p.text)) for p in reversed(earlier[-2:]))])
+    return resolved.entity_id if resolved else None
+
+
+def _continuation(
+    para: _Paragraph, span: _Span, paragraph_quotes: list[tuple[str, _Attribution]], article: _ArticleSoFar
+) -> _Attribution:
+    """A quote with no attribution of its own goes on with the quote before it: the paragraph's last one,
+    or the previous paragraph's last quote when this paragraph opens with a quote (or that one ran on)."""
+    before = paragraph_quotes[-1] if paragraph_quotes else None
+    if before is None and article.last_quote is not None and (
+            not para.text[: span.open_mark].strip() or article.last_quote_open_ended):
+        before = article.last_quote
+    if before is None:
+        return _Attribution("none")
+    quote_id, said = before
+    return _Attribution("continuation", said.speaker_entity_id, said.speaker_surface, None, quote_id)
+
+
+def _attribute(
+    para: _Paragraph, index: int, paragraph_quotes: list[tuple[str, _Attribution]], article: _ArticleSoFar
+) -> _Attribution:
+    """Who speaks the paragraph's quote `index`: as the words after it say (up to the sentence's end or
+    the next quote), else those before it (from the sentence's start or the last quote); a pronoun is the
+    person it points back to; a quote with neither goes on with the one before."""
+    text, spans, span = para.text, para.spans, para.spans[index]
+    next_open = spans[index + 1].open_mark if index + 1 < len(spans) else len(text)
+    sentence_end = para.sentence_end_after(span.end + 1)
+    found = _attribute_after(text, span, next_open if sentence_end is None else min(sentence_end, next_open), para)
+    how = "after"
+    if found is None:
+        sentence_start = para.sentence_start(span.open_mark)
+        previous_close = spans[index - 1].end + 1 if index else 0
+        found = _attribute_before(text, span, max(sentence_start, previous_close), sentence_start, para)
+        how = "before"
+    if found is None:
+        return _continuation(para, span, paragraph_quotes, article)
+    surface, verb, mention = found
+    if mention is None and surface and PRONOUN.match(surface):
+        return _Attribution("pronoun", _pronoun_speaker(surface, para, span, article.paragraphs), surface, verb)
+    return _Attribution(how, _named_speaker(surface, mention, article.people), surface, verb)
+
+
+def _paragraph_quotes(
+    article_id: str, paragraph_id: str, text: str, mentions: Sequence[_Mention], article: _ArticleSoFar
+) -> list[dict[str, object]]:
+    """The paragraph's quotes (`QUOTE_SCHEMA` rows), each with its speaker; `article` reads the paragraph."""
+    spans = find_quote_spans(text)
+    para = _Paragraph(text, mentions, spans)
+    rows: list[dict[str, object]] = []
+    found: list[tuple[str, _Attribution]] = []
+    for index, span, start, end in _quotations(text, spans):
+        quote_id, quoted = f"{paragraph_id}-q{start}", text[start:end]
+        said = _attribute(para, index, found, article)
+        rows.append({
+            "quote_id": quote_id,
+            "article_id": article_id,
+            "paragraph_id": paragraph_id,
+            "start_char": start,
+            "end_char": end,
+            "text": quoted,
+            "is_partial": bool(quoted[:1].islower()) or (span.open_mark > 0 and text[span.open_mark - 1].isalpha()),
+            "speaker_entity_id": said.speaker_entity_id,
+            "speaker_surface": said.speaker_surface,
+            "verb": said.verb,
+            "attribution": said.attribution,
+            "continues_quote_id": said.continues_quote_id,
+        })
+        found.append((quote_id, said))
+    article.read(para, found)
+    return rows
+
+
 def extract_quotes(paragraphs: pl.DataFrame, mentions: pl.DataFrame, entities: pl.DataFrame) -> pl.DataFrame:
     """Every direct quotation in the paragraphs with its speaker (a canonical entity where one is named).
 
@@ -478,81 +603,9 @@ def extract_quotes(paragraphs: pl.DataFrame, mentions: pl.DataFrame, entities: p
     # Grouped in Python: a Polars group per article costs milliseconds, more than finding its quotes.
     for article_id, group in groupby(ordered.iter_rows(), key=itemgetter(0)):
         article_paragraphs = [(paragraph_id, text) for _, paragraph_id, text, _ in group]
-        history: list[tuple[_Paragraph, int]] = []
-        article_people = _people_by_name([paragraph_id for paragraph_id, _ in article_paragraphs], by_paragraph)
-        previous_quote: dict[str, object] | None = None  # last quote of the previous paragraph
-        previous_open_ended = False
+        article = _ArticleSoFar(_people_by_name([paragraph_id for paragraph_id, _ in article_paragraphs], by_paragraph))
         for paragraph_id, text in article_paragraphs:
-            mentions_here = by_paragraph.get(paragraph_id, [])
-            spans = find_quote_spans(text)
-            para = _Paragraph(text, mentions_here, spans)
-            last_in_paragraph: dict[str, object] | None = None
-            for index, span, start, end in _quotations(text, spans):
-                quoted = text[start:end]
-                next_open = spans[index + 1].open_mark if index + 1 < len(spans) else len(text)
-                sentence_end = para.sentence_end_after(span.end + 1)
-                limit = next_open if sentence_end is None else min(sentence_end, next_open)
-                prev_close = spans[index - 1].end + 1 if index else 0
-                sentence_start = para.sentence_start(span.open_mark)
-                floor = max(sentence_start, prev_close)
-
-                found = _attribute_after(text, span, limit, para)
-                attribution = "after"
-                if found is None:
-                    found = _attribute_before(text, span, floor, sentence_start, para)
-                    attribution = "before"
-                surface, verb, mention = found if found else (None, None, None)
-                speaker_id = mention.entity_id if mention else None
-                if mention is not None and mention.label not in {"PERSON", "ORG", "GPE"}:
-                    speaker_id = None
-                if mention is None and surface and len(surface.split()) <= 3 and all(
-                    word[:1].isupper() for word in surface.split()
-                ) and not PRONOUN.match(surface):
-                    # "Ms Diemont says": a name NER missed here, but a person named elsewhere in the article.
-                    speaker_id = article_people.get(_name_key(surface.split()[-1]))
-                continues: str | None = None
-                if found is None:
-                    # No attribution: it goes on with the quote before it (same paragraph, or the
-                    # previous paragraph's last quote when this paragraph opens with a quote).
-                    before = last_in_paragraph
-                    if before is None and previous_quote is not None and (not text[: span.open_mark].strip() or previous_open_ended):
-                        before = previous_quote
-                    if before is not None:
-                        attribution, continues = "continuation", str(before["quote_id"])
-                        speaker_id, surface = before["speaker_entity_id"], before["speaker_surface"]  # type: ignore[assignment]
-                    else:
-                        attribution = "none"
-                elif mention is None and surface and PRONOUN.match(surface):
-                    units = [(para, span.open_mark), *reversed(history[-2:])]
-                    if surface.lower() == "who":  # "added Kerry, who said …": the person just before
-                        people, _ = para.people_before(span.open_mark)
-                        resolved = people[-1] if people else None
-                    else:
-                        resolved = _resolve_pronoun(units)
-                    attribution = "pronoun"
-                    speaker_id = resolved.entity_id if resolved else None
-                quote = {
-                    "quote_id": f"{paragraph_id}-q{start}",
-                    "article_id": article_id,
-                    "paragraph_id": paragraph_id,
-                    "start_char": start,
-                    "end_char": end,
-                    "text": quoted,
-                    "is_partial": bool(quoted[:1].islower()) or (span.open_mark > 0 and text[span.open_mark - 1].isalpha()),
-                    "speaker_entity_id": speaker_id,
-                    "speaker_surface": surface,
-                    "verb": verb,
-                    "attribution": attribution,
-                    "continues_quote_id": continues,
-                }
-                rows.append(quote)
-                last_in_paragraph = quote
-            history.append((para, len(text)))
-            if last_in_paragraph is not None:
-                previous_quote = last_in_paragraph
-                previous_open_ended = bool(spans) and spans[-1].close_mark is None and spans[-1].end == len(text)
-            else:
-                previous_quote, previous_open_ended = None, False
+            rows.extend(_paragraph_quotes(article_id, paragraph_id, text, by_paragraph.get(paragraph_id, []), article))
     return pl.DataFrame(rows, schema=QUOTE_SCHEMA)
 
 

@@ -10,12 +10,20 @@ import pytest
 from tasks.entities import (
     ENTITY_SCHEMA,
     MENTION_SCHEMA,
+    EntityIndex,
+    NamedMentions,
     canonicalise_entities,
+    decide_genders,
     entity_id_for,
     find_entity,
     is_office_fragment,
     is_title_only,
+    named_mentions,
     normalise_surface,
+    people_in_articles,
+    resolve_full_names,
+    short_name_entity,
+    split_runs,
 )
 
 
@@ -331,3 +339,92 @@ def test_an_acronym_and_its_full_name_meet_whichever_is_more_common() -> None:
     assert names[("c", "Crown Prosecution Service")] == "CPS"
     assert names[("c", "Child Protection Service")] == "Child Protection Service"
     assert names[("e", "Greek Parliament")] == "Greek Parliament"
+
+
+# Each pass of canonicalise_entities on its own, in the order it runs them.
+
+
+def full_names_resolved(frame: pl.DataFrame, known: pl.DataFrame = NO_KNOWN) -> tuple[NamedMentions, EntityIndex]:
+    """The passes up to and including `resolve_full_names`, as canonicalise_entities runs them."""
+    split, first_vote = split_runs(frame.with_columns(word_before=pl.lit("")), known)
+    batch, raw_labels = named_mentions(split, known, first_vote)
+    index = EntityIndex.of_known(known, raw_labels)
+    resolve_full_names(batch, index)
+    return batch, index
+
+
+def test_split_runs_cuts_a_person_and_a_place_by_a_first_vote() -> None:
+    frame = mentions(("a", "John Kerry", "PERSON"), ("a", "Kerry", "PERSON"), ("a", "Russia", "GPE"),
+                     ("a", "Kerry Russia", "PERSON")).with_columns(word_before=pl.lit(""))
+    split, first_vote = split_runs(frame, NO_KNOWN)
+    assert first_vote["kerry"] == "PERSON" and first_vote["russia"] == "PLACE"
+    assert split.select("surface", "label").rows()[-2:] == [("Kerry", "PERSON"), ("Russia", "GPE")]
+
+
+def test_named_mentions_strip_titles_and_keep_honorifics() -> None:
+    frame = mentions(("a", "Secretary of State John Kerry", "PERSON"), ("a", "Mrs. Obama", "PERSON"),
+                     ("a", "Crimea’s", "GPE")).with_columns(word_before=pl.lit(""))
+    batch, raw_labels = named_mentions(frame, NO_KNOWN, {})
+    assert batch.names == ["John Kerry", "Obama", "Crimea"]
+    assert batch.honorifics == [None, "f", None]
+    assert batch.family == {"john kerry": "PERSON", "obama": "PERSON", "crimea": "PLACE"}
+    assert raw_labels["crimea"] == {"GPE": 1}
+
+
+def test_entity_index_of_known_entities_finds_them_by_the_parts_of_their_names() -> None:
+    known = pl.DataFrame(
+        [{"entity_id": "kerry", "canonical_name": "John Kerry", "label": "PERSON", "aliases": ["Kerry"]},
+         {"entity_id": "obama", "canonical_name": "Obama", "label": "PERSON", "aliases": []},
+         {"entity_id": "nato", "canonical_name": "North Atlantic Treaty Organization", "label": "ORG", "aliases": []},
+         {"entity_id": "crimea", "canonical_name": "Crimea", "label": "GPE", "aliases": ["Crimea’s"]}],
+        schema=ENTITY_SCHEMA,
+    )
+    index = EntityIndex.of_known(known, {})
+    assert index.by_alias[("PERSON", "kerry")] == index.by_alias[("PERSON", "john kerry")] == "kerry"
+    assert index.by_alias[("PLACE", "crimea’s")] == "crimea"  # places share one family
+    assert index.full_by_surname == {"kerry": {"kerry"}} and index.full_by_initials == {("j", "k"): ["kerry"]}
+    assert index.by_first_last == {("john", "kerry"): {"kerry": ("", False)}}
+    assert index.lone_by_name == {"obama": "obama"} and index.by_acronym == {"NATO": "nato"}
+    assert index.touched_frame().height == 0  # nothing resolved to them yet
+
+
+def test_resolve_full_names_joins_spellings_acronyms_and_renames_a_lone_surname() -> None:
+    known = pl.DataFrame([{"entity_id": "known-obama", "canonical_name": "Obama", "label": "PERSON", "aliases": ["Obama"]}],
+                         schema=ENTITY_SCHEMA)
+    frame = mentions(("a", "Sergei Lavrov", "PERSON"), ("a", "Sergei Lavrov", "PERSON"), ("b", "Sergey Lavrov", "PERSON"),
+                     ("b", "Lavrov", "PERSON"), ("c", "North Atlantic Treaty Organization", "ORG"), ("c", "NATO", "ORG"),
+                     ("d", "Barack Obama", "PERSON"))
+    _, index = full_names_resolved(frame, known)
+    lavrov = index.by_alias[("PERSON", "sergei lavrov")]
+    assert index.by_alias[("PERSON", "sergey lavrov")] == lavrov and index.entities[lavrov].canonical_name == "Sergei Lavrov"
+    assert ("PERSON", "lavrov") not in index.by_alias  # lone names are resolved per mention, later
+    assert index.by_alias[("ORG", "nato")] == index.by_alias[("ORG", "north atlantic treaty organization")]
+    assert index.by_alias[("PERSON", "barack obama")] == "known-obama"
+    assert index.entities["known-obama"].canonical_name == "Barack Obama" and "known-obama" in index.touched
+
+
+def test_decide_genders_from_honorifics_of_people_named_in_full() -> None:
+    frame = mentions(("a", "Michelle Obama", "PERSON"), ("a", "Mrs. Obama", "PERSON"),
+                     ("b", "Barack Obama", "PERSON"), ("b", "Mr Obama", "PERSON"),
+                     ("c", "Barack Obama", "PERSON"), ("c", "Michelle Obama", "PERSON"))
+    batch, index = full_names_resolved(frame)
+    michelle, barack = index.by_alias[("PERSON", "michelle obama")], index.by_alias[("PERSON", "barack obama")]
+    people = people_in_articles(batch, index)
+    assert people.by_surname[("a", "obama")] == {michelle} and people.by_first_name[("a", "michelle")] == {michelle}
+    assert people.by_surname[("c", "obama")] == {michelle, barack}
+    assert decide_genders(batch, index, people) == {michelle: "f", barack: "m"}
+
+
+def test_short_name_entity_looks_in_the_article_then_the_corpus() -> None:
+    frame = mentions(("a", "John Kerry", "PERSON"), ("a", "Kerry Washington", "PERSON"), ("a", "Kerry", "PERSON"),
+                     ("b", "Michelle Obama", "PERSON"), ("b", "Michelle", "PERSON"), ("c", "Kerry", "PERSON"))
+    batch, index = full_names_resolved(frame)
+    people = people_in_articles(batch, index)
+    kerry, michelle = index.by_alias[("PERSON", "john kerry")], index.by_alias[("PERSON", "michelle obama")]
+    assert short_name_entity("Kerry", "a", None, index, people, {}) == kerry  # a surname before a first name
+    assert short_name_entity("Michelle", "b", None, index, people, {}) == michelle
+    assert short_name_entity("Kerry", "c", None, index, people, {}) == kerry  # the only Kerry in the corpus
+    assert short_name_entity("Kerry", "c", "f", index, people, {kerry: "m"}) not in {kerry, michelle}
+    lavrov = short_name_entity("Lavrov", "c", None, index, people, {})
+    assert index.entities[lavrov].canonical_name == "Lavrov" and index.lone_by_name["lavrov"] == lavrov
+

@@ -15,6 +15,8 @@ import pytest
 from tasks.entities import find_entity
 from tests.conftest import GOLD_FILE, SEEDS_DIR
 
+pytestmark = pytest.mark.slow  # every test reads the real flow's warehouse (spaCy and the embedding model)
+
 GOLD = json.loads(GOLD_FILE.read_text())
 
 

@@ -9,7 +9,8 @@ import polars as pl
 
 from tasks.paragraphs import text_hash
 from tasks.quotes import (
-    QUOTE_SCHEMA, embed_and_link, extract_quotes, find_quote_spans, is_same_statement, link_quotes, quote_texts,
+    QUOTE_SCHEMA, _ArticleSoFar, _Mention, _paragraph_quotes, embed_and_link, extract_quotes, find_quote_spans,
+    is_same_statement, link_quotes, quote_texts,
 )
 
 # Made-up entities: name -> (entity_id, canonical label).
@@ -254,3 +255,18 @@ def test_quote_texts_are_known_from_the_text_alone_and_need_no_second_model_pass
     embedded, links = embed_and_link(found, vectors, existing, model="no-such-model", dimension=4)
     assert embedded["embedding"].to_list() == [[1.0, 0.0, 0.0, 0.0]] * 2
     assert links.select("article_id_a", "article_id_b").rows() == [("a", "b")]
+
+
+def test_an_article_read_so_far_carries_a_quote_that_ran_on_into_the_next_paragraph() -> None:
+    first = '"Neither we nor the international community will recognise the results," Kerry said. "We also remain ' \
+            "concerned about the troops."
+    kerry = _Mention(first.index("Kerry"), first.index("Kerry") + 5, "Kerry", "kerry", "PERSON")
+    article = _ArticleSoFar(people={"kerry": "kerry"})
+    quotes = _paragraph_quotes("a", "a-0000", first, [kerry], article)
+    assert [(q["attribution"], q["speaker_entity_id"]) for q in quotes] == [("after", "kerry"), ("continuation", "kerry")]
+    assert article.last_quote is not None and article.last_quote[0] == quotes[-1]["quote_id"]
+    assert article.last_quote_open_ended  # the paragraph ends inside the quote
+    [running_on] = _paragraph_quotes("a", "a-0001", '"Right now we really need a more declarative policy."', [], article)
+    assert running_on["continues_quote_id"] == quotes[-1]["quote_id"] and running_on["speaker_entity_id"] == "kerry"
+    assert len(article.paragraphs) == 2 and not article.last_quote_open_ended
+
