@@ -66,8 +66,9 @@ def grouping_inputs(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, pl.Da
     """Article vectors (recomputed from the stored paragraph vectors), articles and entities."""
     paragraphs = con.execute("select article_id, embedding from paragraphs order by article_id, position").pl()
     articles = con.execute(
-        "select article_id, source_path, title, left(body, 2000) as lede, published, "
-        "coalesce(publisher, wire_source, source_path) as outlet, ingested_at as first_seen_at from articles").pl()
+        "select a.article_id, a.source_path, a.title, left(a.body, 2000) as lede, a.published, o.outlet, "
+        "a.ingested_at as first_seen_at from articles a join article_outlets o using (article_id) "
+        "order by a.article_id").pl()
     entities = con.execute("select m.article_id, e.canonical_name, e.label, count(*) as mentions "
                            "from entity_mentions m join entities e using (entity_id) group by all").pl()
     return topics.article_vectors(paragraphs), articles, entities

@@ -32,7 +32,8 @@ from storage.connection import (
 from storage.frames import insert, internal_sql, key_frame, read_frame, registered, sql_files
 from storage.readonly import guarded_file_connection
 from storage.schema import (
-    check_embedding_dim, create_schema, lake_schema, mark_rows, refuse_foreign, warehouse_kind,
+    check_embedding_dim, claim_warehouse, create_schema, existing_warehouse_kind, lake_schema, mark_rows,
+    refuse_foreign, warehouse_kind,
 )
 
 _CRASHED_RUN_SUMMARY = json.dumps({"error": "the run's process ended without finishing it (killed, or the machine "
@@ -44,6 +45,8 @@ class Backend(ABC):
 
     many_writers: bool  # several runs may write at once (commits retried on conflict), so no writer lock
     has_paragraph_index_file: bool  # an HNSW index file can live beside it (one host's)
+    # A run publishes its progress in a file beside it (DuckDB lets no other process read a file it writes).
+    publishes_run_state: bool
     other_model_advice: str  # what to do when the warehouse was built for another embedding size
 
     def __init__(self, location: Path | str) -> None:
@@ -70,6 +73,20 @@ class Backend(ABC):
     @abstractmethod
     def exists(self) -> bool:
         """Whether there may be a warehouse to read here."""
+
+    @abstractmethod
+    def absolute_location(self) -> Path | str:
+        """The location as another process, started from another folder, finds the same warehouse."""
+
+    @abstractmethod
+    def check_writable(self) -> None:
+        """Raise now what would stop a run from writing here (another writer, someone else's file, a file
+        open elsewhere or from a newer DuckDB); the run checks again."""
+
+    @abstractmethod
+    def accept_existing(self, sql_dir: Path, embedding_dim: int, model: str) -> None:
+        """Refuse a command that changes an existing warehouse when there is none, or it is not newsdag's
+        (untouched); mark one from before the mark."""
 
     # --- operations on a connection ---
 
@@ -116,6 +133,7 @@ class DuckDBFile(Backend):
 
     many_writers = False
     has_paragraph_index_file = True
+    publishes_run_state = True
     other_model_advice = "Use a new warehouse file (--warehouse) for another model."
     location: Path
 
@@ -164,6 +182,21 @@ class DuckDBFile(Backend):
 
     def exists(self) -> bool:
         return self.location.is_file()
+
+    def absolute_location(self) -> Path:
+        return self.location.resolve()
+
+    def check_writable(self) -> None:
+        with self.writer_lock():
+            if self.location.exists() or self.location.is_symlink():
+                existing_warehouse_kind(self.location)  # someone else's file: refused, untouched
+                open_database(self.location).close()  # open elsewhere, or from a newer DuckDB
+
+    def accept_existing(self, sql_dir: Path, embedding_dim: int, model: str) -> None:
+        if not self.location.exists():
+            raise FileNotFoundError(f"warehouse not found: {self.location}")
+        with self.writer_lock():
+            claim_warehouse(self.location, sql_dir, embedding_dim, model)  # a file newsdag did not create is refused
 
     def apply_schema(self, con: duckdb.DuckDBPyConnection, sql_dir: Path, embedding_dim: int, model: str) -> None:
         create_schema(con, sql_dir, embedding_dim)
@@ -228,6 +261,7 @@ class DuckLake(Backend):
     many_writers = True
     # The HNSW index file is one host's, beside a single file: on a lake, similarity search is exact.
     has_paragraph_index_file = False
+    publishes_run_state = False
     other_model_advice = "Use another warehouse for another model."
     location: str
 
@@ -259,6 +293,15 @@ class DuckLake(Backend):
 
     def exists(self) -> bool:
         return True  # a catalog elsewhere: opening it says whether it is there
+
+    def absolute_location(self) -> str:
+        return self.location
+
+    def check_writable(self) -> None:
+        pass  # many writers, and no file here to check: the run opens the lake
+
+    def accept_existing(self, sql_dir: Path, embedding_dim: int, model: str) -> None:
+        pass  # apply_schema refuses someone else's lake (and marks one from before the mark)
 
     def apply_schema(self, con: duckdb.DuckDBPyConnection, sql_dir: Path, embedding_dim: int, model: str) -> None:
         # Nothing to do (the common case): skip the catalog writes, which would conflict with other runs.
