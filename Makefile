@@ -20,8 +20,10 @@ run: install
 test: install
 	$(BIN)/python -m pytest
 
-clean-warehouse:
-	rm -f data/warehouse/newsdag.duckdb data/warehouse/newsdag.duckdb.wal data/warehouse/newsdag.duckdb.lock
+# The files beside the warehouse are listed once, in flows/lifecycle.py (warehouse_files).
+clean-warehouse: install
+	rm -f $$($(BIN)/python -c "from pathlib import Path; from flows.lifecycle import warehouse_files; \
+	print(*warehouse_files(Path('data/warehouse/newsdag.duckdb')))")
 
 .PHONY: bench-cleaning bench-pipeline ui serve
 bench-cleaning: install

@@ -23,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import flows.batching as batching_module  # noqa: E402
 import flows.ingest as ingest_module  # noqa: E402
 from flows.cli import connect_prefect  # noqa: E402
 from runtime import embedding_worker, heap  # noqa: E402
@@ -69,8 +70,8 @@ class Sampler:
 
 
 def instrument(sampler: Sampler, windows: list[Window]) -> None:
-    """Wrap the flow module's step timer, embedding call and batch end to tell the sampler."""
-    timed, embed_texts, finish_batch = ingest_module._timed, ingest_module.embed.embed_texts, ingest_module._finish_batch
+    """Wrap the flow's step timer (as the flow and its batches call it), embedding call and batch end to tell the sampler."""
+    timed, embed_texts, finish_batch = ingest_module.timed, batching_module.embed.embed_texts, batching_module.finish_batch
 
     @contextlib.contextmanager
     def tagged_timed(timings: dict[str, float], name: str) -> Iterator[None]:
@@ -93,9 +94,9 @@ def instrument(sampler: Sampler, windows: list[Window]) -> None:
         windows.append(sampler.take_window())
         return loaded
 
-    ingest_module._timed = tagged_timed
-    ingest_module.embed.embed_texts = tagged_embed
-    ingest_module._finish_batch = tagged_finish
+    ingest_module.timed = batching_module.timed = tagged_timed
+    batching_module.embed.embed_texts = tagged_embed
+    batching_module.finish_batch = tagged_finish
 
 
 def main() -> None:

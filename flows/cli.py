@@ -182,8 +182,7 @@ def prune(warehouse: Warehouse = None) -> None:
 
             rebuild_claimed(settings.model_copy(update={"similarity_exact_max": exact_max}), con, "prune")
         elif removed:
-            from flows.derived import settle_entities
-            from flows.ingest import rebuild_derived
+            from flows.derived import rebuild_derived, settle_entities
 
             settle_entities(con, settings)  # entities resolved without the pruned articles' mentions
             rebuild_derived(con, settings, run_id="prune")  # stories and search without the pruned articles
@@ -215,11 +214,10 @@ def _check_output_path(output: Path | None, warehouse: Path) -> None:
     """Refuse to write a result over the warehouse or the files beside it."""
     if output is None or str(warehouse).startswith("ducklake:"):  # a lake's files are not beside a path
         return
-    from flows.progress import RUN_STATE_SUFFIX
+    from flows.lifecycle import warehouse_files
 
     target = output.resolve()
-    base = warehouse.resolve()
-    guarded = {base} | {base.with_name(base.name + suffix) for suffix in (".wal", ".lock", ".hnsw", RUN_STATE_SUFFIX)}
+    guarded = set(warehouse_files(warehouse.resolve()))
     refused = typer.BadParameter(f"{output} is the warehouse (or a file beside it); choose another --output file")
     if target in guarded:
         raise refused
@@ -338,6 +336,7 @@ def status(
     from tasks import warehouse as wh
     from tasks.settings import get_settings
 
+    from flows.lifecycle import warehouse_files
     from flows.progress import describe_run_state, read_run_state
 
     settings = get_settings(warehouse=warehouse)
@@ -357,8 +356,7 @@ def status(
         typer.echo(f"warehouse {settings.warehouse}: open for writing by this run; its tables, earlier runs and "
                    "failed files show here once the run has finished")
         return
-    files = [settings.warehouse.with_name(settings.warehouse.name + suffix) for suffix in ("", ".wal", ".hnsw")]
-    size = sum(path.stat().st_size for path in files if path.exists())  # (0 for a DuckLake: its files are elsewhere)
+    size = sum(path.stat().st_size for path in warehouse_files(settings.warehouse, data_only=True) if path.exists())  # (0 for a DuckLake: its files are elsewhere)
     with pl.Config(tbl_rows=50, tbl_cols=-1, fmt_str_lengths=100, tbl_width_chars=220, tbl_hide_dataframe_shape=True,
                    tbl_hide_column_data_types=True):
         typer.secho(f"warehouse {settings.warehouse} ({size / 2**20:.1f} MB)", bold=True)

@@ -92,3 +92,12 @@ def derive_stories(con: Any, settings: Settings, run_id: str, in_callers_transac
     )
     replace(con, similar, grouping.stories, grouping.story_articles, grouping.topics, grouping.merges, run_id)
     return grouping.stories.height
+
+
+def rebuild_derived(con: Any, settings: Settings, rebuild_search_index: bool = True, run_id: str = "") -> int:
+    """Article similarity, topics and stories and the search index from what is stored (also after
+    `newsdag prune`, which settles entities first, as a run's resolve-entities step does)."""
+    n_stories = derive_stories(con, settings, run_id)
+    if rebuild_search_index or not warehouse.has_search_index(con):
+        warehouse.rebuild_search_index(con)
+    return n_stories

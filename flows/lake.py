@@ -38,7 +38,7 @@ def link_concurrent_quotes(con, article_ids: list[str]) -> int:  # type: ignore[
 def rebuild_lake_derived(settings: Settings, con, run_id: str) -> tuple[int, int]:  # type: ignore[no-untyped-def]
     """Inside the caller's transaction: relink this run's and concurrent runs' paragraphs, settle
     entities, link their quotes again, then article similarity, vectors, topics and stories as
-    flows/ingest.rebuild_derived computes them. Returns
+    flows/derived.rebuild_derived computes them. Returns
     (paragraph lists recomputed, stories)."""
     ours = warehouse.run_article_ids(con, run_id)
     theirs = warehouse.concurrent_articles(con, run_id)

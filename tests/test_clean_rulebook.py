@@ -99,7 +99,7 @@ def test_unknown_rule_names_are_an_error_naming_the_known_rules() -> None:
 
 def test_the_setting_switches_rules_off_in_the_flows_cleaning_step(monkeypatch: pytest.MonkeyPatch) -> None:
     import polars as pl
-    from flows.ingest import clean_articles
+    from flows.batching import clean_articles
     from tasks.settings import SettingsError, get_settings
 
     monkeypatch.setenv("NEWSDAG_CLEAN_DISABLE", "navigation, wire_and_rights")

@@ -532,7 +532,7 @@ def test_8_a_full_disk_says_so(prefect_server, tmp_path: Path) -> None:
 def test_8_a_disk_too_full_to_spill_says_no_space_not_out_of_memory(tmp_path: Path) -> None:
     """DuckDB reports a spill that a full disk refuses as "Out of Memory Error: failed to offload data
     block"; raising the memory limit (what that suggests) would not help: the run must say no space."""
-    from flows.ingest import _disk_full_error
+    from flows.lifecycle import disk_full_error
 
     disk = tmp_path / "tiny"
     disk.mkdir()
@@ -545,7 +545,7 @@ def test_8_a_disk_too_full_to_spill_says_no_space_not_out_of_memory(tmp_path: Pa
             con.execute("set memory_limit = '20MB'")
             with pytest.raises(duckdb.OutOfMemoryException, match="failed to offload") as raised:
                 con.execute("create table t as select range as i, md5(range::varchar) as s from range(3000000) order by s")
-        message = _disk_full_error(raised.value, path)
+        message = disk_full_error(raised.value, path)
         assert message is not None and message.strerror.startswith(f"no space left on {disk}"), message
         assert "memory" not in str(message).lower()
     finally:
