@@ -31,12 +31,12 @@ VOLATILE_META_PREFIXES = ("derived_by",)
 
 def _attach(con: duckdb.DuckDBPyConnection, target: str, alias: str) -> None:
     if target.startswith("ducklake:"):
-        from tasks import warehouse
+        from storage.connection import load_extension
 
-        warehouse.load_extension(con, "ducklake")
+        load_extension(con, "ducklake")
         for name in ("postgres_scanner", "sqlite_scanner"):
             try:
-                warehouse.load_extension(con, name)
+                load_extension(con, name)
             except Exception:  # noqa: BLE001 - only the catalog's own kind is needed
                 pass
         con.execute(f"attach '{target}' as {alias} (read_only)")

@@ -22,7 +22,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from flows.derived import settle_entities  # noqa: E402
-from tasks import entities, warehouse  # noqa: E402
+from storage.backend import backend_for, backend_of
+from storage.derived import run_checks
+from storage.state import stored_raw_mentions
+from tasks import entities  # noqa: E402
 from tasks.settings import get_settings  # noqa: E402
 
 
@@ -34,8 +37,8 @@ def main() -> None:
         copy = Path(folder) / "w.duckdb"
         shutil.copy(args.warehouse, copy)
         settings = get_settings(warehouse=copy)
-        with warehouse.connect(copy) as con:
-            warehouse.apply_schema(con, ROOT / "sql", settings.embedding_dim, settings.embedding_model)
+        with backend_for(copy).connect() as con:
+            backend_of(con).apply_schema(con, ROOT / "sql", settings.embedding_dim, settings.embedding_model)
             articles, mentions = (con.execute(f"select count(*) from {t}").fetchone()[0] for t in ("articles", "entity_mentions"))  # type: ignore[index]
             started = time.perf_counter()
             changed = settle_entities(con, settings)
@@ -43,11 +46,11 @@ def main() -> None:
             started = time.perf_counter()
             settle_entities(con, settings)
             second = time.perf_counter() - started
-            raw = warehouse.stored_raw_mentions(con)
+            raw = stored_raw_mentions(con)
             started = time.perf_counter()
             entity_rows, _ = entities.resolve_corpus(raw)
             resolve = time.perf_counter() - started
-            problems = warehouse.run_checks(con, ROOT / "sql")
+            problems = run_checks(con, ROOT / "sql")
     print("| articles | mentions | entities | articles re-resolved | first settling s | unchanged s | resolve_corpus s |")
     print("|---|---|---|---|---|---|---|")
     print(f"| {articles:,} | {mentions:,} | {entity_rows.height:,} | {changed:,} | {first:.2f} | {second:.3f} | {resolve:.2f} |")

@@ -50,10 +50,10 @@ def folder_bytes(folder: Path) -> int:
 
 
 def query_seconds(target: Path) -> dict[str, float]:
-    from tasks import warehouse
+    from storage.backend import backend_for
 
     timings = {}
-    with warehouse.connect(target, read_only=True) as con:
+    with backend_for(target).connect_read_only() as con:
         for query in sorted((ROOT / "sql" / "queries").glob("*.sql")):
             runs = []
             for _ in range(3):
@@ -96,11 +96,12 @@ def main() -> None:
         results["queries_lake"] = query_seconds(lake)
         import duckdb
 
-        from tasks import warehouse
+        from storage.backend import backend_for
+        from storage.lake import extension_directory
 
-        with warehouse.connect(lake, read_only=True) as con:
+        with backend_for(lake).connect_read_only() as con:
             counts = {t: con.execute(f"select count(*) from {t}").fetchone()[0] for t in ("articles", "paragraphs")}
-        con = duckdb.connect(config={"extension_directory": str(warehouse.extension_directory())})
+        con = duckdb.connect(config={"extension_directory": str(extension_directory())})
         con.execute("load postgres")
         con.execute(f"attach '{pg.libpq('bench')}' as pg (type postgres, read_only)")
         catalog_bytes = con.execute("select * from postgres_query('pg', 'select pg_database_size(current_database())')").fetchone()[0]

@@ -20,7 +20,11 @@ from prefect.futures import PrefectFuture
 
 from flows.progress import RunProgress
 from flows.reporting import MEMORY_KEYS, first_line, memory_now, timed
-from tasks import clean, distributed_models, embed, entities, ingest, paragraphs, quotes, similarity, warehouse
+from storage.backend import backend_for
+from storage.connection import utc_now
+from storage.loads import ArticleBatch, load_batch
+from storage.state import cached_embeddings, known_entities, stored_cleaning, stored_quote_blocks
+from tasks import clean, distributed_models, embed, entities, ingest, paragraphs, quotes, similarity
 from tasks.settings import Settings
 
 # Frames are passed in-process; nothing here is worth persisting or caching by Prefect (the
@@ -141,8 +145,8 @@ def extract_entities(
             lambda part: entities.extract_mentions_in_chunks(part, settings.spacy_model, settings.ner_batch_size),
             paras, "entity extraction",
         )
-    with warehouse.connect(settings.warehouse) as con:
-        known = warehouse.known_entities(con)
+    with backend_for(settings.warehouse).connect() as con:
+        known = known_entities(con)
     if pending_entities is not None and pending_entities.height:
         newer = pending_entities.select(known.columns)
         known = pl.concat([known.join(newer, on="entity_id", how="anti"), newer.cast(known.schema)])
@@ -167,9 +171,9 @@ def link_quotes(
     settings: Settings, found: pl.DataFrame, vectors: pl.DataFrame, article_ids: list[str]
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Link quotes of one statement across outlets (this batch's and the stored ones)."""
-    with warehouse.connect(settings.warehouse) as con:
+    with backend_for(settings.warehouse).connect() as con:
         return quotes.embed_and_link(
-            found, vectors, warehouse.stored_quote_blocks(con, article_ids), settings.embedding_model,
+            found, vectors, stored_quote_blocks(con, article_ids), settings.embedding_model,
             settings.embedding_dim, settings.embedding_device, settings.embedding_batch_size, _encoder(settings),
         )
 
@@ -183,10 +187,10 @@ def relinker(settings: Settings) -> Any:
 
 
 @step(name="load-warehouse", retries=1, retry_delay_seconds=2)
-def load_warehouse(settings: Settings, batch: warehouse.ArticleBatch) -> int:
+def load_warehouse(settings: Settings, batch: ArticleBatch) -> int:
     """Write the batch's articles whole, in one transaction."""
-    with warehouse.connect(settings.warehouse) as con:
-        warehouse.load_batch(con, batch, settings.embedding_model, before_commit=relinker(settings))
+    with backend_for(settings.warehouse).connect() as con:
+        load_batch(con, batch, settings.embedding_model, before_commit=relinker(settings))
     return batch.articles.height
 
 
@@ -307,8 +311,8 @@ def _cleaned_as_stored(settings: Settings, batch_files: pl.DataFrame, frames: di
         return set()
     ids = sorted(rechecked)
     cleaned = frames["cleaned"].drop("paragraph_kinds", strict=False).filter(pl.col("article_id").is_in(ids))
-    with warehouse.connect(settings.warehouse) as con:
-        stored = warehouse.stored_cleaning(con, ids, cleaned.columns)
+    with backend_for(settings.warehouse).connect() as con:
+        stored = stored_cleaning(con, ids, cleaned.columns)
     now = ingest.cleaning_digests(cleaned, *(frames[name].filter(pl.col("article_id").is_in(ids))
                                              for name in ("removed", "paras")))
     before = ingest.cleaning_digests(*stored)
@@ -362,8 +366,8 @@ def _prepare_batch(
     # there leaves its vectors in the embedding cache only).
     with timed(timings, "embed-start"):
         texts = pl.concat([paras.select("text_sha256", "text"), quotes.quote_texts(paras)])
-        with warehouse.connect(settings.warehouse) as con:
-            cache = warehouse.cached_embeddings(con, texts["text_sha256"].unique().to_list(), settings.embedding_model)
+        with backend_for(settings.warehouse).connect() as con:
+            cache = cached_embeddings(con, texts["text_sha256"].unique().to_list(), settings.embedding_model)
         embedding = embed_texts.submit(settings, texts, cache, previous.embedding if previous else None)
     with timed(timings, "entities"):
         entity_frame, mentions, raw_mentions, failures = extract_entities(
@@ -395,13 +399,13 @@ def finish_batch(settings: Settings, prepared: _PreparedBatch, run_id: str, timi
     # Links are computed inside the load's transaction, from the stored paragraphs (relink).
     links = pl.DataFrame(schema=similarity.LINK_SCHEMA)
     good = prepared.documents
-    now = warehouse.utc_now()
+    now = utc_now()
     # (`paragraph_kinds` told the split how to read the body; the paragraphs table keeps each one's kind.)
     cleaned = prepared.cleaned.drop("paragraph_kinds", strict=False)
     articles = good.select("article_id", "source_path", "content_sha256").join(cleaned, on="article_id").with_columns(
         ingested_at=pl.lit(now), run_id=pl.lit(run_id)
     )
-    batch = warehouse.ArticleBatch(
+    batch = ArticleBatch(
         articles=articles,
         sources=good.select("article_id", "encoding", pl.col("text").alias("raw_text")),
         removed_spans=prepared.removed,

@@ -92,7 +92,7 @@ def check_before_run(raw_dir: Path | None, warehouse: Path | None, shard: str | 
     """What would stop a run, said in one line before Prefect starts (seconds): an invalid setting (a shard
     out of range, a raw folder that is a file), no raw folder, a warehouse another run is writing, one that
     is open elsewhere or from a newer DuckDB, a Dask scheduler that does not answer. The flow checks again."""
-    from tasks import warehouse as wh
+    from storage.backend import backend_for
     from tasks.settings import get_settings
 
     settings = get_settings(raw_dir=raw_dir, warehouse=warehouse, shard=shard, dask=dask)
@@ -101,11 +101,7 @@ def check_before_run(raw_dir: Path | None, warehouse: Path | None, shard: str | 
             f"raw folder {settings.raw_dir} does not exist: create it and put article files in it, "
             "or point --raw-dir (NEWSDAG_RAW_DIR) at your files"
         )
-    if not wh.is_lake(settings.warehouse):  # a DuckLake: many writers, no file here to check (the run opens it)
-        with wh.writer_lock(settings.warehouse):
-            if settings.warehouse.exists() or settings.warehouse.is_symlink():
-                wh.existing_warehouse_kind(settings.warehouse)  # someone else's file: refused, untouched
-                wh.open_database(settings.warehouse).close()  # open elsewhere, or from a newer DuckDB
+    backend_for(settings.warehouse).check_writable()
     if settings.dask:  # last: the client it opens is kept for the run (closed by `run` whatever happens)
         from runtime import distributed_models
 
@@ -154,30 +150,29 @@ def serve(
 @app.command()
 def prune(warehouse: Warehouse = None) -> None:
     """Remove the articles of files deleted from the raw folder (kept, marked `deleted`, until pruned)."""
-    from tasks import warehouse as wh
+    from storage.backend import backend_for
+    from storage.loads import prune_deleted
+    from storage.state import stored_embedding_dim_or_none, stored_settings
     from tasks.settings import get_settings
 
     from flows.relink import relink
     from tasks import similarity
 
     settings = get_settings(warehouse=warehouse)
-    if not wh.is_lake(settings.warehouse) and not settings.warehouse.exists():
-        raise FileNotFoundError(f"warehouse not found: {settings.warehouse}")
-    with wh.writer_lock(settings.warehouse):
-        if not wh.is_lake(settings.warehouse):  # a file newsdag did not create is refused, untouched
-            wh.claim_warehouse(settings.warehouse, settings.sql_dir, settings.embedding_dim, settings.embedding_model)
-    with wh.writer_lock(settings.warehouse), wh.connect(settings.warehouse) as con:
+    backend = backend_for(settings.warehouse)
+    backend.accept_existing(settings.sql_dir, settings.embedding_dim, settings.embedding_model)
+    with backend.writer_lock(), backend.connect() as con:
         # The paragraphs that had a pruned one among their neighbours are relinked, with the similarity
         # settings the warehouse was built with, in the prune's transaction.
-        recorded = wh.stored_settings(con)
-        dim = wh.stored_embedding_dim_or_none(con) or settings.embedding_dim
-        wh.apply_schema(con, settings.sql_dir, dim, settings.embedding_model)
+        recorded = stored_settings(con)
+        dim = stored_embedding_dim_or_none(con) or settings.embedding_dim
+        backend.apply_schema(con, settings.sql_dir, dim, settings.embedding_model)
         threshold = float(recorded.get("similarity_threshold", settings.similarity_threshold))
         top_k = int(recorded.get("similarity_top_k", settings.similarity_top_k))
-        exact_max = 2**62 if wh.is_lake(settings.warehouse) else settings.similarity_exact_max  # (no HNSW file on a lake)
-        removed = wh.prune_deleted(con, before_commit=lambda c: relink(
+        exact_max = settings.similarity_exact_max if backend.has_paragraph_index_file else 2**62  # else exact search
+        removed = prune_deleted(con, before_commit=lambda c: relink(
             c, threshold, top_k, exact_max, similarity.paragraph_index_path(settings.warehouse), dim))
-        if removed and wh.is_lake(settings.warehouse):  # other runs may be writing: see flows/lake.py
+        if removed and backend.many_writers:  # other runs may be writing: see flows/lake.py
             from flows.lake import rebuild_claimed
 
             rebuild_claimed(settings.model_copy(update={"similarity_exact_max": exact_max}), con, "prune")
@@ -253,13 +248,14 @@ def sql(
     output: Output = None,
 ) -> None:
     """Run one read-only SQL query against the warehouse and print (or write) the result."""
-    from tasks import warehouse as wh
+    from storage.backend import backend_for
+    from storage.readonly import read_query
     from tasks.settings import get_settings
 
     settings = get_settings(warehouse=warehouse)
     _check_output_path(output, settings.warehouse)
     text = Path(query).read_text() if query.endswith(".sql") and Path(query).is_file() else query
-    frame = wh.read_query(settings.warehouse, text)  # one reading statement, on a connection that cannot write
+    frame = read_query(backend_for(settings.warehouse), text)  # one reading statement, on a connection that cannot write
     _emit(frame, output_format, output, max_rows, 80)
 
 
@@ -277,17 +273,18 @@ def explore(
     import urllib.request
     import webbrowser
 
-    from tasks import warehouse as wh
+    from storage.backend import backend_for
     from tasks.settings import PROJECT_ROOT, get_settings
 
     settings = get_settings(warehouse=warehouse)
-    with wh.connect_read_only(settings.warehouse):  # a missing or busy warehouse: one clear line, now
+    backend = backend_for(settings.warehouse)
+    with backend.connect_read_only():  # a missing or busy warehouse: one clear line, now
         pass
     with socket.socket() as probe:
         if probe.connect_ex(("127.0.0.1", port)) == 0:
             raise RuntimeError(f"port {port} on 127.0.0.1 is taken by another program; choose another with --port")
     url = f"http://127.0.0.1:{port}"
-    located = settings.warehouse if wh.is_lake(settings.warehouse) else settings.warehouse.resolve()
+    located = backend.absolute_location()
     env = {**os.environ, "NEWSDAG_WAREHOUSE": str(located),
            "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
     notebook = Path(__file__).resolve().parent / "notebook.py"
@@ -333,7 +330,9 @@ def status(
     """The latest runs (status, counts, duration), the files that failed and why, and the warehouse's size."""
     import polars as pl
 
-    from tasks import warehouse as wh
+    from storage.backend import backend_for
+    from storage.connection import WarehouseInUse
+    from storage.frames import read_frame
     from tasks.settings import get_settings
 
     from flows.lifecycle import warehouse_files
@@ -342,15 +341,16 @@ def status(
     settings = get_settings(warehouse=warehouse)
     reports = settings.sql_dir / "reports"
     # A run publishes its state beside the file: DuckDB lets no other process read the file while it writes.
-    live = None if wh.is_lake(settings.warehouse) else read_run_state(settings.warehouse)
+    backend = backend_for(settings.warehouse)
+    live = read_run_state(settings.warehouse) if backend.publishes_run_state else None
     if live is not None:
         typer.secho("\n".join(describe_run_state(live)) + "\n", bold=True)
     try:
-        with wh.connect(settings.warehouse, read_only=True) as con:
-            recent = wh.read_frame(con, (reports / "recent_runs.sql").read_text(), [runs])
-            failed = wh.read_frame(con, (reports / "failed_files.sql").read_text())
-            tables = wh.read_frame(con, (reports / "table_sizes.sql").read_text())
-    except (wh.WarehouseInUse, FileNotFoundError):
+        with backend.connect_read_only() as con:
+            recent = read_frame(con, (reports / "recent_runs.sql").read_text(), [runs])
+            failed = read_frame(con, (reports / "failed_files.sql").read_text())
+            tables = read_frame(con, (reports / "table_sizes.sql").read_text())
+    except (WarehouseInUse, FileNotFoundError):
         if live is None:
             raise
         typer.echo(f"warehouse {settings.warehouse}: open for writing by this run; its tables, earlier runs and "
@@ -370,16 +370,18 @@ def status(
 
 def _print_rules(warehouse: Path | None, as_json: bool) -> None:
     """The cleaning rules in the order they run, and how often each fired in the warehouse (when there is one)."""
-    from tasks import warehouse as wh
+    from storage.backend import backend_for
+    from storage.frames import read_frame
     from tasks.cleaning import ORDER, RULES
     from tasks.settings import get_settings
 
     settings = get_settings(warehouse=warehouse)
     counts: dict[str, int] | None = None
-    if settings.warehouse.is_file() or wh.is_lake(settings.warehouse):
-        with wh.connect(settings.warehouse, read_only=True) as con:
+    backend = backend_for(settings.warehouse)
+    if backend.exists():
+        with backend.connect_read_only() as con:
             query = (settings.sql_dir / "queries" / "boilerplate_removed.sql").read_text()
-            counts = {row["reason"]: row["spans"] for row in wh.read_frame(con, query).iter_rows(named=True)}
+            counts = {row["reason"]: row["spans"] for row in read_frame(con, query).iter_rows(named=True)}
     disabled = set(settings.clean_disable)
     rows = [{"rule": rule.name, "family": rule.family, "checks": [check.name for check in ORDER if check.rule is rule],
              "description": rule.description, "disabled": rule.name in disabled or rule.family in disabled,
@@ -465,7 +467,7 @@ def search(
     """Nearest paragraphs to a text, with article, outlet and score: full-text (BM25) and semantic
     (cosine) results fused by reciprocal rank."""
     from tasks import search as paragraph_search
-    from tasks import warehouse as wh
+    from storage.backend import backend_for
     from tasks.embed import encode_texts
     from tasks.settings import get_settings
 
@@ -473,11 +475,12 @@ def search(
     settings = get_settings(warehouse=warehouse)
     _check_output_path(output, settings.warehouse)
     query = paragraph_search.search_sql(settings.sql_dir, settings.embedding_dim)
-    with wh.connect_read_only(settings.warehouse) as con:
-        if not wh.has_search_index(con):
+    backend = backend_for(settings.warehouse)
+    with backend.connect_read_only() as con:
+        if not backend.has_search_index(con):
             raise RuntimeError("this warehouse has no search index yet (run `newsdag run` to build it)")
         vector = encode_texts([text], settings.embedding_model, settings.embedding_device)[0]
-        frame = wh.search_paragraphs(con, query, paragraph_search.search_params(text, vector, limit))
+        frame = backend.search_paragraphs(con, query, paragraph_search.search_params(text, vector, limit))
     if show_sql:
         typer.echo(query, err=output_format is not OutputFormat.table)
     _emit(frame, output_format, output, limit, 100)

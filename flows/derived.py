@@ -8,7 +8,18 @@ from typing import Any
 
 import polars as pl
 
-from tasks import embed, entities, paragraphs, quotes, stories, topics, warehouse
+from storage.backend import backend_of
+from storage.connection import in_transaction
+from storage.derived import (
+    refresh_article_vector_rows, refresh_article_vectors, replace_stories, replace_story_tables,
+    story_inputs,
+)
+from storage.loads import backfill_raw_mentions, replace_settled_entities
+from storage.state import (
+    article_paragraph_texts, cached_embeddings, entities_resolved_for, raw_mentions_fingerprint,
+    stored_quote_blocks, stored_quotes_of, stored_raw_mentions, stored_resolved_mentions,
+)
+from tasks import embed, entities, paragraphs, quotes, stories, topics
 from tasks.frames import differing_rows
 from tasks.settings import Settings
 
@@ -21,24 +32,24 @@ def settle_entities(con: Any, settings: Settings, in_callers_transaction: bool =
     links where a speaker changed with them. Skipped when no raw mention changed since the last settling.
     Returns the number of articles whose mentions changed."""
     def settle(con: Any) -> int:
-        last = warehouse.entities_resolved_for(con)
+        last = entities_resolved_for(con)
         if last is None:  # never settled: maybe loaded before raw mentions were kept
-            warehouse.backfill_raw_mentions(con)
-        resolved_for = f"{entities.RESOLUTION_VERSION}:{warehouse.raw_mentions_fingerprint(con)}"
+            backfill_raw_mentions(con)
+        resolved_for = f"{entities.RESOLUTION_VERSION}:{raw_mentions_fingerprint(con)}"
         if last == resolved_for:
             return 0
-        entity_rows, mentions = entities.resolve_corpus(warehouse.stored_raw_mentions(con))
+        entity_rows, mentions = entities.resolve_corpus(stored_raw_mentions(con))
         settled = entities.with_entity_labels(mentions, entity_rows)
-        changed = entities.articles_resolved_differently(warehouse.stored_resolved_mentions(con), settled)
+        changed = entities.articles_resolved_differently(stored_resolved_mentions(con), settled)
         changed_mentions = mentions.filter(pl.col("article_id").is_in(changed))
         quote_articles, quote_rows, quote_links = _requote(con, settings, changed, changed_mentions, entity_rows)
-        warehouse.replace_settled_entities(
+        replace_settled_entities(
             con, entity_rows, changed, changed_mentions.select(
                 "entity_id", "article_id", "paragraph_id", "start_char", "end_char", "surface", "label"),
             quote_articles, quote_rows, quote_links, resolved_for)
         return len(changed)
 
-    return settle(con) if in_callers_transaction else int(warehouse.in_transaction(con, settle))
+    return settle(con) if in_callers_transaction else int(in_transaction(con, settle))
 
 
 def _requote(
@@ -51,8 +62,8 @@ def _requote(
     empty = ([], pl.DataFrame(), pl.DataFrame(schema=quotes.QUOTE_LINK_SCHEMA))
     if not article_ids:
         return empty
-    found = quotes.extract_quotes(warehouse.article_paragraph_texts(con, article_ids), mentions, entity_rows)
-    stored = warehouse.stored_quotes_of(con, article_ids)
+    found = quotes.extract_quotes(article_paragraph_texts(con, article_ids), mentions, entity_rows)
+    stored = stored_quotes_of(con, article_ids)
     columns = list(quotes.QUOTE_SCHEMA)
     before, after = stored.select(columns).cast(quotes.QUOTE_SCHEMA), found.select(columns)
     differing = differing_rows(before, after, columns)
@@ -65,13 +76,13 @@ def _requote(
     missing = embedded.filter(pl.col("embedding").is_null())
     if missing.height:  # a quote whose span moved: its words' vector from the cache
         hashes = missing.with_columns(text_sha256=pl.col("text").map_elements(paragraphs.text_hash, return_dtype=pl.String))
-        cached = warehouse.cached_embeddings(con, hashes["text_sha256"].unique().to_list(), settings.embedding_model)
+        cached = cached_embeddings(con, hashes["text_sha256"].unique().to_list(), settings.embedding_model)
         filled = hashes.drop("embedding").join(cached, on="text_sha256", how="left").drop("text_sha256")
         embedded = pl.concat([embedded.filter(pl.col("embedding").is_not_null()),
                               filled.cast(embedded.schema)]).sort("quote_id")
     linkable = embedded.filter(pl.col("embedding").is_not_null())
     links = quotes.link_quotes(linkable, embed.embedding_matrix(linkable["embedding"]),
-                               warehouse.stored_quote_blocks(con, requoted))
+                               stored_quote_blocks(con, requoted))
     return requoted, embedded, links
 
 
@@ -79,11 +90,11 @@ def derive_stories(con: Any, settings: Settings, run_id: str, in_callers_transac
     """Rebuild article similarity, article vectors, topics and stories; returns the number of stories.
     `in_callers_transaction`: write inside the caller's transaction (a lake's claimed one) instead of in
     transactions of their own."""
-    inputs = warehouse.story_inputs(con)
+    inputs = story_inputs(con)
     identical = stories.identical_paragraph_links(inputs["paragraph_hashes"])
     similar = stories.article_similarity(inputs["links"], inputs["articles"], identical)
-    refresh = warehouse.refresh_article_vector_rows if in_callers_transaction else warehouse.refresh_article_vectors
-    replace = warehouse.replace_story_tables if in_callers_transaction else warehouse.replace_stories
+    refresh = refresh_article_vector_rows if in_callers_transaction else refresh_article_vectors
+    replace = replace_story_tables if in_callers_transaction else replace_stories
     vectors = refresh(con, topics.article_vectors)
     grouping = topics.group_articles(
         vectors, inputs["articles"], inputs["entities"], inputs["previous"],
@@ -98,6 +109,6 @@ def rebuild_derived(con: Any, settings: Settings, rebuild_search_index: bool = T
     """Article similarity, topics and stories and the search index from what is stored (also after
     `newsdag prune`, which settles entities first, as a run's resolve-entities step does)."""
     n_stories = derive_stories(con, settings, run_id)
-    if rebuild_search_index or not warehouse.has_search_index(con):
-        warehouse.rebuild_search_index(con)
+    if rebuild_search_index or not backend_of(con).has_search_index(con):
+        backend_of(con).rebuild_search_index(con)
     return n_stories

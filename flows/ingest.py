@@ -24,7 +24,14 @@ from flows.lake import finish_lake_run
 from flows.lifecycle import lake_held, recorded_run, refuse_empty_raw_folder, warehouse_file_held
 from flows.progress import published_run
 from flows.reporting import file_outcomes, publish_artifacts, run_summary, timed
-from tasks import ingest, warehouse
+from storage import loads
+from storage.backend import backend_for, backend_of
+from storage.connection import in_transaction, WarehouseCheckFailed
+from storage.derived import run_checks, run_report
+from storage.links import needs_full_relink, queue_all_paragraphs
+from storage.loads import delete_articles, drop_renamed, finish_run, mark_deleted, record_settings
+from storage.state import known_files, stored_settings, table_counts
+from tasks import ingest
 from tasks.settings import CLEANING_CODE, RESHAPE_LINKS, Settings, get_settings, reshapes_articles, shaping_settings
 
 
@@ -45,7 +52,7 @@ def run_ingest(settings: Settings) -> dict[str, Any]:
     timings: dict[str, float] = defaultdict(float)
     started = time.perf_counter()
 
-    if warehouse.is_lake(settings.warehouse):
+    if backend_for(settings.warehouse).many_writers:
         with lake_held(settings) as lake_settings:
             summary, outcomes, report = _run(lake_settings, run_id, timings, started, logger)
     else:
@@ -80,7 +87,7 @@ def _finish_run(
         outcomes = file_outcomes(plan, batches.read_results, batches.problems)
         deleted, renamed = record_files(settings, outcomes, run_id)
     with timed(timings, "stories"):
-        if warehouse.is_lake(settings.warehouse):  # other runs may be writing: see flows/lake.py
+        if backend_for(settings.warehouse).many_writers:  # other runs may be writing: see flows/lake.py
             finish_lake_run(settings, run_id)
         else:
             resettled = resolve_entities(settings)
@@ -96,10 +103,10 @@ def _finish_run(
     summary["renamed"] = renamed
     summary.update({f"{key}_by_batch": values for key, values in batches.memory_by_batch.items()})
     summary["quality"] = {k: v for k, v in report.items() if k != "top_statements"}
-    with warehouse.connect(settings.warehouse) as con:
+    with backend_for(settings.warehouse).connect() as con:
         values = shaping_settings(settings)
-        warehouse.in_transaction(con, lambda con: (warehouse.record_settings(con, values),
-                                                   warehouse.finish_run(con, run_id, "completed", summary)))
+        in_transaction(con, lambda con: (record_settings(con, values),
+                                                   finish_run(con, run_id, "completed", summary)))
     return summary, outcomes, report
 
 
@@ -116,10 +123,10 @@ def plan_ingest(settings: Settings, files: pl.DataFrame) -> pl.DataFrame:
     (models, cleaning), or every link (similarity threshold, top-k). Cleaning code other than the one
     that cleaned the stored articles: every unchanged file is rechecked (cleaned again, redone if it differs)."""
     logger = get_run_logger()
-    with warehouse.connect(settings.warehouse) as con:
-        warehouse.apply_schema(con, settings.sql_dir, settings.embedding_dim, settings.embedding_model)
-        plan = ingest.plan_ingest(files, warehouse.known_files(con))
-        stored = warehouse.stored_settings(con)
+    with backend_for(settings.warehouse).connect() as con:
+        backend_of(con).apply_schema(con, settings.sql_dir, settings.embedding_dim, settings.embedding_model)
+        plan = ingest.plan_ingest(files, known_files(con))
+        stored = stored_settings(con)
         changed = {name: (stored[name], value) for name, value in shaping_settings(settings).items()
                    if name in stored and stored[name] != value}
         if any(reshapes_articles(name) for name in changed):
@@ -133,9 +140,9 @@ def plan_ingest(settings: Settings, files: pl.DataFrame) -> pl.DataFrame:
                                      .otherwise(pl.col("action")))
             logger.warning("the cleaning code changed since the warehouse was built: %d stored article(s) are "
                            "cleaned again, and redone where the result differs", (plan["action"] == "recheck").sum())
-        if set(changed) & set(RESHAPE_LINKS) or warehouse.needs_full_relink(con):
+        if set(changed) & set(RESHAPE_LINKS) or needs_full_relink(con):
             logger.warning("similarity settings changed (or links from before neighbour lists): every link is redone")
-            warehouse.in_transaction(con, warehouse.queue_all_paragraphs)
+            in_transaction(con, queue_all_paragraphs)
         return plan
 
 
@@ -144,7 +151,7 @@ def record_files(settings: Settings, outcomes: pl.DataFrame, run_id: str) -> tup
     """Record every file's outcome; drop articles of files that became duplicates; mark deleted files;
     drop the old articles of renamed files; relink what any of this (or an earlier crash) left queued.
     Returns (files deleted, files renamed)."""
-    with warehouse.connect(settings.warehouse) as con:
+    with backend_for(settings.warehouse).connect() as con:
         became_duplicates = outcomes.filter(pl.col("status") == "duplicate")["source_path"].to_list()
         # Files empty after cleaning now, after holding an article: the old article goes (a fresh run
         # over the folder would not have it). A file that fails keeps its last good article (a read
@@ -153,10 +160,10 @@ def record_files(settings: Settings, outcomes: pl.DataFrame, run_id: str) -> tup
         doomed = [ingest.article_id_for(p) for p in became_duplicates + not_loaded]
         relink = relinker(settings)
         # (one transaction, redone whole if a concurrent DuckLake commit conflicts with it)
-        warehouse.in_transaction(con, lambda con: (warehouse.delete_articles(con, doomed), relink(con)))
-        warehouse.record_files(con, outcomes, run_id)
-        deleted = warehouse.mark_deleted(con, outcomes["source_path"].to_list(), run_id, settings.shard)
-        renamed = warehouse.drop_renamed(con, before_commit=relinker(settings))
+        in_transaction(con, lambda con: (delete_articles(con, doomed), relink(con)))
+        loads.record_files(con, outcomes, run_id)
+        deleted = mark_deleted(con, outcomes["source_path"].to_list(), run_id, settings.shard)
+        renamed = drop_renamed(con, before_commit=relinker(settings))
         return deleted - len(renamed), len(renamed)
 
 
@@ -165,7 +172,7 @@ def resolve_entities(settings: Settings) -> int:
     """Entities, mentions and quote speakers resolved over every stored article at once, equal to a fresh
     run's whatever order the articles arrived in (rewritten only where they changed). Returns the
     number of articles whose mentions changed."""
-    with warehouse.connect(settings.warehouse) as con:
+    with backend_for(settings.warehouse).connect() as con:
         return settle_entities(con, settings)
 
 
@@ -174,24 +181,24 @@ def group_stories(settings: Settings, rebuild_search_index: bool, run_id: str = 
     """Article similarity and duplicate flags from the paragraph links; topics and stories recomputed from
     every article's vector and entities, keeping the previous run's ids (derived tables, replaced in
     one transaction, rewritten only where they changed); the full-text index for `newsdag search`."""
-    with warehouse.connect(settings.warehouse) as con:
+    with backend_for(settings.warehouse).connect() as con:
         return rebuild_derived(con, settings, rebuild_search_index, run_id)
 
 
 @step(name="check-warehouse")
 def check_warehouse(settings: Settings, run_id: str) -> dict[str, int]:
     """Data checks (unique ids, no orphans, embeddings present, links across articles only)."""
-    with warehouse.connect(settings.warehouse) as con:
-        problems = warehouse.run_checks(con, settings.sql_dir, run_id)
+    with backend_for(settings.warehouse).connect() as con:
+        problems = run_checks(con, settings.sql_dir, run_id)
         if problems.height:
-            raise warehouse.WarehouseCheckFailed(
+            raise WarehouseCheckFailed(
                 f"{problems.height} warehouse check failures, e.g. {problems.head(5).rows()}"
             )
-        return warehouse.table_counts(con)
+        return table_counts(con)
 
 
 @step(name="report-run")
 def report_run(settings: Settings, run_id: str) -> dict[str, Any]:
     """Share of text removed as boilerplate, missing-date and missing-author rates, top statements."""
-    with warehouse.connect(settings.warehouse) as con:
-        return warehouse.run_report(con, settings.sql_dir, run_id)
+    with backend_for(settings.warehouse).connect() as con:
+        return run_report(con, settings.sql_dir, run_id)

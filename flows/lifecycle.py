@@ -17,7 +17,11 @@ import polars as pl
 
 from flows.progress import RUN_STATE_SUFFIX
 from flows.reporting import first_line
-from tasks import similarity, warehouse
+from storage.backend import backend_for
+from storage.loads import finish_run, start_run
+from storage.schema import claim_warehouse
+from storage.state import article_count, never_held_data, stored_embedding_dim_or_none
+from tasks import similarity
 from tasks.settings import Settings
 
 
@@ -41,7 +45,7 @@ def warehouse_files(path: Path, data_only: bool = False) -> list[Path]:
 
 def claim(settings: Settings) -> bool:
     """The warehouse file is newsdag's, created now if absent (True), or the run is refused."""
-    return warehouse.claim_warehouse(settings.warehouse, settings.sql_dir, settings.embedding_dim,
+    return claim_warehouse(settings.warehouse, settings.sql_dir, settings.embedding_dim,
                                      settings.embedding_model)
 
 
@@ -53,17 +57,17 @@ def warehouse_file_held(settings: Settings) -> Iterator[None]:
     a run that completes, or not at all: a first run that fails before committing an article leaves no
     half-configured file (e.g. one fixed at a wrong embedding size), and a warehouse of ours that a
     killed first run left without data is made anew. A full disk fails the run as DiskFull."""
-    with warehouse.writer_lock(settings.warehouse):
+    with backend_for(settings.warehouse).writer_lock():
         created = claim(settings)
         if not created:
-            with warehouse.connect(settings.warehouse) as con:
-                discard = warehouse.never_held_data(con)
+            with backend_for(settings.warehouse).connect() as con:
+                discard = never_held_data(con)
             if discard:
                 for path in warehouse_files(settings.warehouse, data_only=True):
                     path.unlink(missing_ok=True)
                 created = claim(settings)
         try:
-            with warehouse.held_open(settings.warehouse, settings.duckdb_memory_limit):
+            with backend_for(settings.warehouse).held_open(settings.duckdb_memory_limit):
                 yield
         except BaseException as error:
             if created:
@@ -83,19 +87,17 @@ def lake_held(settings: Settings) -> Iterator[Settings]:
     # the single file's 128 MB cap its data checks ran out of memory on a 550-article lake. So DuckDB's
     # own limit (80% of memory) applies unless NEWSDAG_DUCKDB_MEMORY_LIMIT is set.
     memory_limit = settings.duckdb_memory_limit if "duckdb_memory_limit" in settings.model_fields_set else None
-    # Created with its data folder when new.
-    warehouse.open_lake(settings.warehouse, settings.lake_data, memory_limit)
     # The HNSW index file is one host's, beside a single file: on a lake, similarity search is exact.
     settings = settings.model_copy(update={"similarity_exact_max": 2**62})
-    with warehouse.held_open(settings.warehouse, memory_limit):
+    with backend_for(settings.warehouse).held_open(memory_limit, data_path=settings.lake_data):  # created when new
         yield settings
 
 
 def remove_if_empty(path: Path) -> None:
     """Remove a warehouse this run created if no article was committed to it."""
     try:
-        with warehouse.connect(path) as con:
-            empty = warehouse.article_count(con) == 0
+        with backend_for(path).connect() as con:
+            empty = article_count(con) == 0
     except Exception:  # noqa: BLE001 - unreadable: keep it for the user to look at
         return
     if empty:
@@ -107,8 +109,8 @@ def refuse_empty_raw_folder(settings: Settings, files: pl.DataFrame) -> None:
     """An empty raw folder over a warehouse that holds articles changes nothing, unless allowed."""
     if files.height or settings.allow_empty:
         return
-    with warehouse.connect(settings.warehouse) as con:
-        stored = warehouse.article_count(con) if warehouse.stored_embedding_dim_or_none(con) is not None else 0
+    with backend_for(settings.warehouse).connect() as con:
+        stored = article_count(con) if stored_embedding_dim_or_none(con) is not None else 0
     if stored:
         raise EmptyRawFolder(
             f"the raw folder {settings.raw_dir} is empty but the warehouse holds {stored} articles: nothing "
@@ -121,8 +123,8 @@ def refuse_empty_raw_folder(settings: Settings, files: pl.DataFrame) -> None:
 def recorded_run(settings: Settings, run_id: str, logger: Any) -> Iterator[None]:
     """The run's row in `runs`: started now (earlier runs a dead process left `running` are marked
     crashed), and failed or interrupted if the block raises."""
-    with warehouse.connect(settings.warehouse) as con:
-        crashed = warehouse.start_run(con, run_id, str(settings.raw_dir))
+    with backend_for(settings.warehouse).connect() as con:
+        crashed = start_run(con, run_id, str(settings.raw_dir))
     if crashed:
         logger.warning("%d earlier run(s) left `running` by a process that died: marked crashed", len(crashed))
         mark_crashed_in_prefect(crashed, logger)
@@ -133,8 +135,8 @@ def recorded_run(settings: Settings, run_id: str, logger: Any) -> Iterator[None]
         # fatal DuckDB error, e.g. a full disk, even this may fail: the next run marks it crashed.)
         status = "failed" if isinstance(error, Exception) else "interrupted"
         try:
-            with warehouse.connect(settings.warehouse) as con:
-                warehouse.finish_run(con, run_id, status, {"error": f"{type(error).__name__}: {error}"})
+            with backend_for(settings.warehouse).connect() as con:
+                finish_run(con, run_id, status, {"error": f"{type(error).__name__}: {error}"})
         except Exception:  # noqa: BLE001
             pass
         raise

@@ -18,7 +18,8 @@ def _():
     import altair as alt
     import marimo as mo
 
-    from tasks import warehouse as wh
+    from storage.backend import backend_for
+    from storage.readonly import read_query
     from tasks.settings import get_settings
 
     settings = get_settings()
@@ -27,7 +28,7 @@ def _():
     def query(sql: str):
         """One reading statement on a guarded read-only connection (no DuckDB connection is left in a
         cell's globals: marimo would adopt it as a SQL engine and try to change its locked settings)."""
-        return wh.read_query(warehouse_path, sql)
+        return read_query(backend_for(warehouse_path), sql)
 
     return alt, mo, query, sql_dir, warehouse_path
 

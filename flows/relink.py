@@ -14,7 +14,11 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from tasks import similarity, warehouse
+from storage.links import (
+    neighbour_floors, pairs_touching, relink_queue, replace_links, replace_neighbour_lists,
+)
+from storage.state import paragraph_embedding_blocks, paragraph_ids, paragraph_vectors
+from tasks import similarity
 from tasks.embed import embedding_matrix
 
 
@@ -23,28 +27,28 @@ def relink(con: duckdb.DuckDBPyConnection, threshold: float, top_k: int, exact_m
     """Bring neighbour lists and links in line with the stored paragraphs (inside the caller's
     transaction): recompute the queued paragraphs' lists and those a new paragraph enters, then their
     links. Returns how many lists were recomputed."""
-    queue = warehouse.relink_queue(con)
+    queue = relink_queue(con)
     if queue.height == 0:
         con.execute("delete from relink_queue")  # entries of paragraphs since removed
         return 0
-    stored = warehouse.paragraph_ids(con)
+    stored = paragraph_ids(con)
     index = None
     if stored.height > exact_max:
         index, _, _ = similarity.sync_paragraph_index(
-            index_path, stored, lambda ids: warehouse.paragraph_vectors(con, ids), dimension)
+            index_path, stored, lambda ids: paragraph_vectors(con, ids), dimension)
     affected = _lists_to_recompute(con, queue, stored, index, threshold, top_k)
     targets = stored.filter(pl.col("paragraph_id").is_in(sorted(affected))).sort("paragraph_id")
     query_ids, query_articles = targets["paragraph_id"].to_list(), targets["article_id"].to_list()
     query_vectors = _vectors_of(con, targets)
     if index is None:
         lists = similarity.exact_neighbour_lists(query_ids, query_articles, query_vectors,
-                                                 warehouse.paragraph_embedding_blocks(con, []), threshold, top_k)
+                                                 paragraph_embedding_blocks(con, []), threshold, top_k)
     else:
         longest = int(stored.group_by("article_id").len()["len"].max() or 0)
         lists = similarity.index_neighbour_lists(index, query_ids, query_articles, query_vectors, threshold, top_k,
                                                  longest)
-    warehouse.replace_neighbour_lists(con, query_ids, lists)
-    warehouse.replace_links(con, query_ids, similarity.links_from_pairs(warehouse.pairs_touching(con, query_ids)))
+    replace_neighbour_lists(con, query_ids, lists)
+    replace_links(con, query_ids, similarity.links_from_pairs(pairs_touching(con, query_ids)))
     return len(query_ids)
 
 
@@ -55,17 +59,17 @@ def _lists_to_recompute(con: duckdb.DuckDBPyConnection, queue: pl.DataFrame, sto
     added = queue.filter(pl.col("added"))
     if added.height == 0 or len(affected) >= stored.height:  # nothing new, or every list recomputed anyway
         return affected
-    floors = {pid: (n, floor) for pid, n, floor in warehouse.neighbour_floors(con).iter_rows()}
+    floors = {pid: (n, floor) for pid, n, floor in neighbour_floors(con).iter_rows()}
     added_vectors = _vectors_of(con, added)
     if index is None:
         return affected | similarity.entered_lists(added["article_id"].to_list(), added_vectors,
-                                                   warehouse.paragraph_embedding_blocks(con, []), floors, threshold, top_k)
+                                                   paragraph_embedding_blocks(con, []), floors, threshold, top_k)
     return affected | similarity.index_entered_lists(index, added["paragraph_id"].to_list(), added["article_id"].to_list(),
                                                      added_vectors, floors, threshold, top_k)
 
 
 def _vectors_of(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> np.ndarray:
     """The stored embeddings of `frame`'s paragraphs, in its row order."""
-    found = warehouse.paragraph_vectors(con, frame["paragraph_id"].to_list())
+    found = paragraph_vectors(con, frame["paragraph_id"].to_list())
     ordered = frame.select("paragraph_id").join(found, on="paragraph_id", how="left", maintain_order="left")
     return embedding_matrix(ordered["embedding"])

@@ -12,7 +12,9 @@ from typing import Any
 import polars as pl
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from tasks import embed, heap, ingest, warehouse
+from storage.backend import backend_for
+from storage.connection import memory_in_use
+from tasks import embed, heap, ingest
 
 # The order in which the summary lists the memory measured after each batch (`<key>_by_batch`).
 MEMORY_KEYS = ("peak_rss_mb", "resident_mb", "duckdb_mb", "free_heap_mb", "embedding_worker_peak_mb")
@@ -37,8 +39,8 @@ def first_line(error: BaseException) -> str:
 def memory_now(warehouse_path: Path) -> dict[str, int]:
     """The process's peak and current memory, and DuckDB's share, in MB: measured after each batch, flat
     when nothing held grows with the warehouse."""
-    with warehouse.connect(warehouse_path) as con:
-        duckdb_bytes = warehouse.memory_in_use(con)
+    with backend_for(warehouse_path).connect() as con:
+        duckdb_bytes = memory_in_use(con)
     # With the model in its worker process, its memory counts too: the sum of the two peaks (an upper
     # bound of their peak together) and of what each holds now.
     worker_peak_mb = embed.workers_peak_rss_mb()

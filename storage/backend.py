@@ -63,8 +63,9 @@ class Backend(ABC):
         """A connection that cannot change any file (every reader gets it)."""
 
     @abstractmethod
-    def held_open(self, memory_limit: str | None = None) -> AbstractContextManager[None]:
-        """Keep the database open while a run's steps connect and disconnect."""
+    def held_open(self, memory_limit: str | None = None, data_path: str | None = None) -> AbstractContextManager[None]:
+        """Keep the database open while a run's steps connect and disconnect (`data_path`: where a new
+        DuckLake keeps its data files)."""
 
     @abstractmethod
     def writer_lock(self, wait: bool = False) -> AbstractContextManager[None]:
@@ -152,7 +153,7 @@ class DuckDBFile(Backend):
             yield guarded
 
     @contextmanager
-    def held_open(self, memory_limit: str | None = None) -> Iterator[None]:
+    def held_open(self, memory_limit: str | None = None, data_path: str | None = None) -> Iterator[None]:
         """DuckDB shares one open database among a process's connections, so each step's connect is then
         nearly free, and the write-ahead log is checkpointed once at the end instead of whenever a step's
         connection closes (~0.1 s each; commits are durable in the log either way).
@@ -278,13 +279,11 @@ class DuckLake(Backend):
         with lake.connect_lake_read_only(self.location) as con:
             yield con
 
-    def open(self, data_path: str | None = None, memory_limit: str | None = None) -> None:
-        """Attach the lake for this process, created with its data under `data_path` when new."""
-        lake.open_lake(self.location, data_path, memory_limit)
-
     @contextmanager
-    def held_open(self, memory_limit: str | None = None) -> Iterator[None]:
-        lake.open_lake(self.location, memory_limit=memory_limit)
+    def held_open(self, memory_limit: str | None = None, data_path: str | None = None) -> Iterator[None]:
+        """Attached once for this process (created with its data under `data_path` when new); steps'
+        connections are cursors of it."""
+        lake.open_lake(self.location, data_path, memory_limit)
         yield
 
     @contextmanager

@@ -155,12 +155,12 @@ with published_run(Path(sys.argv[1]), "run-under-test"), RunProgress(10, 2, enab
 
 def make_warehouse(path: Path) -> None:
     """An empty warehouse with newsdag's schema (what `status` reads)."""
-    from tasks import warehouse as wh
+    from storage.backend import backend_of
     from tasks.settings import get_settings
 
     settings = get_settings()
     with duckdb.connect(str(path)) as con:
-        wh.apply_schema(con, settings.sql_dir, settings.embedding_dim, settings.embedding_model)
+        backend_of(con).apply_schema(con, settings.sql_dir, settings.embedding_dim, settings.embedding_model)
 
 
 def test_status_shows_the_run_that_is_writing(tmp_path: Path) -> None:

@@ -64,16 +64,16 @@ def test_warehouse_from_a_newer_duckdb(tmp_path: Path) -> None:
 
 
 def test_warehouse_locked_by_another_run(tmp_path: Path) -> None:
-    from tasks.warehouse import writer_lock
+    from storage.backend import backend_for
 
     warehouse = tmp_path / "w.duckdb"
-    with writer_lock(warehouse):
+    with backend_for(warehouse).writer_lock():
         line = one_line_error(newsdag("run", "--raw-dir", str(raw_folder(tmp_path)), "--warehouse", str(warehouse)))
     assert "another newsdag run is writing" in line and "try again" in line
 
 
 def test_warehouse_open_in_a_reader(tmp_path: Path) -> None:
-    from tasks.warehouse import claim_warehouse
+    from storage.schema import claim_warehouse
 
     warehouse = tmp_path / "w.duckdb"
     claim_warehouse(warehouse, PROJECT_ROOT / "sql", 384, "model")  # a newsdag warehouse, empty

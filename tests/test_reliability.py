@@ -16,7 +16,10 @@ import duckdb
 import numpy as np
 import pytest
 
-from tasks import ingest, warehouse
+from storage.backend import backend_for
+from storage.connection import WarehouseBusy
+from storage.derived import run_checks
+from tasks import ingest
 from tasks.ingest import UnreadableFile, _read_bytes
 from tests.conftest import PROJECT_ROOT, SEEDS_DIR
 
@@ -93,8 +96,8 @@ def article_parts(path: Path) -> tuple[dict[str, tuple], set[tuple[str, str]]]:
 def assert_whole_or_absent(path: Path, reference: Path) -> int:
     """After a crash: the warehouse opens (read-write, as the next run opens it), its checks pass, and
     every article in it has exactly the rows it has after an uninterrupted run. Returns the articles present."""
-    with warehouse.connect(path) as con:
-        problems = warehouse.run_checks(con, SQL_DIR)
+    with backend_for(path).connect() as con:
+        problems = run_checks(con, SQL_DIR)
     # Stories are regrouped once per run, after the batches: a run killed in between leaves its
     # articles (whole) outside any story until the next run.
     problems = problems.filter(problems["problem"] != "article in no story")
@@ -197,15 +200,15 @@ def test_a_second_writer_exits_with_a_clear_message(prefect_server, tmp_path: Pa
     (raw / "a.txt").write_text("Headline\n\nA short article that nobody will read today.\n")
     path = tmp_path / "w.duckdb"
     monkeypatch.setattr(sys, "argv", ["newsdag", "run", "--ephemeral", "--raw-dir", str(raw), "--warehouse", str(path)])
-    with warehouse.writer_lock(path):  # another run is writing
+    with backend_for(path).writer_lock():  # another run is writing
         with pytest.raises(SystemExit) as exit_:
             cli.main()
     assert exit_.value.code == 1
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert error.startswith("newsdag: error:") and "another newsdag run is writing to" in error
     assert not path.exists()  # the waiting run touched nothing
-    with pytest.raises(warehouse.WarehouseBusy):
-        with warehouse.writer_lock(path), warehouse.writer_lock(path):
+    with pytest.raises(WarehouseBusy):
+        with backend_for(path).writer_lock(), backend_for(path).writer_lock():
             pass
 
 
@@ -346,7 +349,7 @@ def test_deleted_files_are_kept_marked_until_pruned(run_flow, tmp_path: Path) ->
             return {
                 "articles": sorted(r[0] for r in con.execute("select source_path from articles").fetchall()),
                 "files": dict(con.execute("select source_path, status from ingest_files").fetchall()),
-                "orphans": warehouse.run_checks(con, SQL_DIR).height,
+                "orphans": run_checks(con, SQL_DIR).height,
                 "links": con.execute("select count(*) from paragraph_similarity").fetchone()[0],
             }
 
@@ -446,14 +449,14 @@ def test_articles_of_another_run_still_writing_need_no_story_nor_recount_yet(see
     _, path, _ = seed_run
     copy = tmp_path / "copy.duckdb"
     shutil.copy(path, copy)
-    with warehouse.connect(copy) as con:
+    with backend_for(copy).connect() as con:
         article_id = con.execute("select min(article_id) from articles").fetchone()[0]
         con.execute("insert into runs (run_id, started_at, status) values ('other', now(), 'running')")
         con.execute("update articles set run_id = 'other' where article_id = ?", [article_id])
         con.execute("delete from story_articles where article_id = ?", [article_id])
 
         def unstoried(run_id: str | None) -> list[str]:
-            problems = warehouse.run_checks(con, SQL_DIR, run_id)
+            problems = run_checks(con, SQL_DIR, run_id)
             return problems.filter(problems["problem"] == "article in no story")["detail"].to_list()
 
         # ... nor on the mention counts of the entities it shares, which it recounts when it ends.
@@ -461,7 +464,7 @@ def test_articles_of_another_run_still_writing_need_no_story_nor_recount_yet(see
         con.execute("update entities set mention_count = mention_count + 1 where entity_id = ?", [entity_id])
 
         def stale(run_id: str | None) -> list[str]:
-            problems = warehouse.run_checks(con, SQL_DIR, run_id)
+            problems = run_checks(con, SQL_DIR, run_id)
             return problems.filter(problems["problem"] == "entity mention_count out of date")["detail"].to_list()
 
         assert unstoried("this-run") == [] and stale("this-run") == []

@@ -14,7 +14,9 @@ import duckdb
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from tasks import warehouse
+from storage.backend import backend_for
+from storage.derived import run_checks
+from storage.readonly import QueryRefused, reading_statement
 from tasks.ingest import decode_bytes
 from tests.conftest import PROJECT_ROOT, SEEDS_DIR
 
@@ -72,15 +74,15 @@ def test_1_the_guards_hold_even_without_the_statement_check(seed_run, tmp_path: 
     _, seeded, _ = seed_run
     path = tmp_path / "w.duckdb"
     shutil.copy(seeded, path)
-    with warehouse.connect_read_only(path) as con:
+    with backend_for(path).connect_read_only() as con:
         for query in (f"COPY (select 1) TO '{path}' (FORMAT csv)", f"EXPORT DATABASE '{tmp_path / 'dump'}'",
                       f"ATTACH '{tmp_path / 'n.duckdb'}' AS n", "SET enable_external_access = true",
                       "select * from read_text('/etc/passwd')"):
             with pytest.raises(duckdb.Error):
                 con.execute(query)
         assert con.execute("select count(*) from paragraphs").fetchone()[0] > 0
-        with pytest.raises(warehouse.QueryRefused):
-            warehouse.reading_statement(con, "COPY articles TO 'x.csv'")
+        with pytest.raises(QueryRefused):
+            reading_statement(con, "COPY articles TO 'x.csv'")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["w.duckdb"]
 
 
@@ -138,7 +140,7 @@ def test_3_4_9_odd_files_are_recorded_and_the_others_load(run_flow, tmp_path: Pa
         articles = {row[0] for row in con.execute("select source_path from articles").fetchall()}
         long_mentions = con.execute("select count(*), max(end_char) from entity_mentions m join articles a using (article_id) "
                                     "where a.source_path = 'long.txt'").fetchone()
-        problems = warehouse.run_checks(con, SQL_DIR)
+        problems = run_checks(con, SQL_DIR)
     assert articles == {"good.txt", "long.txt", "utf16_bom.txt", "utf16_le.txt"}
     assert files["boilerplate.txt"][0] == "empty" and "no text left after cleaning" in files["boilerplate.txt"][2]
     assert files["utf16_bom.txt"][:2] == ("loaded", "utf-16") and files["utf16_le.txt"][:2] == ("loaded", "utf-16-le")
@@ -307,7 +309,7 @@ def comparable_state(path: Path) -> dict[str, object]:
                 "select source_path, case when status in ('loaded', 'unchanged') then 'present' else status end "
                 "from ingest_files where status <> 'deleted'").fetchall()),
             "stories": story_state(con),
-            "orphans": warehouse.run_checks(con, SQL_DIR).rows(),
+            "orphans": run_checks(con, SQL_DIR).rows(),
         }
 
 

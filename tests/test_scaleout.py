@@ -19,7 +19,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tasks import warehouse
+from storage import loads
+from storage.backend import backend_for, backend_of
+from storage.derived import run_checks
+from storage.lake import close_lakes, open_lake
+from storage.readonly import QueryRefused, read_query
 from tasks.ingest import select_shard, shard_of
 from tasks.settings import get_settings
 from tests.conftest import PROJECT_ROOT, SEEDS_DIR
@@ -84,7 +88,7 @@ def reference(run_flow, corpus: Path, tmp_path_factory: pytest.TempPathFactory) 
                 os.environ.pop(key)
             else:
                 os.environ[key] = value
-    with warehouse.connect(path, read_only=True) as con:
+    with backend_for(path).connect_read_only() as con:
         return state_of(con)
 
 
@@ -165,25 +169,25 @@ def finish(process: subprocess.Popen, timeout: float = 900) -> str:
 
 
 def lake_state(lake: dict[str, str]) -> dict:
-    with warehouse.connect(Path(lake["NEWSDAG_WAREHOUSE"]), read_only=True) as con:
-        problems = warehouse.run_checks(con, SQL_DIR)
+    with backend_for(Path(lake["NEWSDAG_WAREHOUSE"])).connect_read_only() as con:
+        problems = run_checks(con, SQL_DIR)
         assert problems.height == 0, problems.rows()
         return state_of(con)
 
 
 def test_ducklake_schema_has_the_single_files_tables_and_columns(tmp_path: Path) -> None:
     """A DuckLake takes sql/schema.sql less keys and fixed-size arrays (lake_schema): same tables, columns, types."""
-    def columns(target: Path, con_factory) -> set[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
-        with con_factory(target) as con:
-            warehouse.apply_schema(con, SQL_DIR, 384, "model")
+    def columns(target: Path) -> set[tuple[str, str, str]]:
+        with backend_for(target).connect() as con:
+            backend_of(con).apply_schema(con, SQL_DIR, 384, "model")
             return {(t, c, k.replace("[384]", "[]")) for t, c, k in con.execute(
                 "select table_name, column_name, data_type from duckdb_columns() where database_name = current_database()"
             ).fetchall()}
 
-    single = columns(tmp_path / "w.duckdb", warehouse.connect)
-    lake = columns(Path(f"ducklake:{tmp_path / 'meta.ducklake'}"), warehouse.connect)
+    single = columns(tmp_path / "w.duckdb")
+    lake = columns(Path(f"ducklake:{tmp_path / 'meta.ducklake'}"))
     assert single == lake
-    with warehouse.connect(Path(f"ducklake:{tmp_path / 'meta.ducklake'}"), read_only=True) as con:
+    with backend_for(Path(f"ducklake:{tmp_path / 'meta.ducklake'}")).connect_read_only() as con:
         assert con.execute("select count(*) from entity_summary").fetchone() == (0,)  # the views are there
 
 
@@ -208,12 +212,12 @@ def test_two_shards_at_once_on_one_ducklake_give_the_rows_of_one_run(corpus: Pat
     # The same SQL works on the lake: the example queries, and search (its fts index built in memory).
     from tasks import search
 
-    with warehouse.connect(Path(lake["NEWSDAG_WAREHOUSE"]), read_only=True) as con:
+    with backend_for(Path(lake["NEWSDAG_WAREHOUSE"])).connect_read_only() as con:
         for query in sorted((SQL_DIR / "queries").glob("*.sql")):
             con.execute(query.read_text()).fetchall()
         vector = np.zeros(384, dtype=np.float32)
         vector[0] = 1.0
-        found = warehouse.search_paragraphs(con, search.search_sql(SQL_DIR, 384), search.search_params("Kerry Lavrov", vector, 3))
+        found = backend_of(con).search_paragraphs(con, search.search_sql(SQL_DIR, 384), search.search_params("Kerry Lavrov", vector, 3))
     assert found.height == 3 and found["bm25"].is_not_null().any()
 
 
@@ -236,7 +240,7 @@ def test_links_between_concurrent_runs_missed_by_their_batches_are_made_at_the_e
     crossing = {table: f"{run_of.format(column=a)} <> {run_of.format(column=b)}" for table, a, b in (
         ("paragraph_similarity", "article_id_a", "article_id_b"), ("quote_links", "article_id_a", "article_id_b"),
         ("paragraph_neighbours", "article_id", "neighbour_article_id"))}
-    with warehouse.connect(target) as con:
+    with backend_for(target).connect() as con:
         removed = con.execute(f"select count(*) from paragraph_similarity t where {crossing['paragraph_similarity']}").fetchone()[0]
         assert removed > 0  # the shards' articles share paragraphs
         con.execute("begin transaction")
@@ -246,7 +250,7 @@ def test_links_between_concurrent_runs_missed_by_their_batches_are_made_at_the_e
         last_run = con.execute("select run_id from runs order by finished_at desc limit 1").fetchone()[0]
         if made_by == "a later run that loads nothing":
             last_run = "run-with-nothing-to-load"
-            warehouse.start_run(con, last_run, str(corpus))
+            loads.start_run(con, last_run, str(corpus))
         for key, value in ORDER_FREE_SETTINGS.items():
             monkeypatch.setenv(key, value)
         con.execute("begin transaction")
@@ -285,8 +289,8 @@ def test_sigkill_of_one_shard_leaves_the_lake_consistent_and_a_rerun_completes_i
     victim.wait()
     assert victim.returncode == -signal.SIGKILL, "the run finished before it could be killed"
     finish(survivor)
-    with warehouse.connect(Path(lake["NEWSDAG_WAREHOUSE"]), read_only=True) as con:
-        problems = warehouse.run_checks(con, SQL_DIR)
+    with backend_for(Path(lake["NEWSDAG_WAREHOUSE"])).connect_read_only() as con:
+        problems = run_checks(con, SQL_DIR)
         assert problems.filter(problems["problem"] != "article in no story").height == 0, problems.rows()
         present = {row[0] for row in con.execute("select article_id from articles").fetchall()}
         partial = state_of(con)
@@ -388,27 +392,27 @@ def test_readers_of_a_lake_are_guarded_like_the_single_files(tmp_path: Path) -> 
     import duckdb
 
     url = Path(f"ducklake:{tmp_path / 'meta.ducklake'}")
-    warehouse.open_lake(url, str(tmp_path / "lake-data"))
+    open_lake(url, str(tmp_path / "lake-data"))
     try:
-        with warehouse.connect(url) as con:
-            warehouse.apply_schema(con, SQL_DIR, 384, "model")
+        with backend_for(url).connect() as con:
+            backend_of(con).apply_schema(con, SQL_DIR, 384, "model")
             con.execute("insert into runs select 'run-' || range, now(), now(), 'completed', 'raw', null from range(500)")
     finally:
-        warehouse.close_lakes()
+        close_lakes()
     assert list((tmp_path / "lake-data").rglob("*.parquet")), "the rows are in Parquet files, not inlined"
     (tmp_path / "beside.txt").write_text("not the lake's")
     before = {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()}
 
-    assert warehouse.read_query(url, "select count(distinct run_id) as n, max(run_id) as last from runs").row(0) == (500, "run-99")
+    assert read_query(backend_for(url), "select count(distinct run_id) as n, max(run_id) as last from runs").row(0) == (500, "run-99")
     for query in (f"copy runs to '{tmp_path / 'out.csv'}'", f"attach '{tmp_path / 'x.duckdb'}' as x",
                   "insert into runs (run_id, started_at, status) values ('x', now(), 'x')", "drop table runs",
                   "set enable_external_access = true", "select 1; select 2"):
-        with pytest.raises(warehouse.QueryRefused):
-            warehouse.read_query(url, query)
+        with pytest.raises(QueryRefused):
+            read_query(backend_for(url), query)
     for query in ("select * from read_text('/etc/hostname')", f"select * from read_text('{tmp_path / 'beside.txt'}')"):
         with pytest.raises(duckdb.PermissionException):
-            warehouse.read_query(url, query)
-    with warehouse.connect(url, read_only=True) as con:  # what `status` and the notebook get
+            read_query(backend_for(url), query)
+    with backend_for(url).connect_read_only() as con:  # what `status` and the notebook get
         with pytest.raises(duckdb.Error):
             con.execute(f"copy (select 1) to '{tmp_path / 'out.csv'}'")
         with pytest.raises(duckdb.Error):

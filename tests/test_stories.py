@@ -91,7 +91,9 @@ import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 import pytest  # noqa: E402
 
-from tasks import topics, warehouse  # noqa: E402
+from storage.backend import backend_for, backend_of
+from storage.derived import replace_stories
+from tasks import topics  # noqa: E402
 
 # Two short events of our own (a harbour board vote, a cup semi-final), two outlets each, beside the samples.
 OWN_ARTICLES = Path(__file__).parent / "data" / "stories"
@@ -296,18 +298,18 @@ def test_articles_that_bridge_two_stories_merge_them_and_the_old_id_resolves(tmp
     assert at_once.story_articles.equals(second.story_articles) and at_once.merges.height == 0
 
     path = tmp_path / "w.duckdb"
-    with warehouse.connect(path) as connection:
-        warehouse.apply_schema(connection, PROJECT_ROOT / "sql", 8, "test")
+    with backend_for(path).connect() as connection:
+        backend_of(connection).apply_schema(connection, PROJECT_ROOT / "sql", 8, "test")
         empty_similarity = pl.DataFrame(schema=stories_schema())
         for grouping, run_id in ((first, "run-1"), (second, "run-2")):
-            warehouse.replace_stories(connection, empty_similarity, grouping.stories, grouping.story_articles,
+            replace_stories(connection, empty_similarity, grouping.stories, grouping.story_articles,
                                       grouping.topics, grouping.merges, run_id)
         resolved = dict(connection.execute(
             "select old_id, current_id from cluster_id_map where level = 'story'").fetchall())
         assert resolved == {"story-a": "story-a", "story-b": "story-a"}
         assert connection.execute("select run_id from cluster_merges").fetchall() == [("run-2",)]
         # The same grouping again rewrites nothing and records no merge twice.
-        rewritten = warehouse.replace_stories(connection, empty_similarity, second.stories, second.story_articles,
+        rewritten = replace_stories(connection, empty_similarity, second.stories, second.story_articles,
                                               second.topics, second.merges, "run-3")
         assert not any(rewritten[t] for t in ("stories", "story_articles", "topics"))
         assert connection.execute("select count(*) from cluster_merges").fetchone() == (1,)

@@ -13,7 +13,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tasks import warehouse
+from storage.backend import backend_for, backend_of
+from storage.lake import close_lakes
+from storage.schema import (
+    claim_warehouse, NotAWarehouse, WAREHOUSE_FORMAT, WAREHOUSE_FORMAT_VERSION, warehouse_kind,
+)
 from tests.conftest import PROJECT_ROOT, SEEDS_DIR
 
 SQL_DIR = PROJECT_ROOT / "sql"
@@ -50,8 +54,8 @@ FOREIGN_FILES: dict[str, Callable[[Path], Path]] = {
 def test_claim_refuses_a_file_newsdag_did_not_create_and_leaves_it_untouched(tmp_path: Path, kind: str) -> None:
     path = FOREIGN_FILES[kind](tmp_path)
     before = _sha256(path)
-    with pytest.raises(warehouse.NotAWarehouse, match="nothing was changed") as refused:
-        warehouse.claim_warehouse(path, SQL_DIR, 384, "model")
+    with pytest.raises(NotAWarehouse, match="nothing was changed") as refused:
+        claim_warehouse(path, SQL_DIR, 384, "model")
     assert "\n" not in str(refused.value)
     assert _sha256(path) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # no WAL, no half-created copy
@@ -59,17 +63,17 @@ def test_claim_refuses_a_file_newsdag_did_not_create_and_leaves_it_untouched(tmp
 
 def test_a_new_warehouse_is_created_whole_with_the_mark(tmp_path: Path) -> None:
     path = tmp_path / "new" / "w.duckdb"
-    assert warehouse.claim_warehouse(path, SQL_DIR, 384, "model") is True
+    assert claim_warehouse(path, SQL_DIR, 384, "model") is True
     assert sorted(p.name for p in path.parent.iterdir()) == ["w.duckdb"]  # the creating copy is gone
     with duckdb.connect(str(path), read_only=True) as con:
         meta = dict(con.execute("select key, value from warehouse_meta").fetchall())
-        assert warehouse.warehouse_kind(con) == "newsdag"
-    assert meta["format"] == warehouse.WAREHOUSE_FORMAT
-    assert meta["format_version"] == str(warehouse.WAREHOUSE_FORMAT_VERSION)
+        assert warehouse_kind(con) == "newsdag"
+    assert meta["format"] == WAREHOUSE_FORMAT
+    assert meta["format_version"] == str(WAREHOUSE_FORMAT_VERSION)
     assert meta["embedding_dim"] == "384"
     # Claimed again: accepted, not created, unchanged.
     before = _sha256(path)
-    assert warehouse.claim_warehouse(path, SQL_DIR, 384, "model") is False
+    assert claim_warehouse(path, SQL_DIR, 384, "model") is False
     assert _sha256(path) == before
 
 
@@ -77,58 +81,58 @@ def test_a_creator_killed_before_the_link_leaves_no_warehouse_and_is_cleaned_up(
     path = tmp_path / "w.duckdb"
     leftover = tmp_path / ".w.duckdb.12345.creating"
     _duckdb_file(leftover, "create table half (x integer)")
-    assert warehouse.claim_warehouse(path, SQL_DIR, 384, "model") is True
+    assert claim_warehouse(path, SQL_DIR, 384, "model") is True
     assert not leftover.exists()
 
 
 def test_a_warehouse_from_before_the_mark_is_marked_and_kept(tmp_path: Path) -> None:
     """Warehouses built by earlier newsdag versions (no mark, newsdag's meta rows) stay usable."""
     path = tmp_path / "old.duckdb"
-    with warehouse.connect(path) as con:  # what an earlier version created
-        warehouse.apply_schema(con, SQL_DIR, 384, "model")
+    with backend_for(path).connect() as con:  # what an earlier version created
+        backend_of(con).apply_schema(con, SQL_DIR, 384, "model")
         con.execute("insert into runs (run_id, started_at, status) values ('r1', now(), 'completed')")
     with duckdb.connect(str(path), read_only=True) as con:
-        assert warehouse.warehouse_kind(con) == "legacy"
-    assert warehouse.claim_warehouse(path, SQL_DIR, 384, "model") is False
+        assert warehouse_kind(con) == "legacy"
+    assert claim_warehouse(path, SQL_DIR, 384, "model") is False
     with duckdb.connect(str(path), read_only=True) as con:
-        assert warehouse.warehouse_kind(con) == "newsdag"
+        assert warehouse_kind(con) == "newsdag"
         assert con.execute("select count(*) from runs").fetchone() == (1,)
 
 
 def test_a_warehouse_of_a_newer_format_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "w.duckdb"
-    warehouse.claim_warehouse(path, SQL_DIR, 384, "model")
+    claim_warehouse(path, SQL_DIR, 384, "model")
     with duckdb.connect(str(path)) as con:
         con.execute("update warehouse_meta set value = '99' where key = 'format_version'")
     before = _sha256(path)
-    with pytest.raises(warehouse.NotAWarehouse, match="newer newsdag"):
-        warehouse.claim_warehouse(path, SQL_DIR, 384, "model")
+    with pytest.raises(NotAWarehouse, match="newer newsdag"):
+        claim_warehouse(path, SQL_DIR, 384, "model")
     assert _sha256(path) == before
 
 
 def test_a_ducklake_holding_other_tables_is_refused(tmp_path: Path) -> None:
     catalog = tmp_path / "meta.ducklake"
     lake = Path(f"ducklake:{catalog}")
-    with warehouse.connect(lake) as con:
+    with backend_for(lake).connect() as con:
         con.execute("create table sales as select range as id from range(10)")
-    warehouse.close_lakes()
-    with pytest.raises(warehouse.NotAWarehouse, match="this DuckLake exists and is not a newsdag warehouse"):
-        with warehouse.connect(lake) as con:
-            warehouse.apply_schema(con, SQL_DIR, 384, "model")
-    with warehouse.connect(lake, read_only=True) as con:
+    close_lakes()
+    with pytest.raises(NotAWarehouse, match="this DuckLake exists and is not a newsdag warehouse"):
+        with backend_for(lake).connect() as con:
+            backend_of(con).apply_schema(con, SQL_DIR, 384, "model")
+    with backend_for(lake).connect_read_only() as con:
         tables = {row[0] for row in con.execute(
             "select table_name from duckdb_tables() where database_name = current_database()").fetchall()}
-    warehouse.close_lakes()
+    close_lakes()
     assert tables == {"sales"}
 
 
 def test_a_new_ducklake_carries_the_mark(tmp_path: Path) -> None:
     lake = Path(f"ducklake:{tmp_path / 'meta.ducklake'}")
-    with warehouse.connect(lake) as con:
-        warehouse.apply_schema(con, SQL_DIR, 384, "model")
-        assert warehouse.warehouse_kind(con) == "newsdag"
-        warehouse.apply_schema(con, SQL_DIR, 384, "model")  # again: accepted
-    warehouse.close_lakes()
+    with backend_for(lake).connect() as con:
+        backend_of(con).apply_schema(con, SQL_DIR, 384, "model")
+        assert warehouse_kind(con) == "newsdag"
+        backend_of(con).apply_schema(con, SQL_DIR, 384, "model")  # again: accepted
+    close_lakes()
 
 
 def test_run_and_prune_refuse_a_foreign_file_in_one_line_before_prefect_starts(tmp_path: Path) -> None:
