@@ -24,7 +24,9 @@ from storage.backend import backend_for
 from storage.connection import utc_now
 from storage.loads import ArticleBatch, load_batch
 from storage.state import cached_embeddings, known_entities, stored_cleaning, stored_quote_blocks
-from tasks import clean, distributed_models, embed, entities, ingest, paragraphs, quotes, similarity
+from flows.relink import relink
+from runtime import distributed_models, embedding_worker
+from tasks import clean, embed, entities, ingest, paragraphs, quotes, similarity
 from tasks.settings import Settings
 
 # Frames are passed in-process; nothing here is worth persisting or caching by Prefect (the
@@ -93,7 +95,7 @@ def load_embedding_model(settings: Settings) -> str:
     if settings.dask:  # scale-out: the models load on every Dask worker instead
         distributed_models.warm_up(settings.dask, settings.embedding_model, settings.embedding_device, settings.spacy_model)
     elif settings.embedding_in_worker:
-        embed.embedding_worker(settings.embedding_model, settings.embedding_device)
+        embedding_worker.embedding_worker(settings.embedding_model, settings.embedding_device)
     else:
         embed.load_model(settings.embedding_model, settings.embedding_device)
     return settings.embedding_model
@@ -102,7 +104,7 @@ def load_embedding_model(settings: Settings) -> str:
 def _encoder(settings: Settings) -> embed.Encoder:
     if settings.dask:
         return distributed_models.DaskEncoder(settings.dask, settings.dask_min_texts)
-    return embed.encode_in_worker if settings.embedding_in_worker else embed.encode_texts
+    return embedding_worker.encode_in_worker if settings.embedding_in_worker else embed.encode_texts
 
 
 @step(name="embed-texts")
@@ -180,7 +182,7 @@ def link_quotes(
 
 def relinker(settings: Settings) -> Any:
     """The relink run inside each transaction that changes stored paragraphs (tasks/similarity.py)."""
-    return lambda con: similarity.relink(
+    return lambda con: relink(
         con, settings.similarity_threshold, settings.similarity_top_k, settings.similarity_exact_max,
         similarity.paragraph_index_path(settings.warehouse), settings.embedding_dim,
     )

@@ -14,7 +14,8 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from storage.backend import backend_for
 from storage.connection import memory_in_use
-from tasks import embed, heap, ingest
+from runtime import embedding_worker, heap
+from tasks import ingest
 
 # The order in which the summary lists the memory measured after each batch (`<key>_by_batch`).
 MEMORY_KEYS = ("peak_rss_mb", "resident_mb", "duckdb_mb", "free_heap_mb", "embedding_worker_peak_mb")
@@ -43,8 +44,8 @@ def memory_now(warehouse_path: Path) -> dict[str, int]:
         duckdb_bytes = memory_in_use(con)
     # With the model in its worker process, its memory counts too: the sum of the two peaks (an upper
     # bound of their peak together) and of what each holds now.
-    worker_peak_mb = embed.workers_peak_rss_mb()
-    resident = heap.resident_bytes() + embed.workers_resident_bytes()
+    worker_peak_mb = embedding_worker.workers_peak_rss_mb()
+    resident = heap.resident_bytes() + embedding_worker.workers_resident_bytes()
     return {"peak_rss_mb": heap.peak_rss_mb() + worker_peak_mb, "resident_mb": resident >> 20,
             "embedding_worker_peak_mb": worker_peak_mb,
             "duckdb_mb": duckdb_bytes >> 20, "free_heap_mb": (heap.free_heap_bytes() or 0) >> 20}
