@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.linker import link_similar_paragraphs  # noqa: E402
-from tasks import clean, embed, ingest, paragraphs, stories, topics  # noqa: E402
+from tasks import cleaning, embed, ingest, paragraphs, stories, topics  # noqa: E402
 from tasks.settings import get_settings  # noqa: E402
 
 
@@ -41,7 +41,7 @@ def embedded_paragraphs(corpus: Path, out: Path) -> tuple[pl.DataFrame, pl.DataF
     settings = get_settings()
     files = ingest.discover_files(corpus, settings.max_file_bytes)
     documents = ingest.read_documents(files, corpus).filter(pl.col("error").is_null())
-    cleaned, _ = clean.clean_articles(documents)
+    cleaned, _ = cleaning.clean_articles(documents)
     articles = documents.select("article_id", "source_path").join(cleaned, on="article_id")
     paras = paragraphs.split_paragraphs(articles)
     cache_path = out / "bbc_embeddings.parquet"

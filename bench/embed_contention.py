@@ -2,7 +2,7 @@
 worker process (`runtime.embedding_worker.EmbeddingWorker`, the flow's default).
 
 Embeds the first N paragraphs of a corpus (blank-line blocks of its files) alone, then beside work that
-runs until the embedding is done: the cleaning step (`tasks.clean.clean_text` over the corpus's files,
+runs until the embedding is done: the cleaning step (`tasks.cleaning.clean_text` over the corpus's files,
 pure Python, as the flow's thread runs between model calls) or spaCy's NER over the same paragraphs.
 For each: the embedding's seconds and the work done beside it per second, so neither side's gain is
 hidden by the other's loss.
@@ -27,7 +27,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from embed_memory import corpus_paragraphs  # noqa: E402
 
-from tasks.clean import clean_text  # noqa: E402
+from tasks.cleaning import clean_text  # noqa: E402
 from runtime.embedding_worker import embedding_worker, encode_in_worker  # noqa: E402
 from tasks.embed import encode_texts, load_model  # noqa: E402
 from tasks.entities import load_nlp  # noqa: E402

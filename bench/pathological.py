@@ -30,7 +30,7 @@ import polars as pl
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tasks import clean, embed, entities, paragraphs, quotes  # noqa: E402
+from tasks import cleaning, embed, entities, paragraphs, quotes  # noqa: E402
 from tasks.settings import get_settings  # noqa: E402
 
 SHAPES = ("paragraph", "sentence", "quotes")
@@ -87,7 +87,7 @@ def run_steps(documents: pl.DataFrame) -> dict[str, tuple[float, float]]:
     """Seconds and peak MB of each step on these documents, as the flow chains them."""
     settings = get_settings()
     out: dict[str, tuple[float, float]] = {}
-    (articles, _), *cost = measure(lambda: clean.clean_articles(documents))
+    (articles, _), *cost = measure(lambda: cleaning.clean_articles(documents))
     out["clean"] = tuple(cost)  # type: ignore[assignment]
     paras, *cost = measure(lambda: paragraphs.split_paragraphs(articles))
     out["split"] = tuple(cost)  # type: ignore[assignment]

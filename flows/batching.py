@@ -26,7 +26,7 @@ from storage.loads import ArticleBatch, load_batch
 from storage.state import cached_embeddings, known_entities, stored_cleaning, stored_quote_blocks
 from flows.relink import relink
 from runtime import distributed_models, embedding_worker
-from tasks import clean, embed, entities, ingest, paragraphs, quotes, similarity
+from tasks import cleaning, embed, entities, ingest, paragraphs, quotes, similarity
 from tasks.settings import Settings
 
 # Frames are passed in-process; nothing here is worth persisting or caching by Prefect (the
@@ -79,7 +79,7 @@ def clean_articles(
     from tasks.cleaning import resolve_disabled
 
     rules_off = resolve_disabled(disabled)
-    return _isolated(lambda frame: clean.clean_articles(frame, rules_off), documents, "cleaning")
+    return _isolated(lambda frame: cleaning.clean_articles(frame, rules_off), documents, "cleaning")
 
 
 @step(name="split-paragraphs")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from tasks.clean import clean_text, extract_names, is_person_name
+from tasks.cleaning import clean_text, extract_names, is_person_name
 
 
 def reasons(text: str) -> dict[str, str]:

@@ -7,7 +7,7 @@ from datetime import date
 
 import polars as pl
 
-from tasks.clean import (
+from tasks.cleaning import (
     CLEANED_SCHEMA,
     clean_articles,
     clean_text,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from tasks.clean import clean_text
+from tasks.cleaning import clean_text
 from tests.conftest import SEEDS_DIR
 
 SEED_LINES = sorted({line for path in SEEDS_DIR.glob("*.txt") for line in path.read_text().split("\n") if line.strip()})

@@ -154,16 +154,16 @@ def test_3_4_9_odd_files_are_recorded_and_the_others_load(run_flow, tmp_path: Pa
 
 def test_3_a_file_whose_step_fails_is_recorded_and_the_others_load(run_flow, tmp_path: Path, monkeypatch) -> None:
     """Fault injection in the cleaning step: the batch fails, then each article alone; only the bad one is lost."""
-    from tasks import clean
+    from tasks import cleaning
 
-    real = clean.clean_articles
+    real = cleaning.clean_articles
 
     def clean_but_choke(documents, *args):
         if any("CHOKE-ON-THIS" in text for text in documents["text"].to_list()):
             raise RecursionError("maximum recursion depth exceeded")
         return real(documents, *args)
 
-    monkeypatch.setattr(clean, "clean_articles", clean_but_choke)
+    monkeypatch.setattr(cleaning, "clean_articles", clean_but_choke)
     raw = tmp_path / "raw"
     raw.mkdir()
     shutil.copy(SEEDS[3], raw / "good.txt")
