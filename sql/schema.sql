@@ -1,7 +1,7 @@
 -- newsdag warehouse schema. Applied at the start of every run; every statement is idempotent.
 -- {embedding_dim} is filled in from the settings (384 for the default all-MiniLM-L6-v2).
 -- One schema for both backends. A DuckLake (NEWSDAG_WAREHOUSE=ducklake:...) takes this file with what it
--- does not support dropped (tasks/warehouse.py, lake_schema): primary keys and unique constraints
+-- does not support dropped (storage/schema.py, lake_schema): primary keys and unique constraints
 -- (sql/checks/unique_ids.sql checks the keys there; loads delete by key before they insert) and
 -- fixed-size arrays (vectors are float[] there, read back as arrays of warehouse_meta's embedding_dim).
 -- Status values are checked by sql/checks/accepted_values.sql.
