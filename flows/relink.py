@@ -15,7 +15,7 @@ import numpy as np
 import polars as pl
 
 from storage.links import (
-    neighbour_floors, pairs_touching, relink_queue, replace_links, replace_neighbour_lists,
+    neighbour_floors, pairs_touching, paragraph_texts, relink_queue, replace_links, replace_neighbour_lists,
 )
 from storage.state import paragraph_embedding_blocks, paragraph_ids, paragraph_vectors
 from tasks import similarity
@@ -48,7 +48,8 @@ def relink(con: duckdb.DuckDBPyConnection, threshold: float, top_k: int, exact_m
         lists = similarity.index_neighbour_lists(index, query_ids, query_articles, query_vectors, threshold, top_k,
                                                  longest)
     replace_neighbour_lists(con, query_ids, lists)
-    replace_links(con, query_ids, similarity.links_from_pairs(pairs_touching(con, query_ids)))
+    links = similarity.links_from_pairs(pairs_touching(con, query_ids), lambda ids: paragraph_texts(con, ids))
+    replace_links(con, query_ids, links)
     return len(query_ids)
 
 

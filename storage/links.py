@@ -7,7 +7,8 @@ import duckdb
 import polars as pl
 
 from storage.backend import backend_of
-from storage.frames import insert, internal_sql, key_frame, read_frame, registered
+from storage.frames import READ_BLOCK_ROWS, insert, internal_sql, key_frame, read_frame, registered
+from storage.loads import bump_content_version
 
 
 def relink_queue(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
@@ -58,9 +59,22 @@ def replace_neighbour_lists(con: duckdb.DuckDBPyConnection, paragraph_ids: list[
 
 def pairs_touching(con: duckdb.DuckDBPyConnection, paragraph_ids: list[str]) -> pl.DataFrame:
     """The union of the neighbour lists for every pair with an end in `paragraph_ids`, each pair once
-    (a < b), with both texts (for the lexical overlap)."""
+    (a < b): `paragraph_id_a`, `paragraph_id_b`, their article ids and `cosine`. No texts: see
+    `paragraph_texts`."""
     with registered(con, "relinked", key_frame("paragraph_id", paragraph_ids)):
         return read_frame(con, internal_sql("pairs_touching"))
+
+
+def paragraph_texts(con: duckdb.DuckDBPyConnection, paragraph_ids: list[str]) -> dict[str, str]:
+    """{paragraph_id: text} of these stored paragraphs. Streamed, so that DuckDB holds a chunk of texts
+    at a time whatever their number (the caller bounds how many it asks for at once)."""
+    texts: dict[str, str] = {}
+    with registered(con, "wanted_paragraphs", key_frame("paragraph_id", paragraph_ids)):
+        reader = con.execute("select paragraph_id, text from paragraphs "
+                             "where paragraph_id in (select paragraph_id from wanted_paragraphs)").to_arrow_reader(READ_BLOCK_ROWS)
+        for batch in reader:
+            texts.update(zip(batch.column(0).to_pylist(), batch.column(1).to_pylist()))
+    return texts
 
 
 def replace_links(con: duckdb.DuckDBPyConnection, paragraph_ids: list[str], links: pl.DataFrame) -> None:
@@ -73,6 +87,7 @@ def replace_links(con: duckdb.DuckDBPyConnection, paragraph_ids: list[str], link
         )
     insert(con, "paragraph_similarity", links)
     con.execute("delete from relink_queue")
+    bump_content_version(con)  # stories and checks read the links
 
 
 def replace_quote_links_among(con: duckdb.DuckDBPyConnection, article_ids: list[str], quote_links: pl.DataFrame) -> int:

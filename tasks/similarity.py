@@ -377,10 +377,36 @@ def index_entered_lists(
     return entered
 
 
-def links_from_pairs(pairs: pl.DataFrame) -> pl.DataFrame:
+# Paragraphs whose texts are held at once while links are made (~16 MB of 2 KB paragraphs; one read of
+# the stored texts per block, and a batch's pairs usually fit in one).
+LINK_BLOCK_PARAGRAPHS = 8192
+
+
+def pair_blocks(pairs: pl.DataFrame, max_paragraphs: int = LINK_BLOCK_PARAGRAPHS) -> Iterable[tuple[pl.DataFrame, list[str]]]:
+    """`pairs` (`paragraph_id_a`, `paragraph_id_b`, ...) cut, in order, into consecutive blocks whose pairs
+    have at most `max_paragraphs` distinct ends (at least one pair a block); each with those ends, sorted."""
+    start, ends = 0, set()
+    for row, (a, b) in enumerate(pairs.select("paragraph_id_a", "paragraph_id_b").iter_rows()):
+        grown = ends | {a, b}
+        if len(grown) > max_paragraphs and row > start:
+            yield pairs.slice(start, row - start), sorted(ends)
+            start, grown = row, {a, b}
+        ends = grown
+    if pairs.height > start:
+        yield pairs.slice(start), sorted(ends)
+
+
+def links_from_pairs(pairs: pl.DataFrame, texts_of: Callable[[list[str]], dict[str, str]],
+                     max_paragraphs: int = LINK_BLOCK_PARAGRAPHS) -> pl.DataFrame:
     """paragraph_similarity rows from the union pairs (`paragraph_id_a`, `paragraph_id_b`, article ids,
-    `cosine`, `text_a`, `text_b`)."""
-    overlaps = [lexical_overlap(a, b) for a, b in pairs.select("text_a", "text_b").iter_rows()]
+    `cosine`), in their order. `texts_of(ids)`: {paragraph_id: text}, asked a block of at most
+    `max_paragraphs` paragraphs at a time, so that the texts held do not grow with the pairs (a
+    syndicated paragraph is in many pairs) nor with the batch."""
+    overlaps: list[float] = []
+    for block, ends in pair_blocks(pairs, max_paragraphs):
+        texts = texts_of(ends)
+        overlaps.extend(lexical_overlap(texts[a], texts[b])
+                        for a, b in block.select("paragraph_id_a", "paragraph_id_b").iter_rows())
     return pairs.select(
         "paragraph_id_a", "paragraph_id_b", "article_id_a", "article_id_b", pl.col("cosine").cast(pl.Float32),
         lexical_overlap=pl.Series(overlaps, dtype=pl.Float32),
