@@ -58,14 +58,20 @@ def warehouse_file_held(settings: Settings) -> Iterator[None]:
     half-configured file (e.g. one fixed at a wrong embedding size), and a warehouse of ours that a
     killed first run left without data is made anew. A full disk fails the run as DiskFull."""
     with backend_for(settings.warehouse).writer_lock():
-        created = claim(settings)
-        if not created:
-            with backend_for(settings.warehouse).connect() as con:
-                discard = never_held_data(con)
-            if discard:
-                for path in warehouse_files(settings.warehouse, data_only=True):
-                    path.unlink(missing_ok=True)
-                created = claim(settings)
+        try:
+            created = claim(settings)
+            if not created:
+                with backend_for(settings.warehouse).connect() as con:
+                    discard = never_held_data(con)
+                if discard:
+                    for path in warehouse_files(settings.warehouse, data_only=True):
+                        path.unlink(missing_ok=True)
+                    created = claim(settings)
+        except Exception as error:  # a disk too full to create the warehouse on says so
+            full = disk_full_error(error, settings.warehouse)
+            if full is not None:
+                raise full from error
+            raise
         try:
             with backend_for(settings.warehouse).held_open(settings.duckdb_memory_limit):
                 yield

@@ -103,14 +103,16 @@ def claim_warehouse(path: Path, sql_dir: Path, embedding_dim: int, model: str) -
     for leftover in path.parent.glob(f".{path.name}.*.creating*"):  # a creator killed before the link
         leftover.unlink(missing_ok=True)
     creating = path.with_name(f".{path.name}.{os.getpid()}.creating")
-    con = open_database(creating)
     try:
-        with transaction(con):
-            create_schema(con, sql_dir, embedding_dim)
-            con.executemany("insert into warehouse_meta values (?, ?)", mark_rows(embedding_dim, model))
-        con.execute("checkpoint")
-    finally:
-        con.close()
+        with closing(open_database(creating)) as con:
+            with transaction(con):
+                create_schema(con, sql_dir, embedding_dim)
+                con.executemany("insert into warehouse_meta values (?, ?)", mark_rows(embedding_dim, model))
+            con.execute("checkpoint")
+    except BaseException:  # e.g. a full disk: nothing of the attempt stays
+        creating.unlink(missing_ok=True)
+        creating.with_name(creating.name + ".wal").unlink(missing_ok=True)
+        raise
     try:
         os.link(creating, path)  # never replaces a file that appeared meanwhile
     except FileExistsError:

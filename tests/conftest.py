@@ -17,6 +17,17 @@ SEEDS_DIR = PROJECT_ROOT / "data" / "raw"
 GOLD_FILE = PROJECT_ROOT / "tests" / "data" / "seeds_gold.json"
 
 
+# Fixtures that run the real flow (and so the models) or a real Prefect server: a test using one is
+# `slow` wherever it lives, so that `pytest -m "not slow"` stays a quick loop.
+FLOW_FIXTURES = frozenset({"prefect_server", "run_flow", "seed_run", "con", "live_server"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if FLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_configure() -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
