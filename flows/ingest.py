@@ -30,7 +30,7 @@ from storage.connection import in_transaction, WarehouseCheckFailed
 from storage.derived import run_checks, run_report
 from storage.links import needs_full_relink, queue_all_paragraphs
 from storage.loads import delete_articles, drop_renamed, finish_run, mark_deleted, record_settings
-from storage.state import known_files, stored_settings, table_counts
+from storage.state import known_files, recorded_file_stats, stored_settings, table_counts
 from tasks import ingest
 from tasks.settings import CLEANING_CODE, RESHAPE_LINKS, Settings, get_settings, reshapes_articles, shaping_settings
 
@@ -112,8 +112,11 @@ def _finish_run(
 
 @step(name="discover-files", retries=2, retry_delay_seconds=1)
 def discover_files(settings: Settings) -> pl.DataFrame:
-    """List and hash every file in the raw folder."""
-    return ingest.discover_files(settings.raw_dir, settings.max_file_bytes)
+    """List and hash every file in the raw folder (a file unchanged in size and mtime since a run hashed
+    it keeps that hash, unread)."""
+    with backend_for(settings.warehouse).connect() as con:
+        recorded = recorded_file_stats(con)
+    return ingest.discover_files(settings.raw_dir, settings.max_file_bytes, recorded=recorded)
 
 
 @step(name="plan-ingest")

@@ -27,7 +27,10 @@ create table if not exists ingest_files (
     article_id     varchar,
     first_seen_at  timestamp not null,
     last_seen_at   timestamp not null,
-    run_id         varchar not null
+    run_id         varchar not null,
+    -- st_mtime_ns when content_sha256 was taken, recorded only when it was then over 2 s old: a later run
+    -- finding the same size and mtime reuses the hash instead of reading the file (tasks/ingest.py).
+    mtime_ns       bigint
 );
 
 create table if not exists articles (
@@ -244,6 +247,7 @@ alter table articles add column if not exists updated date;
 alter table entities add column if not exists mention_count integer default 0;
 alter table paragraph_similarity add column if not exists lexical_overlap float;
 alter table paragraph_similarity add column if not exists kind varchar;
+alter table ingest_files add column if not exists mtime_ns bigint;
 
 -- Each paragraph's nearest paragraphs in other articles (its top-k by cosine, at or above the threshold,
 -- ties by paragraph_id). paragraph_similarity holds the union of these lists, each pair once, so a link

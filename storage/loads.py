@@ -124,7 +124,7 @@ def record_files(con: duckdb.DuckDBPyConnection, files: pl.DataFrame, run_id: st
     """Upsert the outcome for every file seen in this run."""
     frame = files.select(
         "source_path", "content_sha256", "size_bytes", "status", "change", "duplicate_of", "encoding", "error",
-        "article_id",
+        "article_id", "mtime_ns",
     ).with_columns(seen_at=pl.lit(utc_now()), run_id=pl.lit(run_id))
     backend_of(con).upsert_files(con, frame)
 

@@ -62,6 +62,20 @@ def known_files(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     return read_frame(con, internal_sql("known_files"))
 
 
+RECORDED_STATS_SCHEMA = {"source_path": pl.String, "size_bytes": pl.Int64, "mtime_ns": pl.Int64, "content_sha256": pl.String}
+
+
+def recorded_file_stats(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Per file hashed by an earlier run: its size, mtime and hash then (`RECORDED_STATS_SCHEMA`), for
+    discovery to reuse. Empty for a warehouse without newsdag's tables yet, or from before mtime_ns
+    (which plan-ingest's schema then adds): every file is read, as before."""
+    try:
+        return read_frame(con, "select source_path, size_bytes, mtime_ns, content_sha256 from ingest_files "
+                               "where mtime_ns is not null and content_sha256 is not null")
+    except (duckdb.CatalogException, duckdb.BinderException):
+        return pl.DataFrame(schema=RECORDED_STATS_SCHEMA)
+
+
 def cached_embeddings(con: duckdb.DuckDBPyConnection, text_hashes: list[str], model: str) -> pl.DataFrame:
     """Embeddings already computed for these texts with this model."""
     with registered(con, "wanted_hashes", key_frame("text_sha256", text_hashes)):

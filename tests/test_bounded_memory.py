@@ -4,16 +4,21 @@ syndication, and discovery that does not read files unchanged since the last run
 from __future__ import annotations
 
 import hashlib
+import os
+import time
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import polars as pl
+import pytest
 
 from flows.relink import relink
 from storage.backend import backend_for, backend_of
 from storage.frames import insert
-from tasks import similarity
+from storage.loads import record_files
+from storage.state import recorded_file_stats
+from tasks import ingest, similarity
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DIMENSION = 8
@@ -89,3 +94,80 @@ def test_links_are_the_same_whatever_the_block_of_texts() -> None:
     blocked = similarity.links_from_pairs(pairs, texts_of, max_paragraphs=5)
     assert len(asked) > 5 and max(asked) <= 5
     assert blocked.equals(whole) and whole["kind"].to_list().count("copy") > 0
+
+
+# --- discovery ---
+
+def _aged(path: Path, text: str, seconds_old: float) -> None:
+    path.write_text(text)
+    stamp = time.time() - seconds_old
+    os.utime(path, (stamp, stamp))
+
+
+def _recorded(files: pl.DataFrame) -> pl.DataFrame:
+    """What record_files keeps of a discovery, as recorded_file_stats reads it back."""
+    return files.filter(pl.col("mtime_ns").is_not_null() & pl.col("content_sha256").is_not_null()).select(
+        "source_path", "size_bytes", "mtime_ns", "content_sha256")
+
+
+def test_discovery_reads_no_file_unchanged_since_it_was_hashed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for n in range(5):
+        _aged(raw / f"old{n}.txt", f"Title {n}\n\nBody of article {n}.\n", 3_600)
+    _aged(raw / "fresh.txt", "Fresh\n\nWritten just now: its mtime could still hide a write.\n", 0)
+    reads: list[Path] = []
+    real_read = ingest.read_regular_file
+
+    def counting_read(path: Path, *args: object, **kwargs: object) -> bytes:
+        reads.append(path)
+        return real_read(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ingest, "read_regular_file", counting_read)
+    first = ingest.discover_files(raw, 1_000_000)
+    assert len(reads) == 6 and first.filter(pl.col("source_path") == "fresh.txt")["mtime_ns"].to_list() == [None]
+    reads.clear()
+    second = ingest.discover_files(raw, 1_000_000, recorded=_recorded(first))
+    assert [p.name for p in reads] == ["fresh.txt"]  # the five older ones: size and mtime as hashed
+    assert second.drop("mtime_ns").equals(first.drop("mtime_ns"))
+    # Same size, other content, its mtime moved (as any write moves it): hashed again.
+    _aged(raw / "old2.txt", "Title X\n\nBody of article 2.\n", 1_800)
+    reads.clear()
+    third = ingest.discover_files(raw, 1_000_000, recorded=_recorded(second))
+    assert sorted(p.name for p in reads) == ["fresh.txt", "old2.txt"]
+    hashes = dict(third.select("source_path", "content_sha256").iter_rows())
+    assert hashes["old2.txt"] == hashlib.sha256((raw / "old2.txt").read_bytes()).hexdigest() != dict(
+        first.select("source_path", "content_sha256").iter_rows())["old2.txt"]
+    # A recorded mtime newer than the trust window is not trusted, even when it matches.
+    _aged(raw / "old3.txt", "Title 3\n\nBody of article 3.\n", 0.5)
+    stats = (raw / "old3.txt").stat()
+    recent = pl.DataFrame({"source_path": ["old3.txt"], "size_bytes": [stats.st_size], "mtime_ns": [stats.st_mtime_ns],
+                           "content_sha256": ["stale"]})
+    reads.clear()
+    fourth = ingest.discover_files(raw, 1_000_000, recorded=recent)
+    assert "old3.txt" in [p.name for p in reads]
+    assert dict(fourth.select("source_path", "content_sha256").iter_rows())["old3.txt"] != "stale"
+
+
+@pytest.mark.parametrize("kind", ["file", "lake"])
+def test_file_mtimes_are_recorded_and_read_back(tmp_path: Path, kind: str) -> None:
+    """ingest_files keeps mtime_ns (added by `alter table` to a warehouse from before it, a DuckLake too)."""
+    target = tmp_path / "w.duckdb" if kind == "file" else Path(f"ducklake:{tmp_path / 'meta.ducklake'}")
+    files = pl.DataFrame({
+        "source_path": ["a.txt", "b.txt"], "content_sha256": ["h1", None], "size_bytes": [10, 5],
+        "status": ["loaded", "failed"], "change": ["new", "new"], "duplicate_of": [None, None],
+        "encoding": ["utf-8", None], "error": [None, "cannot read file"], "article_id": ["x", "y"],
+        "mtime_ns": [1_700_000_000_000_000_000, None]}, schema_overrides={"duplicate_of": pl.String, "mtime_ns": pl.Int64})
+    with backend_for(target).connect() as con:
+        if kind == "file":  # a warehouse from before mtime_ns
+            con.execute(
+                "create table ingest_files (source_path varchar primary key, content_sha256 varchar, size_bytes bigint, "
+                "status varchar not null, change varchar, duplicate_of varchar, encoding varchar, error varchar, "
+                "article_id varchar, first_seen_at timestamp not null, last_seen_at timestamp not null, run_id varchar not null)")
+            assert recorded_file_stats(con).height == 0  # nothing to reuse: every file is read
+        for _ in range(2):  # the upgrade is idempotent
+            backend_of(con).apply_schema(con, PROJECT_ROOT / "sql", DIMENSION, "test")
+        record_files(con, files, "run-1")
+        assert recorded_file_stats(con).rows() == [("a.txt", 10, 1_700_000_000_000_000_000, "h1")]
+        record_files(con, files.with_columns(mtime_ns=pl.lit(None, dtype=pl.Int64)), "run-2")  # hashed, not trusted
+        assert recorded_file_stats(con).height == 0
