@@ -25,8 +25,9 @@ VOLATILE_COLUMNS = frozenset({
 })
 # Tables of run bookkeeping (ids, times, durations) and per-process caches, not results.
 SKIPPED_TABLES = frozenset({"runs", "relink_queue"})
-# warehouse_meta rows that record a run or a moment rather than a result.
-VOLATILE_META_PREFIXES = ("derived_by",)
+# warehouse_meta rows that record a run or a moment rather than a result (the content version counts
+# the writes that led to the content, which differ between one run and several).
+VOLATILE_META_PREFIXES = ("derived_by", "content_version", "derived.")
 
 
 def _attach(con: duckdb.DuckDBPyConnection, target: str, alias: str) -> None:

@@ -194,6 +194,9 @@ def print_summary(summary: dict[str, object]) -> None:
         "  seconds   " + " | ".join(f"{k} {v:.2f}" for k, v in summary["seconds_per_step"].items())  # type: ignore[union-attr]
         + f" | total {summary['wall_seconds']:.2f}",
     ]
+    if summary.get("derived_steps_skipped"):  # already computed for what is stored
+        lines.append(f"  derived   {summary.get('derived')}: skipped "
+                     + ", ".join(summary["derived_steps_skipped"]))  # type: ignore[arg-type]
     for source_path, error in summary["failures"]:  # type: ignore[union-attr]
         lines.append(f"  failed    {source_path}: {error}")
     typer.echo("\n".join(lines))

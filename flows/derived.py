@@ -1,9 +1,17 @@
 """What is derived from everything stored, at the end of a run: entities resolved over every stored
 mention, then article similarity, topics and stories. One piece for the single file's end-of-run steps
-(and `newsdag prune`) and for a lake's end-of-run step."""
+(and `newsdag prune`) and for a lake's end-of-run step.
+
+On the single file each of these steps records what it was computed for: the content version
+(storage/state.py: bumped by every write that changes stored content) and the settings and code that
+shape it. A run that finds the record equal to what it would compute for skips the step.
+"""
 
 from __future__ import annotations
 
+import hashlib
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -14,14 +22,67 @@ from storage.derived import (
     refresh_article_vector_rows, refresh_article_vectors, replace_stories, replace_story_tables,
     story_inputs,
 )
-from storage.loads import backfill_raw_mentions, replace_settled_entities
+from storage.frames import sql_files
+from storage.loads import backfill_raw_mentions, record_derived, replace_settled_entities
 from storage.state import (
-    article_paragraph_texts, cached_embeddings, entities_resolved_for, raw_mentions_fingerprint,
-    stored_quote_blocks, stored_quotes_of, stored_raw_mentions, stored_resolved_mentions,
+    article_paragraph_texts, cached_embeddings, content_version, derived_stamp, entities_resolved_for,
+    raw_mentions_fingerprint, stored_quote_blocks, stored_quotes_of, stored_raw_mentions, stored_resolved_mentions,
 )
 from tasks import embed, entities, paragraphs, quotes, stories, topics
 from tasks.frames import differing_rows
-from tasks.settings import Settings
+from tasks.settings import PROJECT_ROOT, Settings, code_fingerprint
+
+# The derived steps that record what they were computed for (storage/state.DERIVED_KEY + the name).
+ENTITIES, STORIES, CHECKS = "entities", "stories", "checks"
+# The code that groups topics and stories, and the libraries it calls: another version regroups.
+STORY_MODULES = (PROJECT_ROOT / "tasks" / "topics.py", PROJECT_ROOT / "tasks" / "stories.py",
+                 PROJECT_ROOT / "sql" / "internal" / "story_articles_input.sql")
+STORY_LIBRARIES = ("numpy", "scipy", "scikit-learn", "polars")
+
+
+@lru_cache(maxsize=1)
+def _story_code() -> str:
+    return code_fingerprint(PROJECT_ROOT, STORY_MODULES, STORY_LIBRARIES)
+
+
+def _checks_code(sql_dir: Path) -> str:
+    """The data checks and the views they read: another check runs over everything again."""
+    digest = hashlib.sha256()
+    for path in [*sql_files(sql_dir / "checks"), *sql_files(sql_dir / "views")]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def derived_inputs(settings: Settings, step: str) -> str:
+    """What shapes a derived step's result besides the stored content. Stories follow from the settled
+    entities, and the checks read stories, so each includes what shapes the steps before it."""
+    entity_inputs = f"resolution {entities.RESOLUTION_VERSION}"
+    story_inputs_ = (f"{entity_inputs}; topic_min {settings.topic_min_similarity}; story_min "
+                     f"{settings.story_min_similarity}; code {_story_code()}")
+    return {ENTITIES: entity_inputs, STORIES: story_inputs_,
+            CHECKS: f"{story_inputs_}; checks {_checks_code(settings.sql_dir)}"}[step]
+
+
+def _stamp(con: Any, settings: Settings, step: str) -> str:
+    return f"{content_version(con)}|{derived_inputs(settings, step)}"
+
+
+def derived_current(con: Any, settings: Settings, step: str) -> bool:
+    """Whether `step` was last computed for the content stored now, with today's settings and code. Never
+    on a DuckLake, whose loads record no content version (storage/loads.bump_content_version)."""
+    return not backend_of(con).many_writers and derived_stamp(con, step) == _stamp(con, settings, step)
+
+
+def content_changed_since(con: Any, step: str) -> bool:
+    """Whether stored content changed since `step` last ran (whatever its settings)."""
+    recorded = derived_stamp(con, step)
+    return recorded is None or recorded.split("|", 1)[0] != str(content_version(con))
+
+
+def record_current(con: Any, settings: Settings, step: str) -> None:
+    """Record that `step` is computed for the content stored now (after it succeeded). Not on a lake."""
+    if not backend_of(con).many_writers:
+        in_transaction(con, lambda con: record_derived(con, step, _stamp(con, settings, step)))
 
 
 def settle_entities(con: Any, settings: Settings, in_callers_transaction: bool = False) -> int:

@@ -17,9 +17,13 @@ from typing import Any
 import polars as pl
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
+from prefect.states import Completed, State
 
 from flows.batching import BatchesDone, relinker, run_batches, step
-from flows.derived import rebuild_derived, settle_entities
+from flows.derived import (
+    CHECKS, ENTITIES, STORIES, content_changed_since, derived_current, rebuild_derived, record_current,
+    settle_entities,
+)
 from flows.lake import finish_lake_run
 from flows.lifecycle import lake_held, recorded_run, refuse_empty_raw_folder, warehouse_file_held
 from flows.progress import published_run
@@ -86,21 +90,39 @@ def _finish_run(
     with timed(timings, "record"):
         outcomes = file_outcomes(plan, batches.read_results, batches.problems)
         deleted, renamed = record_files(settings, outcomes, run_id)
+    skipped: list[str] = []  # derived steps already computed for what is stored (flows/derived.py)
     with timed(timings, "stories"):
         if backend_for(settings.warehouse).many_writers:  # other runs may be writing: see flows/lake.py
             finish_lake_run(settings, run_id)
         else:
-            resettled = resolve_entities(settings)
-            if resettled:
-                logger.info("entities resolved over the whole warehouse: mentions of %d article(s) changed", resettled)
-            group_stories(settings, rebuild_search_index=batches.loaded > 0 or deleted > 0 or renamed > 0, run_id=run_id)
+            # Each asked just before it runs: settling entities may change content, which the next reads.
+            if _is_current(settings, ENTITIES):
+                resolve_entities(settings, current=True)
+                skipped.append("resolve-entities")
+            else:
+                resettled = resolve_entities(settings)
+                if resettled:
+                    logger.info("entities resolved over the whole warehouse: mentions of %d article(s) changed", resettled)
+            if _is_current(settings, STORIES):
+                group_stories(settings, rebuild_search_index=False, run_id=run_id, current=True)
+                skipped.append("group-stories")
+            else:
+                group_stories(settings, rebuild_search_index=batches.loaded > 0 or deleted > 0 or renamed > 0, run_id=run_id)
     with timed(timings, "check"):
-        counts = check_warehouse(settings, run_id)
+        checks_current = _is_current(settings, CHECKS)
+        if checks_current:
+            skipped.append("check-warehouse")
+        counts = check_warehouse(settings, run_id, current=checks_current)
+    if len(skipped) == 3:
+        logger.info("nothing changed since the last run: derived tables and checks are current")
     with timed(timings, "report"):
         report = report_run(settings, run_id)
 
     summary = run_summary(outcomes, counts, timings, deleted, time.perf_counter() - started, run_id)
     summary["renamed"] = renamed
+    # "current": every derived step skipped, nothing having changed since they last ran.
+    summary["derived"] = "current" if len(skipped) == 3 else "recomputed"
+    summary["derived_steps_skipped"] = skipped
     summary.update({f"{key}_by_batch": values for key, values in batches.memory_by_batch.items()})
     summary["quality"] = {k: v for k, v in report.items() if k != "top_statements"}
     with backend_for(settings.warehouse).connect() as con:
@@ -170,33 +192,62 @@ def record_files(settings: Settings, outcomes: pl.DataFrame, run_id: str) -> tup
         return deleted - len(renamed), len(renamed)
 
 
+def _is_current(settings: Settings, step_name: str) -> bool:
+    with backend_for(settings.warehouse).connect() as con:
+        return derived_current(con, settings, step_name)
+
+
+def _skipped() -> State:
+    """A skipped step's state: shown as Skipped in Prefect's task list (its caller ignores the result)."""
+    return Completed(name="Skipped", message="nothing changed since the last run: current")
+
+
 @step(name="resolve-entities")
-def resolve_entities(settings: Settings) -> int:
+def resolve_entities(settings: Settings, current: bool = False) -> int | State:
     """Entities, mentions and quote speakers resolved over every stored article at once, equal to a fresh
     run's whatever order the articles arrived in (rewritten only where they changed). Returns the
-    number of articles whose mentions changed."""
+    number of articles whose mentions changed. `current`: settled for what is stored, skipped."""
+    if current:
+        return _skipped()
     with backend_for(settings.warehouse).connect() as con:
-        return settle_entities(con, settings)
+        resettled = settle_entities(con, settings)
+        record_current(con, settings, ENTITIES)
+        return resettled
 
 
 @step(name="group-stories")
-def group_stories(settings: Settings, rebuild_search_index: bool, run_id: str = "") -> int:
+def group_stories(settings: Settings, rebuild_search_index: bool, run_id: str = "", current: bool = False) -> int | State:
     """Article similarity and duplicate flags from the paragraph links; topics and stories recomputed from
     every article's vector and entities, keeping the previous run's ids (derived tables, replaced in
-    one transaction, rewritten only where they changed); the full-text index for `newsdag search`."""
+    one transaction, rewritten only where they changed); the full-text index for `newsdag search`.
+    `current`: computed for what is stored, with today's settings and code, skipped."""
+    if current:
+        return _skipped()
     with backend_for(settings.warehouse).connect() as con:
-        return rebuild_derived(con, settings, rebuild_search_index, run_id)
+        # A run killed after loading and before this step left the search index behind the content.
+        rebuild_search_index = rebuild_search_index or content_changed_since(con, STORIES)
+        n_stories = rebuild_derived(con, settings, rebuild_search_index, run_id)
+        record_current(con, settings, STORIES)
+        return n_stories
+
+
+# Checks over what runs and files are recorded, which every run writes (cheap: a row per run or file):
+# run even when the stored content is current.
+BOOKKEEPING_CHECKS = ("accepted_values",)
 
 
 @step(name="check-warehouse")
-def check_warehouse(settings: Settings, run_id: str) -> dict[str, int]:
-    """Data checks (unique ids, no orphans, embeddings present, links across articles only)."""
+def check_warehouse(settings: Settings, run_id: str, current: bool = False) -> dict[str, int]:
+    """Data checks (unique ids, no orphans, embeddings present, links across articles only). `current`:
+    the content checks passed for what is stored, with today's checks: only the bookkeeping ones run."""
     with backend_for(settings.warehouse).connect() as con:
-        problems = run_checks(con, settings.sql_dir, run_id)
+        problems = run_checks(con, settings.sql_dir, run_id, only=BOOKKEEPING_CHECKS if current else None)
         if problems.height:
             raise WarehouseCheckFailed(
                 f"{problems.height} warehouse check failures, e.g. {problems.head(5).rows()}"
             )
+        if not current:
+            record_current(con, settings, CHECKS)
         return table_counts(con)
 
 

@@ -115,16 +115,18 @@ def claim_derived_tables(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
 
 # --- checks and reports ---
 
-def run_checks(con: duckdb.DuckDBPyConnection, sql_dir: Path, run_id: str | None = None) -> pl.DataFrame:
-    """Run every data check in `sql/checks/`; returns the problems found (empty when all pass).
-    `run_id`: the run checking, whose own articles must be whole; other runs still writing (on a lake)
-    have not grouped theirs yet."""
+def run_checks(
+    con: duckdb.DuckDBPyConnection, sql_dir: Path, run_id: str | None = None, only: tuple[str, ...] | None = None,
+) -> pl.DataFrame:
+    """Run every data check in `sql/checks/` (`only`: those of these names); returns the problems found
+    (empty when all pass). `run_id`: the run checking, whose own articles must be whole; other runs still
+    writing (on a lake) have not grouped theirs yet."""
     if run_id is not None:
         con.execute("set variable newsdag_checking_run = ?", [run_id])
     try:
         problems = [
             read_frame(con, path.read_text()).with_columns(check=pl.lit(path.stem)).select("check", "problem", "detail")
-            for path in sql_files(sql_dir / "checks")
+            for path in sql_files(sql_dir / "checks") if only is None or path.stem in only
         ]
     finally:
         if run_id is not None:

@@ -8,6 +8,7 @@ import polars as pl
 
 from storage.backend import backend_of
 from storage.frames import READ_BLOCK_ROWS, insert, internal_sql, key_frame, read_frame, registered
+from storage.loads import bump_content_version
 
 
 def relink_queue(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
@@ -86,6 +87,7 @@ def replace_links(con: duckdb.DuckDBPyConnection, paragraph_ids: list[str], link
         )
     insert(con, "paragraph_similarity", links)
     con.execute("delete from relink_queue")
+    bump_content_version(con)  # stories and checks read the links
 
 
 def replace_quote_links_among(con: duckdb.DuckDBPyConnection, article_ids: list[str], quote_links: pl.DataFrame) -> int:

@@ -13,7 +13,9 @@ import polars as pl
 from storage.backend import backend_of
 from storage.connection import retry_on_conflict, transaction, utc_now
 from storage.frames import insert, internal_sql, key_frame, read_frame, registered
-from storage.state import RESOLVED_FOR_KEY, SETTING_KEY, stored_entity_rows
+from storage.state import (
+    CONTENT_VERSION_KEY, DERIVED_KEY, RESOLVED_FOR_KEY, SETTING_KEY, content_version, stored_entity_rows,
+)
 from tasks.frames import differing_rows
 
 # A step run inside a load's transaction just before it commits (the relink).
@@ -37,6 +39,22 @@ class ArticleBatch:
     vectors: pl.DataFrame | None = None
 
 
+def bump_content_version(con: duckdb.DuckDBPyConnection) -> None:
+    """Inside the transaction of a write that changes stored content: a new content version, so that the
+    derived steps of the next run end (or of this one) see their record out of date. Committed with the
+    write, so a run killed after it and before its derived steps leaves them to the next run. On a
+    DuckLake nothing is recorded: every concurrent load would rewrite the one row and conflict, and a
+    lake's end step derives at every run anyway."""
+    backend = backend_of(con)
+    if not backend.many_writers:
+        backend.replace_meta(con, CONTENT_VERSION_KEY, str(content_version(con) + 1))
+
+
+def record_derived(con: duckdb.DuckDBPyConnection, step: str, stamp: str) -> None:
+    """A derived step's record: the content version and shaping inputs it was computed for (flows/derived.py)."""
+    backend_of(con).replace_meta(con, DERIVED_KEY + step, stamp)
+
+
 # Child tables keyed by article; deleted before an article is (re)loaded.
 _ARTICLE_TABLES = ("quotes", "entity_mentions", "raw_mentions", "removed_spans", "paragraphs", "article_sources", "articles")
 
@@ -51,6 +69,7 @@ def delete_articles(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> N
         stored = con.execute("select count(*) from articles where article_id in (select article_id from doomed)").fetchone()
         if not stored or stored[0] == 0:
             return
+        bump_content_version(con)
         con.execute(internal_sql("delete_article_links"))
         # Paragraphs of other articles that had one of these among their nearest neighbours get new lists.
         backend_of(con).queue_for_relink(
@@ -113,6 +132,7 @@ def load_batch(
                 "insert into embedding_cache select text_sha256, model, embedding from incoming_cache "
                 "anti join embedding_cache using (text_sha256, model)"
             )
+        bump_content_version(con)
         if before_commit is not None:
             before_commit(con)
 
@@ -229,6 +249,8 @@ def replace_settled_entities(
     stored = _alias_key(stored_entity_rows(con))
     settled = _alias_key(entity_rows.select(stored.columns)).cast(stored.schema)
     changed = differing_rows(stored, settled, stored.columns)["entity_id"].unique()
+    if changed.len() or mention_articles or quote_articles:  # what stories and checks read changes
+        bump_content_version(con)
     if changed.len():
         with registered(con, "settled_ids", key_frame("entity_id", changed.to_list())):
             con.execute("delete from entities where entity_id in (select entity_id from settled_ids)")

@@ -13,6 +13,12 @@ from storage.frames import blocks_excluding_articles, internal_sql, key_frame, o
 # warehouse_meta keys: the raw-mention digest entities were last settled for; a recorded shaping setting.
 RESOLVED_FOR_KEY = "entities_resolved_for"
 SETTING_KEY = "setting."
+# The content version: bumped, in the writing transaction, by every write that changes stored content
+# (a batch load, article deletes, a relink, settled entities) on the single file. A derived step
+# (resolve entities, stories, checks) records under DERIVED_KEY + its name the version and the inputs
+# that shape it it was computed for: equal now, the step has nothing to do.
+CONTENT_VERSION_KEY = "content_version"
+DERIVED_KEY = "derived."
 
 
 # --- the warehouse as a whole ---
@@ -34,6 +40,18 @@ def stored_embedding_dim_or_none(con: duckdb.DuckDBPyConnection) -> int | None:
         return stored_embedding_dim(con)
     except duckdb.CatalogException:
         return None
+
+
+def content_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The stored content's version (0 for a warehouse that has never recorded one)."""
+    row = con.execute("select value from warehouse_meta where key = ?", [CONTENT_VERSION_KEY]).fetchone()
+    return int(row[0]) if row else 0
+
+
+def derived_stamp(con: duckdb.DuckDBPyConnection, step: str) -> str | None:
+    """What a derived step was last computed for ("<content version>|<its shaping inputs>"), None if never."""
+    row = con.execute("select value from warehouse_meta where key = ?", [DERIVED_KEY + step]).fetchone()
+    return str(row[0]) if row else None
 
 
 def article_count(con: duckdb.DuckDBPyConnection) -> int:
