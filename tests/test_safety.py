@@ -8,6 +8,8 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -515,20 +517,27 @@ def test_8_a_killed_run_is_marked_crashed_in_runs_and_in_prefect(prefect_server,
         assert client.read_flow_run(uuid.UUID(killed_id)).state.is_crashed()
 
 
-def test_8_a_full_disk_says_so(prefect_server, tmp_path: Path) -> None:
-    from flows.ingest import ingest_flow
-
+@contextmanager
+def tiny_disk(tmp_path: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of `size` mounted for the test (a skip where it cannot be: mounting needs root)."""
     disk = tmp_path / "tiny"
     disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(disk)], capture_output=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(disk)], capture_output=True)
     if mounted.returncode != 0:
         pytest.skip("a small tmpfs cannot be mounted here (needs root)")
     try:
+        yield disk
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)
+
+
+def test_8_a_full_disk_says_so(prefect_server, tmp_path: Path) -> None:
+    from flows.ingest import ingest_flow
+
+    with tiny_disk(tmp_path, "400k") as disk:
         state = ingest_flow(raw_dir=str(SEEDS_DIR), warehouse_path=str(disk / "w.duckdb"), return_state=True)
         assert state.is_failed()
         assert f"no space left on {disk}" in state.message, state.message
-    finally:
-        subprocess.run(["umount", str(disk)], capture_output=True)
 
 
 def test_8_a_disk_too_full_to_spill_says_no_space_not_out_of_memory(tmp_path: Path) -> None:
@@ -536,12 +545,7 @@ def test_8_a_disk_too_full_to_spill_says_no_space_not_out_of_memory(tmp_path: Pa
     block"; raising the memory limit (what that suggests) would not help: the run must say no space."""
     from flows.lifecycle import disk_full_error
 
-    disk = tmp_path / "tiny"
-    disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)], capture_output=True)
-    if mounted.returncode != 0:
-        pytest.skip("a small tmpfs cannot be mounted here (needs root)")
-    try:
+    with tiny_disk(tmp_path, "2m") as disk:
         path = disk / "w.duckdb"
         with duckdb.connect(str(path)) as con:
             con.execute("set memory_limit = '20MB'")
@@ -550,8 +554,6 @@ def test_8_a_disk_too_full_to_spill_says_no_space_not_out_of_memory(tmp_path: Pa
         message = disk_full_error(raised.value, path)
         assert message is not None and message.strerror.startswith(f"no space left on {disk}"), message
         assert "memory" not in str(message).lower()
-    finally:
-        subprocess.run(["umount", str(disk)], capture_output=True)
 
 
 def test_8_the_prefect_server_marks_a_killed_run_crashed_without_a_next_run(live_server, tmp_path: Path) -> None:
