@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 # When a row was written and by which run: never equal across two runs.
 VOLATILE_COLUMNS = frozenset({
     "run_id", "ingested_at", "first_seen_at", "last_seen_at", "started_at", "finished_at", "created_at",
-    "updated_at", "computed_at", "resolved_at", "merged_at", "seen_at",
+    "updated_at", "computed_at", "resolved_at", "merged_at", "seen_at", "mtime_ns",
 })
 # Tables of run bookkeeping (ids, times, durations) and per-process caches, not results.
 SKIPPED_TABLES = frozenset({"runs", "relink_queue"})
