@@ -184,6 +184,31 @@ def prune(warehouse: Warehouse = None) -> None:
     typer.echo(f"pruned {removed} article(s) of deleted files")
 
 
+@app.command()
+def check(
+    warehouse: Warehouse = None,
+    check_all: Annotated[bool, typer.Option("--all", help="Check every stored row (a run checks what it changed).")] = False,
+    output_format: Format = OutputFormat.table,
+) -> None:
+    """Run the data checks (sql/checks/) on the warehouse: over what the latest run changed, or with --all
+    over every stored row. Exits 1 when a check finds a problem."""
+    from storage.backend import backend_for
+    from storage.derived import run_checks
+    from tasks.settings import get_settings
+
+    settings = get_settings(warehouse=warehouse)
+    with backend_for(settings.warehouse).connect_read_only() as con:
+        latest = con.execute("select run_id from runs order by started_at desc limit 1").fetchone()
+        if latest is None or check_all:
+            problems = run_checks(con, settings.sql_dir, None if latest is None else str(latest[0]))
+        else:
+            problems = run_checks(con, settings.sql_dir, str(latest[0]), scoped=True)
+    if problems.height:
+        _emit(problems, output_format, None, 50, 80)
+        sys.exit(1)  # (main() turns typer.Exit into a return value under standalone_mode=False)
+    typer.echo("every check passed" + (" (every stored row)" if check_all or latest is None else " (the latest run's articles)"))
+
+
 def print_summary(summary: dict[str, object]) -> None:
     lines = [
         "newsdag run {run_id}".format(**summary),
@@ -477,11 +502,12 @@ def search(
     text = paragraph_search.checked_text(text)  # empty or undecodable: one line, before the model loads
     settings = get_settings(warehouse=warehouse)
     _check_output_path(output, settings.warehouse)
-    query = paragraph_search.search_sql(settings.sql_dir, settings.embedding_dim)
     backend = backend_for(settings.warehouse)
+    query = paragraph_search.search_sql(settings.sql_dir, settings.embedding_dim, backend.fulltext_source)
     with backend.connect_read_only() as con:
-        if not backend.has_search_index(con):
-            raise RuntimeError("this warehouse has no search index yet (run `newsdag run` to build it)")
+        if not backend.has_search_index(con):  # (a warehouse from before the index, or its folder not copied)
+            raise RuntimeError("the full-text index of this warehouse is missing or unreadable: run `newsdag run` "
+                               "once to build it from the stored paragraphs")
         vector = encode_texts([text], settings.embedding_model, settings.embedding_device)[0]
         frame = backend.search_paragraphs(con, query, paragraph_search.search_params(text, vector, limit))
     if show_sql:

@@ -21,8 +21,8 @@ from prefect.states import Completed, State
 
 from flows.batching import BatchesDone, relinker, run_batches, step
 from flows.derived import (
-    CHECKS, ENTITIES, STORIES, content_changed_since, derived_current, rebuild_derived, record_current,
-    settle_entities,
+    CHECKS, ENTITIES, STORIES, content_changed_since, derived_current, derived_inputs, rebuild_derived,
+    record_current, settle_entities,
 )
 from flows.lake import finish_lake_run
 from flows.lifecycle import lake_held, recorded_run, refuse_empty_raw_folder, warehouse_file_held
@@ -34,7 +34,7 @@ from storage.connection import in_transaction, WarehouseCheckFailed
 from storage.derived import run_checks, run_report
 from storage.links import needs_full_relink, queue_all_paragraphs
 from storage.loads import delete_articles, drop_renamed, finish_run, mark_deleted, record_settings
-from storage.state import known_files, recorded_file_stats, stored_settings, table_counts
+from storage.state import derived_stamp, known_files, recorded_file_stats, stored_settings, table_counts
 from tasks import ingest
 from tasks.settings import CLEANING_CODE, RESHAPE_LINKS, Settings, get_settings, reshapes_articles, shaping_settings
 
@@ -222,6 +222,9 @@ def group_stories(settings: Settings, rebuild_search_index: bool, run_id: str = 
     one transaction, rewritten only where they changed); the full-text index for `newsdag search`.
     `current`: computed for what is stored, with today's settings and code, skipped."""
     if current:
+        with backend_for(settings.warehouse).connect() as con:  # a missing full-text index is built all the same
+            if not backend_of(con).has_search_index(con):
+                backend_of(con).rebuild_search_index(con)
         return _skipped()
     with backend_for(settings.warehouse).connect() as con:
         # A run killed after loading and before this step left the search index behind the content.
@@ -241,7 +244,8 @@ def check_warehouse(settings: Settings, run_id: str, current: bool = False) -> d
     """Data checks (unique ids, no orphans, embeddings present, links across articles only). `current`:
     the content checks passed for what is stored, with today's checks: only the bookkeeping ones run."""
     with backend_for(settings.warehouse).connect() as con:
-        problems = run_checks(con, settings.sql_dir, run_id, only=BOOKKEEPING_CHECKS if current else None)
+        problems = run_checks(con, settings.sql_dir, run_id, only=BOOKKEEPING_CHECKS if current else None,
+                              scoped=not current and _checks_unchanged(con, settings))
         if problems.height:
             raise WarehouseCheckFailed(
                 f"{problems.height} warehouse check failures, e.g. {problems.head(5).rows()}"
@@ -249,6 +253,14 @@ def check_warehouse(settings: Settings, run_id: str, current: bool = False) -> d
         if not current:
             record_current(con, settings, CHECKS)
         return table_counts(con)
+
+
+def _checks_unchanged(con: Any, settings: Settings) -> bool:
+    """Whether the content checks last passed with today's checks (the rows checked then stay checked):
+    this run's checks need only examine what changed since. A new or changed check, or no record (a
+    DuckLake keeps none), examines every stored row."""
+    recorded = derived_stamp(con, CHECKS)
+    return recorded is not None and recorded.split("|", 1)[-1] == derived_inputs(settings, CHECKS)
 
 
 @step(name="report-run")

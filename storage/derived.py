@@ -117,18 +117,39 @@ def claim_derived_tables(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
 
 def run_checks(
     con: duckdb.DuckDBPyConnection, sql_dir: Path, run_id: str | None = None, only: tuple[str, ...] | None = None,
+    scoped: bool = False,
 ) -> pl.DataFrame:
     """Run every data check in `sql/checks/` (`only`: those of these names); returns the problems found
     (empty when all pass). `run_id`: the run checking, whose own articles must be whole; other runs still
-    writing (on a lake) have not grouped theirs yet."""
+    writing (on a lake) have not grouped theirs yet. `scoped`: examine only the rows of the articles that
+    run changed (sql/internal/check_scope_run.sql) plus the stored counts and the tables regrouped whole
+    each run; otherwise every stored row."""
+    if scoped and run_id is None:
+        raise ValueError("a scoped check needs the run it checks")
     if run_id is not None:
         con.execute("set variable newsdag_checking_run = ?", [run_id])
+    con.execute("set variable newsdag_checks_scoped = ?", [scoped])
+    scoped_lookups = scoped
     try:
+        if scoped:
+            # A semi join on up to this many keys (DuckDB's index_scan_max_count) becomes a key list in the
+            # scan, which a primary key's index answers: the run's paragraphs are read by key, not found by
+            # reading every paragraph. (A read-only connection's settings are locked: scans, same result.)
+            try:
+                con.execute("set dynamic_or_filter_threshold = 2048")
+            except duckdb.InvalidInputException:
+                scoped_lookups = False
+        con.execute(internal_sql("check_scope_run" if scoped else "check_scope_all"))
         problems = [
             read_frame(con, path.read_text()).with_columns(check=pl.lit(path.stem)).select("check", "problem", "detail")
             for path in sql_files(sql_dir / "checks") if only is None or path.stem in only
         ]
     finally:
+        for kind, name in con.execute(internal_sql("check_scope_objects")).fetchall():
+            con.execute(f"drop {kind} if exists {name}")  # our own temporary relations' names
+        if scoped and scoped_lookups:
+            con.execute("reset dynamic_or_filter_threshold")
+        con.execute("reset variable newsdag_checks_scoped")
         if run_id is not None:
             con.execute("reset variable newsdag_checking_run")
     if not problems:

@@ -1,3 +1,5 @@
+-- Stories, topics and article pairs: derived tables the grouping step rewrites (flows/derived.py), checked
+-- whole (key and figure columns only: no texts or vectors), in either scope.
 select 'article in no story' as problem, a.article_id as detail from articles a anti join story_articles s using (article_id)
 where a.article_id not in (select article_id from unsettled_articles)  -- grouped when their run ends
 union all
@@ -18,5 +20,3 @@ select 'article pair not stored once (a >= b)', article_id_a from article_simila
 union all
 select 'article similarity share out of range', article_id_a || ' ' || article_id_b from article_similarity
 where share_a not between 0 and 1 or share_b not between 0 and 1 or copied_share_a > share_a + 1e-6 or copied_share_b > share_b + 1e-6
-union all
-select 'lexical overlap out of range', paragraph_id_a from paragraph_similarity where lexical_overlap < 0 or lexical_overlap > 1.0001
