@@ -60,13 +60,17 @@ def _lists_to_recompute(con: duckdb.DuckDBPyConnection, queue: pl.DataFrame, sto
     added = queue.filter(pl.col("added"))
     if added.height == 0 or len(affected) >= stored.height:  # nothing new, or every list recomputed anyway
         return affected
-    floors = {pid: (n, floor) for pid, n, floor in neighbour_floors(con).iter_rows()}
     added_vectors = _vectors_of(con, added)
-    if index is None:
+    if index is None:  # (at most exact_max paragraphs)
+        floors = {pid: (n, floor) for pid, n, floor in neighbour_floors(con).iter_rows()}
         return affected | similarity.entered_lists(added["article_id"].to_list(), added_vectors,
                                                    paragraph_embedding_blocks(con, []), floors, threshold, top_k)
-    return affected | similarity.index_entered_lists(index, added["paragraph_id"].to_list(), added["article_id"].to_list(),
-                                                     added_vectors, floors, threshold, top_k)
+    added_ids, added_articles = added["paragraph_id"].to_list(), added["article_id"].to_list()
+    # Only a paragraph the new ones reach through the index can be entered: the floors of those alone are
+    # read (the same search as index_entered_lists'; a floor not read counts as a list to recompute).
+    reached = similarity.index_neighbour_lists(index, added_ids, added_articles, added_vectors, threshold, top_k, 64)
+    floors = {pid: (n, floor) for pid, n, floor in neighbour_floors(con, reached["neighbour_id"].unique().to_list()).iter_rows()}
+    return affected | similarity.index_entered_lists(index, added_ids, added_articles, added_vectors, floors, threshold, top_k)
 
 
 def _vectors_of(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> np.ndarray:

@@ -45,9 +45,12 @@ def needs_full_relink(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(row and row[0])
 
 
-def neighbour_floors(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """Per paragraph with a list: its length and its weakest neighbour's cosine."""
-    return read_frame(con, "select paragraph_id, count(*)::integer as n, min(cosine) as floor from paragraph_neighbours group by all")
+def neighbour_floors(con: duckdb.DuckDBPyConnection, paragraph_ids: list[str] | None = None) -> pl.DataFrame:
+    """Per paragraph with a list (of `paragraph_ids`, when given): its length and its weakest neighbour's cosine."""
+    if paragraph_ids is None:
+        return read_frame(con, "select paragraph_id, count(*)::integer as n, min(cosine) as floor from paragraph_neighbours group by all")
+    with registered(con, "floor_paragraphs", key_frame("paragraph_id", paragraph_ids)):
+        return read_frame(con, internal_sql("relink_floors"))
 
 
 def replace_neighbour_lists(con: duckdb.DuckDBPyConnection, paragraph_ids: list[str], lists: pl.DataFrame) -> None:
