@@ -50,8 +50,11 @@ create or replace temp table checked_removed_spans as
 select article_id, start_char from removed_spans where article_id in (select article_id from checked_article_ids);
 
 -- Entities with mentions of another run still writing (a DuckLake's): counted and merged when it ends.
+-- (Those articles first, usually none: an empty side of the join spares reading every mention.)
+create or replace temp table checked_unsettled_articles as select article_id from unsettled_articles;
+
 create or replace temp table checked_unsettled_entities as
-select distinct m.entity_id from entity_mentions m join unsettled_articles using (article_id);
+select distinct m.entity_id from entity_mentions m join checked_unsettled_articles using (article_id);
 
 -- The stored rows the checked rows name (their parents), looked up by key: a parent missing from these is
 -- missing from the warehouse. (An anti join with the whole table would read every one of its rows.)
