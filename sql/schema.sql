@@ -125,6 +125,47 @@ create table if not exists raw_mentions (
     primary key (paragraph_id, start_char, end_char)
 );
 
+-- Entity partitions (tasks/entities.py: form_keys): mentions that share no key cannot change each other's
+-- resolution, so settle_entities re-resolves only the partitions a run's mentions touch. Per article: the
+-- forms of its raw mentions and their digest when recorded, and its first-name edges; per form: its keys
+-- and the full names it may give a person (with their transliteration bucket). All follow from raw_mentions.
+create table if not exists entity_article_forms (
+    article_id    varchar not null,
+    mentions      bigint not null,           -- the article's raw mentions when recorded: their count
+    digest        ubigint not null,          -- and their digest (sql/internal/entity_changed_articles.sql)
+    surface       varchar not null,
+    label         varchar not null,
+    person_before boolean not null           -- the word before is a person's title
+);
+
+create table if not exists entity_form_keys (
+    surface       varchar not null,
+    label         varchar not null,
+    person_before boolean not null,
+    key           varchar not null
+);
+
+create table if not exists entity_form_names (
+    surface       varchar not null,
+    label         varchar not null,
+    person_before boolean not null,
+    name          varchar not null,
+    bucket        varchar not null
+);
+
+create table if not exists entity_article_edges (
+    article_id    varchar not null,
+    key_a         varchar not null,
+    key_b         varchar not null
+);
+
+-- Each entity's row as the last settling left it (a digest): a row that differs now was changed by a
+-- batch's provisional resolution, and its names' partitions are settled again.
+create table if not exists entity_settled_rows (
+    entity_id     varchar not null,
+    digest        ubigint not null
+);
+
 create table if not exists paragraph_similarity (
     paragraph_id_a varchar not null,         -- paragraph_id_a < paragraph_id_b: each pair once
     paragraph_id_b varchar not null,
@@ -238,6 +279,16 @@ create table if not exists article_vectors (
     article_id     varchar primary key,
     content_sha256 varchar not null,
     embedding      float[{embedding_dim}] not null
+);
+
+-- Each article's grouping period and digests of what its topic, story and similarity rows were computed
+-- from, as of the last grouping (sql/internal/grouping_signatures.sql): a run regroups only the periods
+-- whose articles' digests changed.
+create table if not exists article_signatures (
+    article_id           varchar primary key,
+    period               date not null,
+    grouping_signature   ubigint not null,  -- text, metadata, entities: its period is regrouped when it changes
+    similarity_signature ubigint not null   -- metadata, links, shared texts: its similarity rows are recomputed
 );
 
 -- Upgrades of warehouses created by earlier versions (idempotent).

@@ -14,7 +14,8 @@ from storage.backend import backend_of
 from storage.connection import retry_on_conflict, transaction, utc_now
 from storage.frames import insert, internal_sql, key_frame, read_frame, registered
 from storage.state import (
-    CONTENT_VERSION_KEY, DERIVED_KEY, RESOLVED_FOR_KEY, SETTING_KEY, content_version, stored_entity_rows,
+    CONTENT_VERSION_KEY, DERIVED_KEY, PARTITIONS_KEY, RESOLVED_FOR_KEY, SETTING_KEY, content_version,
+    stored_entity_rows, stored_entity_rows_of,
 )
 from tasks.frames import differing_rows
 
@@ -242,11 +243,14 @@ def _alias_key(frame: pl.DataFrame) -> pl.DataFrame:
 def replace_settled_entities(
     con: duckdb.DuckDBPyConnection, entity_rows: pl.DataFrame, mention_articles: list[str], mentions: pl.DataFrame,
     quote_articles: list[str], quote_rows: pl.DataFrame, quote_links: pl.DataFrame, resolved_for: str,
+    scope: list[str] | None = None,
 ) -> None:
     """Inside the caller's transaction: the entities as settled (only rows that changed are rewritten),
     the mentions of the articles whose resolution changed, the quotes (and their links) of the articles
-    whose quotes changed with it, and the digest they were settled for."""
-    stored = _alias_key(stored_entity_rows(con))
+    whose quotes changed with it, and the digest they were settled for. `scope`: the entities settled
+    (those of the partitions re-resolved, and those their mentions pointed to before); the others stay
+    as stored, but for any no mention points to any more. None: every entity, `entity_rows` are all."""
+    stored = _alias_key(stored_entity_rows(con) if scope is None else stored_entity_rows_of(con, scope))
     settled = _alias_key(entity_rows.select(stored.columns)).cast(stored.schema)
     changed = differing_rows(stored, settled, stored.columns)["entity_id"].unique()
     if changed.len() or mention_articles or quote_articles:  # what stories and checks read changes
@@ -266,8 +270,47 @@ def replace_settled_entities(
             con.execute("delete from quotes where article_id in (select article_id from requoted_articles)")
         insert(con, "quotes", quote_rows)
         insert(con, "quote_links", quote_links)
+    if scope is not None and (changed.len() or mention_articles):  # an entity no mention points to any more
+        con.execute(internal_sql("entity_drop_unmentioned"))
     con.execute("delete from warehouse_meta where key = ?", [RESOLVED_FOR_KEY])
     con.execute("insert into warehouse_meta values (?, ?)", [RESOLVED_FOR_KEY, resolved_for])
+
+
+def clear_entity_partitions(con: duckdb.DuckDBPyConnection) -> None:
+    """Inside the caller's transaction: forget the recorded partitions (another key scheme, or entities
+    never settled): the next recording starts from every article."""
+    for table in ("entity_article_forms", "entity_form_keys", "entity_form_names", "entity_article_edges",
+                  "entity_settled_rows"):
+        con.execute(f"delete from {table}")
+    con.execute("delete from warehouse_meta where key = ?", [PARTITIONS_KEY])
+
+
+def record_entity_partitions(
+    con: duckdb.DuckDBPyConnection, article_ids: list[str], article_forms: pl.DataFrame, edges: pl.DataFrame,
+    form_keys: pl.DataFrame, form_names: pl.DataFrame, version: str,
+) -> None:
+    """Inside the caller's transaction: the partitions of these (changed) articles recorded anew: their
+    forms with their digest (`article_forms`: none for a deleted article), their first-name edges, the
+    keys and names of forms new to the warehouse (`form_keys`, `form_names`); forms no article has any
+    more go. `version`: the key scheme they follow."""
+    with registered(con, "recorded_articles", key_frame("article_id", article_ids)):
+        for table in ("entity_article_forms", "entity_article_edges"):
+            con.execute(f"delete from {table} where article_id in (select article_id from recorded_articles)")
+    insert(con, "entity_article_forms", article_forms)
+    insert(con, "entity_article_edges", edges)
+    insert(con, "entity_form_keys", form_keys)
+    insert(con, "entity_form_names", form_names)
+    con.execute(internal_sql("entity_prune_forms"))
+    backend_of(con).replace_meta(con, PARTITIONS_KEY, version)
+
+
+def record_settled_rows(con: duckdb.DuckDBPyConnection, entity_ids: list[str] | None) -> None:
+    """Inside the caller's transaction: these entities' rows (None: every entity's) as settled now (a
+    later difference is a batch's doing); recorded rows of entities gone are dropped."""
+    if entity_ids is None:
+        entity_ids = [row[0] for row in con.execute("select entity_id from entities").fetchall()]
+    with registered(con, "wanted_entities", key_frame("entity_id", entity_ids)):
+        con.execute(internal_sql("entity_record_settled_rows"))
 
 
 # --- repairs after concurrent loads on a DuckLake (flows/lake.py), where no key refuses a second row ---

@@ -212,3 +212,95 @@ def stored_quote_blocks(con: duckdb.DuckDBPyConnection, excluding_articles: list
         "anti join excluded_articles using (article_id) where embedding is not null",
         excluding_articles,
     )
+
+
+# --- entity partitions (tasks/entities.py: form_keys; flows/derived.py: settle_entities) ---
+
+# warehouse_meta key: the version of the key scheme the recorded partitions follow (entities.PARTITION_VERSION).
+PARTITIONS_KEY = "entity_partitions"
+
+
+def entity_partitions_version(con: duckdb.DuckDBPyConnection) -> str | None:
+    row = con.execute("select value from warehouse_meta where key = ?", [PARTITIONS_KEY]).fetchone()
+    return str(row[0]) if row else None
+
+
+def entity_changed_articles(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Articles whose raw mentions were added, changed or deleted since their partitions were recorded."""
+    return [row[0] for row in con.execute(internal_sql("entity_changed_articles")).fetchall()]
+
+
+def entity_article_digests(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> pl.DataFrame:
+    """(`article_id`, `mentions`, `digest`) of these articles' raw mentions now."""
+    return of_articles(con, internal_sql("entity_article_digests"), article_ids)
+
+
+def entity_forms_of_articles(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> pl.DataFrame:
+    """The forms these articles' mentions had when their partitions were recorded."""
+    return of_articles(con, internal_sql("entity_forms_of_articles"), article_ids)
+
+
+def entity_edges_of_articles(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> pl.DataFrame:
+    return of_articles(con, internal_sql("entity_edges_of_articles"), article_ids)
+
+
+def raw_mentions_of(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> pl.DataFrame:
+    return of_articles(con, "select article_id, paragraph_id, start_char, end_char, surface, label, word_before "
+                            "from raw_mentions join wanted_articles using (article_id)", article_ids)
+
+
+def _of_forms(con: duckdb.DuckDBPyConnection, name: str, forms: pl.DataFrame, params: dict[str, object] | None = None) -> pl.DataFrame:
+    with registered(con, "wanted_forms", forms.select("surface", "label", "person_before")):
+        return read_frame(con, internal_sql(name), params)
+
+
+def entity_forms_with_keys(con: duckdb.DuckDBPyConnection, keys: list[str]) -> pl.DataFrame:
+    with registered(con, "wanted_keys", key_frame("key", keys)):
+        return read_frame(con, internal_sql("entity_forms_with_keys"))
+
+
+def entity_keys_of_forms(con: duckdb.DuckDBPyConnection, forms: pl.DataFrame) -> list[str]:
+    """The keys of these forms and the other ends of the first-name edges on them."""
+    return _of_forms(con, "entity_keys_of_forms", forms)["key"].to_list()
+
+
+def entity_names_of_forms(con: duckdb.DuckDBPyConnection, forms: pl.DataFrame) -> pl.DataFrame:
+    return _of_forms(con, "entity_names_of_forms", forms)
+
+
+def entity_names_in_buckets(con: duckdb.DuckDBPyConnection, buckets: list[str]) -> pl.DataFrame:
+    with registered(con, "wanted_buckets", key_frame("bucket", buckets)):
+        return read_frame(con, internal_sql("entity_names_in_buckets"))
+
+
+def entity_new_forms(con: duckdb.DuckDBPyConnection, forms: pl.DataFrame) -> pl.DataFrame:
+    """Those of these forms that have no recorded keys yet."""
+    return _of_forms(con, "entity_new_forms", forms)
+
+
+def raw_mentions_of_forms(con: duckdb.DuckDBPyConnection, forms: pl.DataFrame, person_prefixes: list[str]) -> pl.DataFrame:
+    """Every stored raw mention of these forms (`person_prefixes`: the words that make `person_before`)."""
+    return _of_forms(con, "entity_raw_mentions_of_forms", forms, {"prefixes": person_prefixes})
+
+
+def resolved_mentions_of(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> pl.DataFrame:
+    """These articles' stored mentions with the label of the entity each points to (`entities.RESOLVED_KEY`)."""
+    return of_articles(con, internal_sql("entity_resolved_mentions_of"), article_ids)
+
+
+def entities_mentioned_elsewhere(con: duckdb.DuckDBPyConnection, entity_ids: list[str], article_ids: list[str]) -> list[str]:
+    """Those of these entities that stored mentions outside these articles point to."""
+    with registered(con, "wanted_entities", key_frame("entity_id", entity_ids)):
+        return of_articles(con, internal_sql("entity_mentioned_elsewhere"), article_ids)["entity_id"].to_list()
+
+
+def stored_entity_rows_of(con: duckdb.DuckDBPyConnection, entity_ids: list[str]) -> pl.DataFrame:
+    with registered(con, "wanted_entities", key_frame("entity_id", entity_ids)):
+        return read_frame(con, "select entity_id, canonical_name, label, aliases, mention_count from entities "
+                               "join wanted_entities using (entity_id)")
+
+
+def entity_rows_changed(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """(`entity_id`, `canonical_name`, `aliases`) of the entities whose row differs from the one the last
+    settling left."""
+    return read_frame(con, internal_sql("entity_rows_changed"))

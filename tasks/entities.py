@@ -851,6 +851,226 @@ def articles_resolved_differently(stored: pl.DataFrame, settled: pl.DataFrame) -
     return sorted(differing["article_id"].unique().to_list())
 
 
+# --- Partitions: the mentions that can change each other's resolution (issue 31) ---
+#
+# canonicalise_entities relates two names only through: the same folded name (votes, aliases, the split
+# passes' look-ups and counts); a full name and its surname when the full name can be a person's (the
+# surname pass, full/lone names, middle names, glued words, genders); an acronym and the names it spells;
+# a name and its demonym; transliterations (`_same_person`, within first/last initials); and, inside one
+# article, a lone name and a full name starting with it (`PeopleInArticles.by_first_name`). Each mention
+# gets keys for these (`form_keys`, `article_edges`, `transliteration_bucket`); mentions joined by a key,
+# an edge or a transliteration are in one partition. Every rule looks up only names of its own partition
+# and the order of names inside one is the corpus order restricted to it, so resolving any union of
+# partitions gives those mentions exactly what `resolve_corpus` over everything gives them
+# (tests/test_entities_partitioned.py). A name's keys are a superset wherever a vote decides (any piece
+# spaCy's runs may be cut into, both title-stripped and not, "could be a person" from any hint): merging
+# too much only costs time.
+
+# Part of what stored partitions were computed with: another key scheme rebuilds them.
+PARTITION_VERSION = "1"
+# What a mention's keys depend on besides its article: its form.
+FORM_COLUMNS = ["surface", "label", "person_before"]
+FORM_KEY_SCHEMA = {"surface": pl.String, "label": pl.String, "person_before": pl.Boolean, "key": pl.String}
+FORM_NAME_SCHEMA = {"surface": pl.String, "label": pl.String, "person_before": pl.Boolean, "name": pl.String,
+                    "bucket": pl.String}
+EDGE_SCHEMA = {"article_id": pl.String, "key_a": pl.String, "key_b": pl.String}
+_HYPHEN_COMPOUND = re.compile(r"(\S+?\.?)-(\S.*)")  # as split_hyphen_compounds cuts
+_ANY_LABEL = ""  # a hyphen compound's part: labelled after its family, so any label
+
+
+def with_person_before(raw_mentions: pl.DataFrame) -> pl.DataFrame:
+    """`raw_mentions` with `person_before`: the word before is a person's title ("Mr", "Secretary"), a
+    vote for PERSON (`decide_families`), so part of the mention's form."""
+    return raw_mentions.with_columns(person_before=pl.col("word_before").is_in(sorted(PERSON_PREFIXES)))
+
+
+def _run_pieces(surface: str, label: str) -> set[tuple[str, str]]:
+    """Every (piece, label) the split passes may cut a mention into, whatever the votes decide: each
+    cut that may happen is taken (`split_runs`)."""
+    pieces = {(surface, label)}
+    head, _, last = surface.rpartition(" ")
+    if label == "PERSON" and head:  # split_person_place_runs
+        pieces |= {(head, label), (last, "GPE")}
+    for piece, piece_label in list(pieces):  # split_person_runs: any word boundary after the second word
+        if piece_label == "PERSON":
+            words = list(re.finditer(r"\S+", piece))
+            for index in range(2, len(words)):
+                pieces |= {(piece[:words[index - 1].end()], piece_label), (piece[words[index].start():], piece_label)}
+    for piece, _ in list(pieces):  # split_hyphen_compounds
+        parts = _HYPHEN_COMPOUND.fullmatch(piece) if " " not in piece.split("-")[0] else None
+        if parts is not None:
+            pieces |= {(parts.group(1), _ANY_LABEL), (parts.group(2), _ANY_LABEL)}
+    return pieces
+
+
+def form_names(surface: str, label: str, person_before: bool) -> dict[str, tuple[bool, bool]]:
+    """Every name a mention of this form may take or look up, each with (may be voted a person, may be
+    voted a people/adjective NORP)."""
+    return {name: (person or person_before, norp) for name, (person, norp) in _piece_names(surface, label).items()}
+
+
+@lru_cache(maxsize=1 << 16)
+def _piece_names(surface: str, label: str) -> dict[str, tuple[bool, bool]]:
+    """`form_names` before the word in front is counted (a form's names, met once per distinct surface)."""
+    names: dict[str, tuple[bool, bool]] = {}
+
+    def add(name: str, person: bool, norp: bool) -> None:
+        was = names.get(name, (False, False))
+        names[name] = (was[0] or person, was[1] or norp)
+
+    for piece, piece_label in _run_pieces(surface, label):
+        words = piece.split()
+        titled = 2 <= len(words) <= 4 and words[0].casefold() in PERSON_PREFIXES  # (`_titles_before`)
+        person = piece_label in {"PERSON", _ANY_LABEL} or titled
+        norp = piece_label in {"NORP", _ANY_LABEL}
+        add(normalise_surface(piece), person, norp)
+        if piece_label != "PERSON":
+            add(normalise_surface(piece, strip_titles=False), person, norp)
+    head, _, last = surface.rpartition(" ")
+    if label == "PERSON" and head:
+        add(last, False, False)  # split_person_place_runs looks the last word up as it is
+    return names
+
+
+def name_keys(name: str, person: bool, norp: bool) -> set[str]:
+    """The keys of one name: "n:" its folded self (and its surname if it may be a person's full name);
+    "a:" the acronym it is, "A:" those it spells; "s:" the stem a demonym is made of, "S:" the stems its
+    demonym would have. An upper-case key is passive (`PASSIVE`): names sharing one meet only through a
+    name with the active key ("NATO" joins what spells it; two names that spell "JS" do not meet)."""
+    key = name.casefold()
+    keys = {"n:" + key, "S:" + key}
+    if len(key) > 3:
+        keys.add("S:" + key[:-1])
+    if person and len(name.split()) > 1:
+        keys |= {"n:" + key.split()[-1], "n:" + _surname(name)}
+    if norp:
+        keys |= {"s:" + key[:-len(suffix)] for suffix in DEMONYM_SUFFIXES if key.endswith(suffix)}
+    if name.isupper() and 2 <= len(name) <= 6:
+        keys.add("a:" + name)
+    if len(name.split()) > 1:
+        keys |= {"A:" + acronym for acronym in _acronyms(name) if acronym}
+    return keys
+
+
+# A passive key's prefix -> the active one it meets: by_acronym and `Acronyms.alone` are only read for a
+# name that is an acronym, `_demonym_of` only for a demonym that is used.
+PASSIVE = {"A:": "a:", "S:": "s:"}
+ACTIVE = {active: passive for passive, active in PASSIVE.items()}
+
+
+def keys_to_look_up(keys: Iterable[str]) -> list[str]:
+    """The keys whose forms a walk from these keys reaches: an active key's and its passive twin's, only
+    the active twin's of a passive key."""
+    out: set[str] = set()
+    for key in keys:
+        prefix, rest = key[:2], key[2:]
+        if prefix in PASSIVE:
+            out.add(PASSIVE[prefix] + rest)
+        else:
+            out.add(key)
+            if prefix in ACTIVE:
+                out.add(ACTIVE[prefix] + rest)
+    return sorted(out)
+
+
+def transliteration_bucket(name: str) -> str | None:
+    """The names `_transliteration_of` may compare with this one share this: first and last initials
+    (as `EntityIndex.full_by_initials`) and the number of words (`_same_person`)."""
+    tokens = name.split()
+    if len(tokens) < 2:
+        return None
+    return f"{tokens[0][0].casefold()}\x1f{tokens[-1][0].casefold()}\x1f{len(tokens)}"
+
+
+def form_keys(forms: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """For distinct forms (`FORM_COLUMNS`): their keys (`FORM_KEY_SCHEMA`) and the full names they may
+    give a person, with their transliteration bucket (`FORM_NAME_SCHEMA`)."""
+    key_rows: list[tuple[str, str, bool, str]] = []
+    name_rows: list[tuple[str, str, bool, str, str]] = []
+    for surface, label, person_before in forms.select(FORM_COLUMNS).unique().rows():
+        keys: set[str] = set()
+        for name, (person, norp) in form_names(surface, label, person_before).items():
+            keys |= name_keys(name, person, norp)
+            bucket = transliteration_bucket(name) if person else None
+            if bucket is not None:
+                name_rows.append((surface, label, person_before, name, bucket))
+        key_rows.extend((surface, label, person_before, key) for key in sorted(keys))
+    return (pl.DataFrame(key_rows, schema=FORM_KEY_SCHEMA, orient="row"),
+            pl.DataFrame(name_rows, schema=FORM_NAME_SCHEMA, orient="row").unique())
+
+
+def article_edges(raw_mentions: pl.DataFrame) -> pl.DataFrame:
+    """Per article, a lone name and a full name that starts with it ("Michelle" beside "Michelle Obama"):
+    the lone one may join that person (`short_name_entity`), so their keys meet (`EDGE_SCHEMA`)."""
+    names_of: defaultdict[str, set[str]] = defaultdict(set)
+    for article, surface, label in raw_mentions.select("article_id", "surface", "label").unique().rows():
+        names_of[article] |= set(_piece_names(surface, label))
+    rows = []
+    for article, names in names_of.items():
+        lone = {name.casefold() for name in names if len(name.split()) == 1}
+        rows.extend((article, "n:" + first, "n:" + name.casefold()) for name in names
+                    if len(name.split()) > 1 and (first := name.split()[0].casefold()) in lone)
+    return pl.DataFrame(rows, schema=EDGE_SCHEMA, orient="row").unique()
+
+
+def transliterations(names: list[str], others: list[str]) -> list[tuple[str, str]]:
+    """Pairs (name, other) of one bucket that `_same_person` takes for spellings of one name."""
+    return [(name, other) for name in names for other in others if name != other and _same_person(name, other)]
+
+
+class _Union:
+    """Union-find over keys; a set's name is its smallest key (the same whatever the order of unions)."""
+
+    def __init__(self) -> None:
+        self.parent: dict[str, str] = {}
+
+    def find(self, key: str) -> str:
+        root = self.parent.setdefault(key, key)
+        while root != self.parent[root]:
+            root = self.parent[root]
+        while key != root:
+            self.parent[key], key = root, self.parent[key]
+        return root
+
+    def union(self, a: str, b: str) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+def mention_partitions(raw_mentions: pl.DataFrame) -> pl.Series:
+    """Each raw mention's partition (its smallest key), computed in memory over these mentions."""
+    forms = with_person_before(raw_mentions)
+    keys, names = form_keys(forms)
+    union = _Union()
+    active = {key for key in keys["key"].to_list() if key[:2] not in PASSIVE}
+    first_key: dict[tuple[str, str, bool], str] = {}
+    for surface, label, person_before, key in keys.sort("surface", "label", "person_before", "key").rows():
+        form = (surface, label, person_before)
+        twin = PASSIVE[key[:2]] + key[2:] if key[:2] in PASSIVE else key
+        if twin in active:  # (every form has an active key: "n:" its own name)
+            union.union(first_key.setdefault(form, twin), twin)
+    for _, key_a, key_b in article_edges(raw_mentions).rows():
+        union.union(key_a, key_b)
+    for _, bucket_names in names.group_by("bucket"):
+        distinct = sorted(set(bucket_names["name"].to_list()))
+        for name, other in transliterations(distinct, distinct):
+            union.union("n:" + name.casefold(), "n:" + other.casefold())
+    return pl.Series("partition", [union.find(first_key[form]) for form in
+                                   forms.select(FORM_COLUMNS).rows()], dtype=pl.String)
+
+
+def resolve_partitions(raw_mentions: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """`resolve_corpus`, one partition at a time (what the partitions claim: the same result)."""
+    parts = raw_mentions.with_columns(mention_partitions(raw_mentions))
+    results = [resolve_corpus(part.drop("partition")) for _, part in parts.group_by("partition")]
+    if not results:
+        return resolve_corpus(raw_mentions)
+    entity_frame = pl.concat([entity for entity, _ in results]).sort("entity_id")
+    mentions = pl.concat([mentions for _, mentions in results]).sort("article_id", "paragraph_id", "start_char")
+    return entity_frame, mentions
+
+
 def find_entity(entities: pl.DataFrame, name: str) -> str | None:
     """The entity a name refers to, as a reader would look it up: the same alias (after titles and
     possessives are stripped), else the one person whose full name or surname it matches."""
@@ -926,3 +1146,86 @@ def extract_mentions_in_chunks(
         end_char=(pl.col("end_char").cast(pl.Int64) + offset).cast(pieces.schema["end_char"]),
     )
     return pl.concat([extract_mentions(short, model, batch_size), pieces]).sort("paragraph_id", "start_char")
+
+
+@dataclass(frozen=True)
+class PartitionGraph:
+    """Reads of the recorded partitions (storage/state.py) that `partitions_reached` walks."""
+
+    forms_with_keys: Callable[[list[str]], pl.DataFrame]  # keys -> forms having any (FORM_COLUMNS)
+    keys_of_forms: Callable[[pl.DataFrame], list[str]]  # forms -> their keys and first-name edges' other ends
+    names_of_forms: Callable[[pl.DataFrame], pl.DataFrame]  # forms -> (name, bucket) they may give a person
+    names_in_buckets: Callable[[list[str]], pl.DataFrame]  # buckets -> every recorded (name, bucket) in them
+
+
+def partitions_reached(seed_keys: set[str], seed_names: pl.DataFrame, graph: PartitionGraph) -> pl.DataFrame:
+    """The forms (`FORM_COLUMNS`) of every partition that a seed key or name (those of the changed
+    mentions, before and after the change) belongs to now: keys lead to the forms having them, forms to
+    their keys, full names to their transliterations."""
+    forms = pl.DataFrame(schema={column: FORM_KEY_SCHEMA[column] for column in FORM_COLUMNS})
+    seen_keys: set[str] = set()
+    seen_names: set[str] = set()
+    frontier, names = set(seed_keys), seed_names.select("name", "bucket").unique()
+    while frontier or names.height:
+        names = names.filter(~pl.col("name").is_in(sorted(seen_names)))
+        seen_names |= set(names["name"].to_list())
+        if names.height:
+            others = graph.names_in_buckets(sorted(set(names["bucket"].to_list())))
+            for (bucket,), group in names.group_by("bucket"):
+                in_bucket = others.filter(pl.col("bucket") == bucket)["name"].to_list()
+                frontier |= {"n:" + other.casefold() for _, other in transliterations(group["name"].to_list(), in_bucket)}
+        frontier -= seen_keys
+        seen_keys |= frontier
+        new_forms = (graph.forms_with_keys(keys_to_look_up(frontier)) if frontier else forms.clear()).join(
+            forms, on=FORM_COLUMNS, how="anti")
+        forms = pl.concat([forms, new_forms.select(FORM_COLUMNS)])
+        frontier = set(graph.keys_of_forms(new_forms)) - seen_keys if new_forms.height else set()
+        names = graph.names_of_forms(new_forms) if new_forms.height else names.clear()
+    return forms
+
+
+def partition_records(raw_mentions: pl.DataFrame, digests: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """What is recorded for these articles' raw mentions: their forms with the article's digest
+    (`digests`: `article_id`, `mentions`, `digest`), and their first-name edges."""
+    forms = (with_person_before(raw_mentions).select("article_id", *FORM_COLUMNS).unique()
+             .join(digests, on="article_id", how="inner")
+             .select("article_id", "mentions", "digest", *FORM_COLUMNS).sort("article_id", *FORM_COLUMNS))
+    return forms, article_edges(raw_mentions)
+
+
+def seeds_of(raw_mentions: pl.DataFrame, forms: pl.DataFrame, edges: pl.DataFrame) -> tuple[set[str], pl.DataFrame]:
+    """The keys and full names (`name`, `bucket`) of changed mentions: `raw_mentions` as they are now,
+    `forms` and first-name `edges` as they were recorded."""
+    every_form = pl.concat([with_person_before(raw_mentions).select(FORM_COLUMNS), forms.select(FORM_COLUMNS)])
+    keys, names = form_keys(every_form)
+    now_edges = article_edges(raw_mentions)
+    seeds = set(keys["key"].to_list())
+    for frame in (edges, now_edges):
+        seeds |= set(frame["key_a"].to_list()) | set(frame["key_b"].to_list())
+    return seeds, names.select("name", "bucket").unique()
+
+
+def stored_beside_partitions(stored: pl.DataFrame, raw_of_articles: pl.DataFrame, dirty_raw: pl.DataFrame) -> pl.DataFrame:
+    """Of the stored mentions (`stored`, `RESOLVED_KEY`) of articles that have a re-resolved raw mention
+    (`dirty_raw`), those that come from another raw mention of theirs (`raw_of_articles`; a stored
+    mention lies inside the raw mention it was cut from, and raw mentions do not overlap): they belong to
+    no re-resolved partition and stay as they are."""
+    span = ["paragraph_id", "start_char", "end_char"]
+    clean_raw = (raw_of_articles.select(span).join(dirty_raw.select(span), on=span, how="anti")
+                 .rename({"start_char": "_start", "end_char": "_end"}))
+    rows = stored.select(RESOLVED_KEY).with_row_index("_row")
+    inside = (rows.join(clean_raw, on="paragraph_id", how="inner")
+              .filter((pl.col("_start") <= pl.col("start_char")) & (pl.col("end_char") <= pl.col("_end"))))
+    return rows.filter(pl.col("_row").is_in(inside["_row"].implode())).drop("_row")
+
+
+def name_seeds(names: Iterable[str]) -> tuple[set[str], pl.DataFrame]:
+    """Keys and full names (`name`, `bucket`) of bare names (an entity's, which a batch changed): every
+    key such a name may have."""
+    keys: set[str] = set()
+    rows = []
+    for name in names:
+        keys |= name_keys(name, True, True)
+        if (bucket := transliteration_bucket(name)) is not None:
+            rows.append((name, bucket))
+    return keys, pl.DataFrame(rows, schema={"name": pl.String, "bucket": pl.String}, orient="row")
