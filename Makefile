@@ -22,7 +22,7 @@ test: install
 
 # The files beside the warehouse are listed once, in flows/lifecycle.py (warehouse_files).
 clean-warehouse: install
-	rm -f $$($(BIN)/python -c "from pathlib import Path; from flows.lifecycle import warehouse_files; \
+	rm -rf $$($(BIN)/python -c "from pathlib import Path; from flows.lifecycle import warehouse_files; \
 	print(*warehouse_files(Path('data/warehouse/newsdag.duckdb')))")
 
 .PHONY: bench-cleaning bench-pipeline ui serve

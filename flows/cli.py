@@ -502,11 +502,12 @@ def search(
     text = paragraph_search.checked_text(text)  # empty or undecodable: one line, before the model loads
     settings = get_settings(warehouse=warehouse)
     _check_output_path(output, settings.warehouse)
-    query = paragraph_search.search_sql(settings.sql_dir, settings.embedding_dim)
     backend = backend_for(settings.warehouse)
+    query = paragraph_search.search_sql(settings.sql_dir, settings.embedding_dim, backend.fulltext_source)
     with backend.connect_read_only() as con:
-        if not backend.has_search_index(con):
-            raise RuntimeError("this warehouse has no search index yet (run `newsdag run` to build it)")
+        if not backend.has_search_index(con):  # (a warehouse from before the index, or its folder not copied)
+            raise RuntimeError("the full-text index of this warehouse is missing or unreadable: run `newsdag run` "
+                               "once to build it from the stored paragraphs")
         vector = encode_texts([text], settings.embedding_model, settings.embedding_device)[0]
         frame = backend.search_paragraphs(con, query, paragraph_search.search_params(text, vector, limit))
     if show_sql:

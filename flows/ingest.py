@@ -222,6 +222,9 @@ def group_stories(settings: Settings, rebuild_search_index: bool, run_id: str = 
     one transaction, rewritten only where they changed); the full-text index for `newsdag search`.
     `current`: computed for what is stored, with today's settings and code, skipped."""
     if current:
+        with backend_for(settings.warehouse).connect() as con:  # a missing full-text index is built all the same
+            if not backend_of(con).has_search_index(con):
+                backend_of(con).rebuild_search_index(con)
         return _skipped()
     with backend_for(settings.warehouse).connect() as con:
         # A run killed after loading and before this step left the search index behind the content.

@@ -20,6 +20,7 @@ from flows.reporting import first_line
 from storage.backend import backend_for
 from storage.loads import finish_run, start_run
 from storage.schema import claim_warehouse
+from storage.search_index import remove_index_folder, search_index_path
 from storage.state import article_count, never_held_data, stored_embedding_dim_or_none
 from tasks import similarity
 from tasks.settings import Settings
@@ -35,9 +36,9 @@ class DiskFull(OSError):
 
 def warehouse_files(path: Path, data_only: bool = False) -> list[Path]:
     """The files that live beside a single-file warehouse: its data (the DuckDB file, its write-ahead
-    log, the HNSW index of paragraph vectors) and, unless `data_only`, the writer's lock and the state a
-    running run publishes for `newsdag status`."""
-    data = [path, path.with_name(path.name + ".wal"), similarity.paragraph_index_path(path)]
+    log, the HNSW index of paragraph vectors, the full-text index's folder) and, unless `data_only`, the
+    writer's lock and the state a running run publishes for `newsdag status`."""
+    data = [path, path.with_name(path.name + ".wal"), similarity.paragraph_index_path(path), search_index_path(path)]
     if data_only:
         return data
     return data + [path.with_name(path.name + suffix) for suffix in (".lock", RUN_STATE_SUFFIX)]
@@ -65,7 +66,7 @@ def warehouse_file_held(settings: Settings) -> Iterator[None]:
                     discard = never_held_data(con)
                 if discard:
                     for path in warehouse_files(settings.warehouse, data_only=True):
-                        path.unlink(missing_ok=True)
+                        remove_file(path)
                     created = claim(settings)
         except Exception as error:  # a disk too full to create the warehouse on says so
             full = disk_full_error(error, settings.warehouse)
@@ -108,7 +109,15 @@ def remove_if_empty(path: Path) -> None:
         return
     if empty:
         for file in warehouse_files(path, data_only=True):
-            file.unlink(missing_ok=True)
+            remove_file(file)
+
+
+def remove_file(path: Path) -> None:
+    """Remove one of a warehouse's files, or the full-text index's folder (if newsdag made it)."""
+    if path.is_dir() and not path.is_symlink():
+        remove_index_folder(path)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def refuse_empty_raw_folder(settings: Settings, files: pl.DataFrame) -> None:

@@ -25,7 +25,7 @@ from typing import IO
 import duckdb
 import polars as pl
 
-from storage import lake
+from storage import lake, search_index
 from storage.connection import (
     WarehouseBusy, load_extension, open_database, retry_on_conflict, transaction, utc_now,
 )
@@ -48,6 +48,9 @@ class Backend(ABC):
     # A run publishes its progress in a file beside it (DuckDB lets no other process read a file it writes).
     publishes_run_state: bool
     other_model_advice: str  # what to do when the warehouse was built for another embedding size
+    # Where search's full-text candidates come from (tasks/search.FULLTEXT_SOURCES): DuckDB's fts index over
+    # the paragraphs the search connection sees, unless the backend keeps an index of its own.
+    fulltext_source: str = "fts"
 
     def __init__(self, location: Path | str) -> None:
         self.location = location
@@ -119,14 +122,16 @@ class Backend(ABC):
 
     @abstractmethod
     def rebuild_search_index(self, con: duckdb.DuckDBPyConnection) -> None:
-        """(Re)build the BM25 full-text index over paragraphs, where one is stored."""
+        """Bring the BM25 full-text index in line with the stored paragraphs, where one is stored (on the
+        single file incrementally: it costs what changed since the last time)."""
 
     @abstractmethod
     def has_search_index(self, con: duckdb.DuckDBPyConnection) -> bool: ...
 
     @abstractmethod
     def search_paragraphs(self, con: duckdb.DuckDBPyConnection, query: str, params: dict[str, object]) -> pl.DataFrame:
-        """Run a search query (built by tasks/search.py, values as parameters) with fts loaded."""
+        """Run a search query (built by tasks/search.py for this backend's `fulltext_source`, values as
+        parameters) with its full-text candidates at hand."""
 
 
 class DuckDBFile(Backend):
@@ -136,6 +141,7 @@ class DuckDBFile(Backend):
     has_paragraph_index_file = True
     publishes_run_state = True
     other_model_advice = "Use a new warehouse file (--warehouse) for another model."
+    fulltext_source = "index"  # a tantivy index beside the file, updated incrementally (storage/search_index.py)
     location: Path
 
     @contextmanager
@@ -242,17 +248,21 @@ class DuckDBFile(Backend):
         con.execute("insert or replace into warehouse_meta values (?, ?)", [key, value])
 
     def rebuild_search_index(self, con: duckdb.DuckDBPyConnection) -> None:
-        # DuckDB fts indexes are not updated on insert.
-        load_extension(con, "fts")
-        con.execute("pragma create_fts_index('paragraphs', 'paragraph_id', 'text', overwrite = 1)")
+        # DuckDB's fts index cannot be updated, and rebuilding it cost ~1 ms a stored paragraph at every
+        # run: a tantivy index beside the file takes the changes only.
+        search_index.sync(con, self.location)
 
     def has_search_index(self, con: duckdb.DuckDBPyConnection) -> bool:
-        row = con.execute("select count(*) from duckdb_schemas() where schema_name = 'fts_main_paragraphs'").fetchone()
-        return bool(row and row[0])
+        return search_index.index_present(self.location)
 
     def search_paragraphs(self, con: duckdb.DuckDBPyConnection, query: str, params: dict[str, object]) -> pl.DataFrame:
-        load_extension(con, "fts")
-        return read_frame(con, query, params)
+        """The full-text candidates from the index beside the file (opened read-only), passed to the query
+        as the frame `search_index_hits`; the text itself is not a parameter of the query."""
+        index = search_index.open_for_search(self.location)
+        params = dict(params)
+        hits = search_index.top_hits(index, str(params.pop("text")), int(params["candidates"]))  # type: ignore[call-overload]
+        with registered(con, "search_index_hits", hits):
+            return read_frame(con, query, params)
 
 
 class DuckLake(Backend):

@@ -1,7 +1,9 @@
-"""Paragraph search: full-text (DuckDB fts, BM25) and semantic (cosine) results fused by reciprocal rank.
+"""Paragraph search: full-text (BM25) and semantic (cosine) results fused by reciprocal rank.
 
-One SQL query does it all (sql/internal/search_paragraphs.sql); every value (the text, the query vector,
-limits) is a parameter.
+One SQL query fuses them (sql/internal/search_paragraphs.sql); every value (the text, the query vector,
+limits) is a parameter. Where the full-text candidates come from is the backend's (`Backend.fulltext_source`):
+the single file's tantivy index beside it (storage/search_index.py), or DuckDB's fts index that a DuckLake's
+search builds in memory.
 """
 
 from __future__ import annotations
@@ -34,10 +36,19 @@ def checked_text(text: str) -> str:
     return text
 
 
-def search_sql(sql_dir: Path, dimension: int) -> str:
-    """The search query for a warehouse of `dimension`-sized embeddings (a type, not a value)."""
-    query = (sql_dir / "internal" / "search_paragraphs.sql").read_text()
-    return query.replace("{dimension}", str(int(dimension)))
+# Where the full-text candidates (paragraph_id, bm25) come from: sql/internal/search_fulltext_<source>.sql.
+FULLTEXT_SOURCES = ("fts", "index")
+
+
+def search_sql(sql_dir: Path, dimension: int, fulltext_source: str = "fts") -> str:
+    """The search query for a warehouse of `dimension`-sized embeddings (a type, not a value), its
+    full-text candidates from `fulltext_source` (one of FULLTEXT_SOURCES)."""
+    if fulltext_source not in FULLTEXT_SOURCES:
+        raise ValueError(f"unknown full-text source {fulltext_source!r}")
+    internal = sql_dir / "internal"
+    fulltext = (internal / f"search_fulltext_{fulltext_source}.sql").read_text().rstrip()
+    query = (internal / "search_paragraphs.sql").read_text()
+    return query.replace("{fulltext_hits}", fulltext).replace("{dimension}", str(int(dimension)))
 
 
 def search_params(text: str, vector: np.ndarray, limit: int, candidates: int = CANDIDATES) -> dict[str, object]:

@@ -1,19 +1,26 @@
-with semantic as (
+-- Paragraph search (tasks/search.py): the full-text and the semantic candidates fused by reciprocal rank.
+-- fulltext_hits (paragraph_id, bm25) is where the backend's full-text candidates come from, filled in from
+-- search_fulltext_<source>.sql: on the single file the BM25 ranking of the tantivy index beside the warehouse
+-- (storage/search_index.py), passed in as a frame; on a DuckLake DuckDB's fts index, built at search time.
+with fulltext_hits as (
+{fulltext_hits}
+),
+semantic as (
     select paragraph_id, cosine, row_number() over (order by cosine desc, paragraph_id) as semantic_rank
     from (
         select paragraph_id, array_cosine_similarity(embedding, cast($vector as float[{dimension}])) as cosine
         from paragraphs
-        order by cosine desc
+        order by cosine desc, paragraph_id
         limit $candidates
     )
 ),
 fulltext as (
     select paragraph_id, bm25, row_number() over (order by bm25 desc, paragraph_id) as fulltext_rank
     from (
-        select paragraph_id, fts_main_paragraphs.match_bm25(paragraph_id, $text) as bm25
-        from paragraphs
+        select paragraph_id, bm25
+        from fulltext_hits
         where bm25 is not null
-        order by bm25 desc
+        order by bm25 desc, paragraph_id
         limit $candidates
     )
 ),
