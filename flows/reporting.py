@@ -121,7 +121,7 @@ def publish_artifacts(outcomes: pl.DataFrame, summary: dict[str, Any], top_state
     if top_statements:
         create_table_artifact(
             key="top-statements", table=top_statements,
-            description="Paragraphs linked to the most other articles (statements carried by several outlets)",
+            description="This run's paragraphs linked to the most other articles (statements carried by several outlets)",
         )
     quality = summary["quality"]
     steps = "\n".join(f"| {name} | {seconds:.2f} |" for name, seconds in summary["seconds_per_step"].items())

@@ -9,99 +9,130 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from storage.connection import transaction, utc_now
-from storage.frames import insert, internal_sql, read_frame, registered, sql_files
+from storage.connection import utc_now
+from storage.frames import insert, internal_sql, key_frame, read_frame, registered, sql_files
 
 
-def story_inputs(con: duckdb.DuckDBPyConnection) -> dict[str, pl.DataFrame]:
-    """What article similarity, topics and stories are computed from (article vectors: `article_vectors`)."""
-    return {
-        "links": read_frame(con, "select paragraph_id_a, paragraph_id_b, article_id_a, article_id_b, cosine, kind "
-                                 "from paragraph_similarity"),
-        "articles": read_frame(con, internal_sql("story_articles_input")),
-        "paragraph_hashes": read_frame(con, "select paragraph_id, article_id, text_sha256 from paragraphs"),
-        "entities": read_frame(
-            con,
-            "select m.article_id, e.canonical_name, e.label, count(*) as mentions "
-            "from entity_mentions m join entities e using (entity_id) group by all",
-        ),
-        "previous": read_frame(
-            con, "select sa.article_id, sa.story_id, s.topic_id from story_articles sa left join stories s using (story_id)"),
-        "retired": read_frame(con, "select absorbed_id from cluster_merges"),
-    }
+def article_signatures(con: duckdb.DuckDBPyConnection, period: str, identical_max: int) -> pl.DataFrame:
+    """Every article's grouping period and the digest of what its derived rows are computed from, now
+    (`article_id`, `period`, `signature`)."""
+    return read_frame(con, internal_sql("grouping_signatures"),
+                      {"one_period": period == "all", "part": "day" if period == "all" else period,
+                       "identical_max": identical_max})
 
 
-def refresh_article_vectors(
-    con: duckdb.DuckDBPyConnection, compute: Callable[[pl.DataFrame], pl.DataFrame]
-) -> pl.DataFrame:
-    """Bring `article_vectors` in line with the articles (drop those of gone or changed articles, add the
-    missing ones with `compute(paragraph_id, article_id, embedding)` -> article_id, embedding) and
-    return them all (`article_id`, `embedding`). Only new or changed articles' paragraphs are read."""
-    with transaction(con):
-        return refresh_article_vector_rows(con, compute)
+def stored_article_signatures(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """The periods and digests as of the last grouping."""
+    return read_frame(con, "select article_id, period, grouping_signature, similarity_signature from article_signatures")
+
+
+def grouping_inputs(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> dict[str, pl.DataFrame]:
+    """What topics and stories of these articles (whole periods) are computed from: their metadata,
+    entity profiles, stored story and topic, and the ids a new cluster must not take."""
+    with registered(con, "regrouped_articles", key_frame("article_id", article_ids)):
+        previous = read_frame(con, internal_sql("grouping_previous"))
+        replaced = pl.concat([previous["story_id"], previous["topic_id"]]).drop_nulls().unique().rename("id")
+        with registered(con, "replaced_ids", replaced.to_frame()):
+            reserved = read_frame(con, internal_sql("grouping_reserved_ids"))
+        return {
+            "articles": read_frame(con, internal_sql("grouping_articles")),
+            "entities": read_frame(
+                con,
+                "select m.article_id, e.canonical_name, e.label, count(*) as mentions "
+                "from entity_mentions m semi join regrouped_articles r using (article_id) "
+                "join entities e using (entity_id) group by all",
+            ),
+            "previous": previous,
+            "reserved": reserved,
+        }
+
+
+def similarity_inputs(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> dict[str, pl.DataFrame]:
+    """What the article-similarity rows of pairs with an end in these articles are computed from: their
+    paragraph links, the paragraphs sharing a text with theirs, and both ends' metadata."""
+    with registered(con, "changed_articles", key_frame("article_id", article_ids)):
+        links = read_frame(con, internal_sql("grouping_similarity_links"))
+        shared = read_frame(con, internal_sql("grouping_shared_texts"))
+    linked = pl.concat([links["article_id_a"], links["article_id_b"], shared["article_id"]]).unique().rename("article_id")
+    with registered(con, "linked_articles", linked.to_frame()):
+        articles = read_frame(con, internal_sql("grouping_article_meta"))
+    return {"links": links, "paragraph_hashes": shared, "articles": articles}
 
 
 def refresh_article_vector_rows(
-    con: duckdb.DuckDBPyConnection, compute: Callable[[pl.DataFrame], pl.DataFrame]
+    con: duckdb.DuckDBPyConnection, article_ids: list[str], compute: Callable[[pl.DataFrame], pl.DataFrame]
 ) -> pl.DataFrame:
-    """refresh_article_vectors inside the caller's transaction."""
-    con.execute(
-        "delete from article_vectors v where not exists (select 1 from articles a "
-        "where a.article_id = v.article_id and a.content_sha256 = v.content_sha256)")
-    missing = read_frame(con, internal_sql("missing_article_vectors"))
-    if missing.height:
-        fresh = compute(missing).join(
-            read_frame(con, "select article_id, content_sha256 from articles"), on="article_id")
-        with registered(con, "incoming_vectors", fresh):
-            con.execute("insert into article_vectors select article_id, content_sha256, embedding from incoming_vectors")
-    return read_frame(con, "select article_id, embedding from article_vectors order by article_id")
+    """Inside the caller's transaction: bring these articles' rows of `article_vectors` in line with the
+    articles (drop those of gone or changed ones, add the missing ones with `compute(paragraph_id,
+    article_id, embedding)` -> article_id, embedding) and return theirs (`article_id`, `embedding`)."""
+    with registered(con, "regrouped_articles", key_frame("article_id", article_ids)):
+        con.execute(
+            "delete from article_vectors v where article_id in (select article_id from regrouped_articles) and not exists "
+            "(select 1 from articles a where a.article_id = v.article_id and a.content_sha256 = v.content_sha256)")
+        missing = read_frame(con, internal_sql("grouping_missing_vectors"))
+        if missing.height:
+            fresh = compute(missing).join(
+                read_frame(con, "select article_id, content_sha256 from articles semi join regrouped_articles using (article_id)"),
+                on="article_id")
+            with registered(con, "incoming_vectors", fresh):
+                con.execute("insert into article_vectors select article_id, content_sha256, embedding from incoming_vectors")
+        return read_frame(con, "select article_id, embedding from article_vectors semi join regrouped_articles "
+                               "using (article_id) order by article_id")
 
 
-def _same_rows(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> bool:
-    """Whether `table` holds exactly `frame`'s rows (its columns), so that a re-run rewrites nothing."""
-    columns = ", ".join(frame.columns)
-    with registered(con, "candidate_rows", frame):
-        row = con.execute(
-            f"select (select count(*) from {table}) = (select count(*) from candidate_rows) and not exists ("
-            f"select {columns} from candidate_rows except select {columns} from {table})"  # our own names
-        ).fetchone()
-    return bool(row and row[0])
+def forget_article_vectors(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> None:
+    """Inside the caller's transaction: the article vectors of these (gone) articles."""
+    with registered(con, "gone_articles", key_frame("article_id", article_ids)):
+        con.execute("delete from article_vectors where article_id in (select article_id from gone_articles)")
 
 
-def replace_stories(
-    con: duckdb.DuckDBPyConnection, article_similarity: pl.DataFrame, stories: pl.DataFrame,
-    story_articles: pl.DataFrame, topics: pl.DataFrame | None = None, merges: pl.DataFrame | None = None,
-    run_id: str = "",
-) -> dict[str, bool]:
-    """Replace the derived article-similarity, topic and story tables in one transaction, and record new
-    merges (`level`, `absorbed_id`, `survivor_id`). A table whose rows are unchanged is not rewritten.
-    Returns which tables were rewritten."""
-    with transaction(con):
-        return replace_story_tables(con, article_similarity, stories, story_articles, topics, merges, run_id)
-
-
-def replace_story_tables(
-    con: duckdb.DuckDBPyConnection, article_similarity: pl.DataFrame, stories: pl.DataFrame,
-    story_articles: pl.DataFrame, topics: pl.DataFrame | None = None, merges: pl.DataFrame | None = None,
-    run_id: str = "",
-) -> dict[str, bool]:
-    """replace_stories inside the caller's transaction."""
-    frames = [("article_similarity", article_similarity), ("stories", stories), ("story_articles", story_articles)]
-    if topics is not None:
-        frames.append(("topics", topics))
-    rewritten: dict[str, bool] = {}
-    for table, frame in frames:
-        rewritten[table] = not _same_rows(con, table, frame)
-        if rewritten[table]:
+def replace_groups(
+    con: duckdb.DuckDBPyConnection, regrouped: list[str], changed: list[str], article_similarity: pl.DataFrame,
+    stories: pl.DataFrame, story_articles: pl.DataFrame, topics: pl.DataFrame, merges: pl.DataFrame,
+    signatures: pl.DataFrame, run_id: str = "", everything: bool = False,
+) -> None:
+    """Inside the caller's transaction: the regrouped articles' topics and stories replace those they were
+    in; the similarity rows of pairs with an end in a changed article replace theirs; new merges are
+    recorded (`level`, `absorbed_id`, `survivor_id`); `signatures` (of the regrouped and changed articles
+    still stored) replace theirs, and the gone articles' go. `everything`: every article was regrouped
+    (new settings or code): the tables are replaced whole."""
+    if everything:
+        for table in ("article_similarity", "story_articles", "stories", "topics", "article_signatures"):
             con.execute(f"delete from {table}")  # our own table names
-            insert(con, table, frame)
-    if merges is not None and merges.height:
+    with registered(con, "regrouped_articles", key_frame("article_id", regrouped)), \
+            registered(con, "changed_articles", key_frame("article_id", changed)):
+        con.execute("delete from article_similarity where article_id_a in (select article_id from changed_articles) "
+                    "or article_id_b in (select article_id from changed_articles)")
+        insert(con, "article_similarity", article_similarity)
+        # The clusters of the regrouped articles lie within their periods: they are replaced whole.
+        con.execute("create or replace temp table replaced_stories as select distinct sa.story_id, s.topic_id "
+                    "from story_articles sa semi join regrouped_articles using (article_id) left join stories s using (story_id)")
+        con.execute("delete from story_articles where story_id in (select story_id from replaced_stories) "
+                    "or article_id in (select article_id from regrouped_articles)")
+        con.execute("delete from stories where story_id in (select story_id from replaced_stories)")
+        con.execute("delete from topics where topic_id in (select topic_id from replaced_stories)")
+        con.execute("drop table replaced_stories")
+        insert(con, "topics", topics)
+        insert(con, "stories", stories)
+        insert(con, "story_articles", story_articles)
+        con.execute("delete from article_signatures where article_id in (select article_id from regrouped_articles) "
+                    "or article_id in (select article_id from changed_articles)")
+        insert(con, "article_signatures", signatures)
+    if merges.height:
         recorded = merges.with_columns(merged_at=pl.lit(utc_now()), run_id=pl.lit(run_id))
         with registered(con, "incoming_merges", recorded):
             con.execute("insert into cluster_merges select level, absorbed_id, survivor_id, merged_at, run_id "
                         "from incoming_merges anti join cluster_merges using (level, absorbed_id)")
-    rewritten["cluster_merges"] = bool(merges is not None and merges.height)
-    return rewritten
+
+
+def stored_meta(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
+    row = con.execute("select value from warehouse_meta where key = ?", [key]).fetchone()
+    return None if row is None else str(row[0])
+
+
+def story_count(con: duckdb.DuckDBPyConnection) -> int:
+    row = con.execute("select count(*) from stories").fetchone()
+    return int(row[0]) if row else 0
 
 
 def claim_derived_tables(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
@@ -160,5 +191,5 @@ def run_checks(
 def run_report(con: duckdb.DuckDBPyConnection, sql_dir: Path, run_id: str) -> dict[str, object]:
     """Quality figures for one run's articles and the most-linked cross-outlet statements."""
     quality = read_frame(con, (sql_dir / "reports" / "run_quality.sql").read_text(), [run_id]).to_dicts()[0]
-    statements = read_frame(con, (sql_dir / "reports" / "top_statements.sql").read_text())
+    statements = read_frame(con, (sql_dir / "reports" / "top_statements.sql").read_text(), [run_id])
     return {**quality, "top_statements": statements.to_dicts()}

@@ -6,7 +6,7 @@ import hashlib
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -63,6 +63,14 @@ class Settings(BaseSettings):
     # average linkage cuts its tree into topics (running subjects) and stories (one event); bench/stories.py.
     topic_min_similarity: float = Field(default=0.2, ge=0.0, le=1.0)
     story_min_similarity: float = Field(default=0.6, ge=0.0, le=1.0)
+    # Articles are grouped with those of the same calendar period only (their published date, else the day
+    # their file was first seen): a run regroups only the periods it changed, so its cost follows what it
+    # adds, not the archive. `auto`: every article together while the warehouse holds up to 20,000 articles
+    # (tasks/topics.WHOLE_ARCHIVE_MAX: one grouping of the whole archive, as good as grouping gets), a week
+    # beyond. Longer periods keep longer-running subjects in one topic and cost more per run (~20,000
+    # articles a week at a million a year); `all`: always together, every article regrouped whenever
+    # anything changed (bench/scale.py, bench/stories.py).
+    grouping_period: Literal["auto", "day", "week", "month", "quarter", "year", "all"] = "auto"
 
     # Cleaning rules (or families of rules) switched off, by name: NEWSDAG_CLEAN_DISABLE=caption,recurring
     # (`newsdag clean --rules` lists them). An unknown name is an error that lists the known ones.

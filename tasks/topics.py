@@ -18,10 +18,17 @@ tree is built per component from that graph's candidate pairs (all of them up to
 `EXACT_NEIGHBOURS_MAX` articles, an HNSW index's nearest neighbours beyond). A component larger than
 `EXACT_COMPONENT_MAX` is split on stronger pairs first (an approximation: fewer topic merges).
 
-Order-free and stable: the clustering is recomputed from the full set of articles each run in sorted
-id order (the result does not depend on the order articles arrived in), then ids are carried over from
-the previous assignment (`carry_ids`): a cluster keeps the id of the previous cluster it shares most
-articles with, two previous clusters that one new cluster absorbs are recorded as a merge.
+Grouped by period: articles are grouped only with those of the same calendar period (group_articles:
+their published date, else the day their file was first seen; NEWSDAG_GROUPING_PERIOD: by default all
+together up to WHOLE_ARCHIVE_MAX articles, a week at a time beyond),
+and everything a period's grouping reads (entity weights, candidate pairs, label term weights) comes from
+its own articles. So a run regroups only the periods whose articles changed (flows/derived.derive_stories),
+and the result equals grouping every period: a run's cost follows the period it adds to, not the archive.
+
+Order-free and stable: each period is clustered from its full set of articles in sorted id order (the
+result does not depend on the order articles arrived in), then ids are carried over from the previous
+assignment (`carry_ids`): a cluster keeps the id of the previous cluster it shares most articles with, two
+previous clusters that one new cluster absorbs are recorded as a merge.
 """
 
 from __future__ import annotations
@@ -72,6 +79,10 @@ APPROX_NEIGHBOURS = 50
 # A component larger than this is split on stronger pairs (see cluster_levels) rather than given the exact
 # tree, whose distance matrix is quadratic (5,000 articles: 200 MB a copy).
 EXACT_COMPONENT_MAX = 5_000
+# NEWSDAG_GROUPING_PERIOD=auto groups every article together up to this many articles (the exact candidate
+# search's reach), and a week at a time beyond (`grouping_period`).
+WHOLE_ARCHIVE_MAX = EXACT_NEIGHBOURS_MAX
+AUTO_PERIOD = "week"
 LABEL_TERMS = 3
 LABEL_ENTITIES = 3
 BLOCK_ROWS = 2048
@@ -88,6 +99,14 @@ STORY_SCHEMA = {
 }
 STORY_ARTICLE_SCHEMA = {"story_id": pl.String, "article_id": pl.String, "is_original": pl.Boolean}
 MERGE_SCHEMA = {"level": pl.String, "absorbed_id": pl.String, "survivor_id": pl.String}
+
+
+def grouping_period(setting: str, n_articles: int) -> str:
+    """The calendar period articles are grouped within (`all`: one period) for NEWSDAG_GROUPING_PERIOD and
+    the number of stored articles: a function of the stored articles alone, as the grouping must be."""
+    if setting == "auto":
+        return "all" if n_articles <= WHOLE_ARCHIVE_MAX else AUTO_PERIOD
+    return setting
 
 
 def article_vectors(paragraph_vectors: pl.DataFrame) -> pl.DataFrame:
@@ -548,44 +567,64 @@ def group_articles(
     vectors: pl.DataFrame, articles: pl.DataFrame, entities: pl.DataFrame, previous: pl.DataFrame,
     retired: frozenset[str] = frozenset(), topic_min: float = TOPIC_MIN_SIMILARITY, story_min: float = STORY_MIN_SIMILARITY,
     exact_max: int = EXACT_NEIGHBOURS_MAX, split_ratio: float = TOPIC_SPLIT_RATIO,
-    subject_min_share: float = SUBJECT_MIN_SHARE,
+    subject_min_share: float = SUBJECT_MIN_SHARE, reserved: frozenset[str] = frozenset(),
 ) -> Grouping:
-    """Topics and stories of every article with a vector.
+    """Topics and stories of every article with a vector, grouped within its period.
 
     `vectors`: `article_id`, `embedding` (article_vectors); `articles`: `article_id`, `title`, `lede`,
-    `published`, `outlet`, `first_seen_at`; `entities`: `article_id`, `canonical_name`, `label`,
+    `published`, `outlet`, `first_seen_at`, and optionally `period` (articles of different periods are
+    never grouped together; absent: one period); `entities`: `article_id`, `canonical_name`, `label`,
     `mentions`; `previous`: the last run's `article_id`, `story_id`, `topic_id` (empty on a first run);
-    `retired`: ids absorbed by merges in earlier runs (never given out again).
+    `retired`: ids absorbed by merges in earlier runs (never given out again); `reserved`: ids in use by
+    clusters outside these articles (a founder never takes one).
+
+    Each period is grouped from its own articles only (its entity weights, its candidate pairs, its
+    labels' term weights), so that a period's topics and stories follow from its articles alone: a run
+    regroups only the periods whose articles changed, and the result equals grouping every period.
     """
     if vectors.height == 0:
         return Grouping(pl.DataFrame(schema=TOPIC_SCHEMA), pl.DataFrame(schema=STORY_SCHEMA),
                         pl.DataFrame(schema=STORY_ARTICLE_SCHEMA), pl.DataFrame(schema=MERGE_SCHEMA))
-    features = article_features(vectors, entities)
-    topic_no, story_no = cluster_levels(features, topic_min, story_min, exact_max, split_ratio=split_ratio,
-                                        subject_min_share=subject_min_share)
-    position = {article_id: i for i, article_id in enumerate(features.ids)}
+    if "period" not in articles.columns:
+        articles = articles.with_columns(period=pl.lit(None, dtype=pl.Date))
+    with_vectors = articles.join(vectors.select("article_id"), on="article_id", how="semi")
+    parts: list[tuple[pl.DataFrame, Features]] = []
+    next_topic = next_story = 0
+    for (_,), members in with_vectors.sort("period", "article_id", nulls_last=True).group_by("period", maintain_order=True):
+        features = article_features(vectors.join(members.select("article_id"), on="article_id", how="semi"),
+                                    entities.join(members.select("article_id"), on="article_id", how="semi"))
+        topic_no, story_no = cluster_levels(features, topic_min, story_min, exact_max, split_ratio=split_ratio,
+                                            subject_min_share=subject_min_share)
+        parts.append((pl.DataFrame({"article_id": features.ids, "topic_no": topic_no + next_topic,
+                                    "story_no": story_no + next_story}), features))
+        next_topic += int(topic_no.max()) + 1
+        next_story += int(story_no.max()) + 1
     # Earliest first: published date (unknown last), then id; not the time a run saw it, which
     # depends on how the articles were batched.
-    meta = articles.filter(pl.col("article_id").is_in(features.ids)).sort(
-        "published", "article_id", nulls_last=True).with_row_index("earliest")
-    frame = pl.DataFrame({"article_id": features.ids, "topic_no": topic_no, "story_no": story_no}).join(
-        meta, on="article_id")
+    meta = with_vectors.sort("published", "article_id", nulls_last=True).with_row_index("earliest")
+    frame = pl.concat([numbers for numbers, _ in parts]).join(meta, on="article_id")
     topic_names, topic_merges = carry_ids(
         frame.select("article_id", cluster="topic_no", earliest="earliest"),
-        previous.select("article_id", old_id="topic_id").drop_nulls(), "topic-", retired)
+        previous.select("article_id", old_id="topic_id").drop_nulls(), "topic-", retired | reserved)
     story_names, story_merges = carry_ids(
         frame.select("article_id", cluster="story_no", earliest="earliest"),
-        previous.select("article_id", old_id="story_id").drop_nulls(), "story-", retired)
+        previous.select("article_id", old_id="story_id").drop_nulls(), "story-", retired | reserved)
     frame = frame.with_columns(
         topic_id=pl.col("topic_no").replace_strict(topic_names, return_dtype=pl.String),
         story_id=pl.col("story_no").replace_strict(story_names, return_dtype=pl.String),
     )
-    topics = _summaries(frame, "topic_id", features, position, entities)
-    topics = topics.join(frame.group_by("topic_id").agg(n_stories=pl.col("story_id").n_unique().cast(pl.Int32)),
-                         on="topic_id").select(list(TOPIC_SCHEMA)).cast(TOPIC_SCHEMA).sort("topic_id")  # type: ignore[arg-type]
-    stories = _summaries(frame, "story_id", features, position, entities).join(
-        frame.select("story_id", "topic_id").unique(), on="story_id").select(list(STORY_SCHEMA)).cast(
-        STORY_SCHEMA).sort("story_id")  # type: ignore[arg-type]
+    topic_parts, story_parts = [], []
+    for numbers, features in parts:
+        members = frame.join(numbers.select("article_id"), on="article_id", how="semi")
+        position = {article_id: i for i, article_id in enumerate(features.ids)}
+        named = entities.join(numbers.select("article_id"), on="article_id", how="semi")
+        topic_parts.append(_summaries(members, "topic_id", features, position, named))
+        story_parts.append(_summaries(members, "story_id", features, position, named))
+    topics = pl.concat(topic_parts).join(
+        frame.group_by("topic_id").agg(n_stories=pl.col("story_id").n_unique().cast(pl.Int32)), on="topic_id"
+    ).select(list(TOPIC_SCHEMA)).cast(TOPIC_SCHEMA).sort("topic_id")  # type: ignore[arg-type]
+    stories = pl.concat(story_parts).join(frame.select("story_id", "topic_id").unique(), on="story_id").select(
+        list(STORY_SCHEMA)).cast(STORY_SCHEMA).sort("story_id")  # type: ignore[arg-type]
     original = frame.sort("earliest").group_by("story_id", maintain_order=True).first().select(
         "story_id", original_id="article_id")
     story_articles = frame.join(original, on="story_id").select(

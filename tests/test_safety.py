@@ -311,6 +311,12 @@ def comparable_state(path: Path) -> dict[str, object]:
                 "select source_path, case when status in ('loaded', 'unchanged') then 'present' else status end "
                 "from ingest_files where status <> 'deleted'").fetchall()),
             "stories": story_state(con),
+            "similarity": sorted(con.execute(
+                "select a.source_path, b.source_path, s.linked_paragraphs_a, s.linked_paragraphs_b, s.relation, "
+                "round(s.mean_cosine, 4) from article_similarity s join articles a on a.article_id = s.article_id_a "
+                "join articles b on b.article_id = s.article_id_b").fetchall()),
+            "labels": sorted(con.execute(
+                "select label, n_articles, n_stories from topics union all select label, n_articles, -1 from stories").fetchall()),
             "orphans": run_checks(con, SQL_DIR).rows(),
         }
 

@@ -92,7 +92,8 @@ import polars as pl  # noqa: E402
 import pytest  # noqa: E402
 
 from storage.backend import backend_for, backend_of
-from storage.derived import replace_stories
+from storage.connection import transaction
+from storage.derived import replace_groups
 from tasks import topics  # noqa: E402
 
 # Two short events of our own (a harbour board vote, a cup semi-final), two outlets each, beside the samples.
@@ -173,7 +174,7 @@ def test_grouping_is_identical_under_other_hash_seeds(mixed_run: Path, tmp_path:
         copy = tmp_path / f"seed-{seed}.duckdb"
         shutil.copy(mixed_run, copy)
         with duckdb.connect(str(copy)) as connection:  # forget the grouping: computed afresh in the subprocess
-            for table in ("story_articles", "stories", "topics", "cluster_merges", "article_vectors"):
+            for table in ("story_articles", "stories", "topics", "cluster_merges", "article_vectors", "article_signatures"):
                 connection.execute(f"delete from {table}")
         env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(PROJECT_ROOT)}
         done = subprocess.run([sys.executable, "-c", REGROUP, str(copy)], env=env, cwd=PROJECT_ROOT,
@@ -301,17 +302,25 @@ def test_articles_that_bridge_two_stories_merge_them_and_the_old_id_resolves(tmp
     with backend_for(path).connect() as connection:
         backend_of(connection).apply_schema(connection, PROJECT_ROOT / "sql", 8, "test")
         empty_similarity = pl.DataFrame(schema=stories_schema())
+        no_signatures = pl.DataFrame(schema={"article_id": pl.String, "period": pl.Date, "grouping_signature": pl.UInt64, "similarity_signature": pl.UInt64})
+
+        def replace(grouping: topics.Grouping, run_id: str) -> None:
+            ids = grouping.story_articles["article_id"].to_list()
+            with transaction(connection):
+                replace_groups(connection, ids, ids, empty_similarity, grouping.stories, grouping.story_articles,
+                               grouping.topics, grouping.merges, no_signatures, run_id)
+
         for grouping, run_id in ((first, "run-1"), (second, "run-2")):
-            replace_stories(connection, empty_similarity, grouping.stories, grouping.story_articles,
-                                      grouping.topics, grouping.merges, run_id)
+            replace(grouping, run_id)
         resolved = dict(connection.execute(
             "select old_id, current_id from cluster_id_map where level = 'story'").fetchall())
         assert resolved == {"story-a": "story-a", "story-b": "story-a"}
         assert connection.execute("select run_id from cluster_merges").fetchall() == [("run-2",)]
-        # The same grouping again rewrites nothing and records no merge twice.
-        rewritten = replace_stories(connection, empty_similarity, second.stories, second.story_articles,
-                                              second.topics, second.merges, "run-3")
-        assert not any(rewritten[t] for t in ("stories", "story_articles", "topics"))
+        # The same grouping again leaves the same rows and records no merge twice.
+        before = connection.execute("select * from story_articles order by all").fetchall()
+        replace(second, "run-3")
+        assert connection.execute("select * from story_articles order by all").fetchall() == before
+        assert connection.execute("select count(*) from stories").fetchone() == (1,)
         assert connection.execute("select count(*) from cluster_merges").fetchone() == (1,)
 
 
@@ -386,3 +395,78 @@ def test_topic_terms_are_what_a_cluster_is_about_not_how_news_is_written() -> No
     })
     assert terms["a"][:2] == ["blair", "labour"] and terms["b"][:2] == ["brown", "budget"]
     assert not {"mr", "said", "told", "according", "dr", "says"} & {t for ts in terms.values() for t in ts}
+
+
+def test_each_period_is_grouped_from_its_own_articles_alone() -> None:
+    # Two periods of near-identical articles (one story if they shared a period) with shared entities: the
+    # grouping of both periods at once equals each period grouped alone, labels included, and no cluster
+    # spans two periods.
+    rng = np.random.default_rng(7)
+    base = rng.normal(size=8)
+    ids = [f"a{i}" for i in range(6)]
+    vectors = pl.DataFrame({"article_id": ids, "embedding": [list(base + rng.normal(scale=0.05, size=8)) for _ in ids]},
+                           schema={"article_id": pl.String, "embedding": pl.List(pl.Float32)})
+    articles = _articles(ids).with_columns(period=pl.Series([date(2024, 3, 4)] * 3 + [date(2024, 3, 11)] * 3))
+    entities = pl.DataFrame({"article_id": ids, "canonical_name": ["Harbour Board"] * 6, "label": ["ORG"] * 6,
+                             "mentions": [2, 1, 3, 1, 2, 2]})
+    previous = pl.DataFrame(schema={"article_id": pl.String, "story_id": pl.String, "topic_id": pl.String})
+    both = topics.group_articles(vectors, articles, entities, previous)
+    alone = [topics.group_articles(vectors, articles.filter(pl.col("period") == day), entities, previous)
+             for day in (date(2024, 3, 4), date(2024, 3, 11))]
+    assert both.stories.height == 2 and both.topics.height == 2
+    for table in ("topics", "stories", "story_articles"):
+        assert getattr(both, table).equals(pl.concat([getattr(g, table) for g in alone]).sort(getattr(both, table).columns[0]))
+    # Without periods the six are one story.
+    assert topics.group_articles(vectors, articles.drop("period"), entities, previous).stories.height == 1
+
+
+def test_a_run_regroups_only_the_periods_it_changed_and_equals_grouping_them_all(
+        mixed_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from flows.derived import GROUPING_INPUTS_KEY, derive_stories
+    from storage.connection import in_transaction
+    from storage.loads import delete_articles
+    from tasks.settings import Settings
+
+    path = tmp_path / "w.duckdb"
+    shutil.copy(mixed_run, path)
+    settings = Settings(warehouse=path, grouping_period="week")
+    grouped: list[int] = []
+    group_articles = topics.group_articles
+
+    def counting(vectors: pl.DataFrame, *args: object, **kwargs: object) -> topics.Grouping:
+        grouped.append(vectors.height)
+        return group_articles(vectors, *args, **kwargs)
+
+    monkeypatch.setattr(topics, "group_articles", counting)
+
+    def state(connection: duckdb.DuckDBPyConnection) -> tuple:
+        members = connection.execute("select list(article_id order by article_id) from story_articles "
+                                     "group by story_id order by 1").fetchall()
+        in_topics = connection.execute("select list(sa.article_id order by sa.article_id) from story_articles sa "
+                                       "join stories s using (story_id) group by s.topic_id order by 1").fetchall()
+        labels = connection.execute("select label, n_articles, first_seen from stories order by all").fetchall()
+        similarity = connection.execute("select * exclude (original_article_id, original_basis) "
+                                        "from article_similarity order by all").fetchall()
+        return members, in_topics, labels, similarity
+
+    with backend_for(path).connect() as connection:
+        # Dates over four weeks, two articles a week or so: several periods.
+        connection.execute("update articles set published = date '2024-03-04' + cast(hash(article_id) % 28 as integer)")
+        n_articles = connection.execute("select count(*) from articles").fetchone()[0]
+        derive_stories(connection, settings, "r1")
+        assert grouped[-1] == n_articles
+        periods = connection.execute("select count(distinct period) from article_signatures").fetchone()[0]
+        assert periods >= 3
+        doomed, moved = connection.execute(
+            "select first(article_id order by article_id), last(article_id order by article_id) from articles").fetchone()
+        in_transaction(connection, lambda c: delete_articles(c, [doomed]))
+        connection.execute("update articles set published = published + 60 where article_id = ?", [moved])
+        derive_stories(connection, settings, "r2")
+        assert 0 < grouped[-1] < n_articles - 1  # the changed periods only
+        incremental = state(connection)
+        derive_stories(connection, settings, "r3")  # nothing changed since: nothing regrouped
+        assert len(grouped) == 2 or grouped[-1] == 0
+        connection.execute("delete from warehouse_meta where key = ?", [GROUPING_INPUTS_KEY])
+        derive_stories(connection, settings, "r4")  # every period from scratch
+        assert grouped[-1] == n_articles - 1
+        assert state(connection) == incremental
