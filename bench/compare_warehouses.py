@@ -22,6 +22,8 @@ sys.path.insert(0, str(ROOT))
 VOLATILE_COLUMNS = frozenset({
     "run_id", "ingested_at", "first_seen_at", "last_seen_at", "started_at", "finished_at", "created_at",
     "updated_at", "computed_at", "resolved_at", "merged_at", "seen_at", "mtime_ns",
+    # digests of what an article's grouping read, times included (article_signatures)
+    "grouping_signature", "similarity_signature",
 })
 # Tables of run bookkeeping (ids, times, durations) and per-process caches, not results.
 SKIPPED_TABLES = frozenset({"runs", "relink_queue"})

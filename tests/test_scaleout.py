@@ -32,7 +32,9 @@ from tests.test_reliability import write_corpus
 
 SQL_DIR = PROJECT_ROOT / "sql"
 # (mtime_ns: a file's modification time as discovery saw it; unset while too recent to trust.)
-VOLATILE_COLUMNS = {"ingested_at", "run_id", "first_seen_at", "last_seen_at", "change", "mtime_ns"}
+VOLATILE_COLUMNS = {"ingested_at", "run_id", "first_seen_at", "last_seen_at", "change", "mtime_ns",
+                    # digests of what an article's grouping read, times included (article_signatures)
+                    "grouping_signature", "similarity_signature"}
 # What a run leaves about itself (which run, when), not data.
 NOT_COMPARED = {"runs", "warehouse_meta"}
 # What depends on the order articles are met in, by design: a story's id and headline (its first-seen
