@@ -1,9 +1,12 @@
 -- newsdag warehouse schema. Applied at the start of every run; every statement is idempotent.
 -- {embedding_dim} is filled in from the settings (384 for the default all-MiniLM-L6-v2).
--- One schema for both backends. A DuckLake (NEWSDAG_WAREHOUSE=ducklake:...) takes this file with what it
--- does not support dropped (storage/schema.py, lake_schema): primary keys and unique constraints
--- (sql/checks/unique_ids.sql checks the keys there; loads delete by key before they insert) and
--- fixed-size arrays (vectors are float[] there, read back as arrays of warehouse_meta's embedding_dim).
+-- One schema for both backends. The keys below say what identifies a row; the single file keeps them only
+-- on storage/schema.KEYED_TABLES (articles, paragraphs and small bookkeeping): DuckDB holds a key's index
+-- whole in memory while a transaction writes its table, which the tables that grow by many rows an
+-- article would outgrow under the default memory cap. A DuckLake (NEWSDAG_WAREHOUSE=ducklake:...) has no
+-- keys at all, nor fixed-size arrays (storage/schema.py, lake_schema: vectors are float[] there, read back
+-- as arrays of warehouse_meta's embedding_dim). Without keys, loads delete by key before they insert, and
+-- sql/checks/unique_ids.sql checks them.
 -- Status values are checked by sql/checks/accepted_values.sql.
 
 create table if not exists runs (

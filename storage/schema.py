@@ -123,29 +123,84 @@ def claim_warehouse(path: Path, sql_dir: Path, embedding_dim: int, model: str) -
     return True
 
 
+# The tables whose keys the single file keeps: the articles and paragraphs that the scoped checks look up
+# by key, and small bookkeeping that upserts (insert or replace, on conflict) need. Every other table
+# grows with the archive by many rows an article, and DuckDB holds a key's index (ART) whole in memory
+# while a transaction writes the table: at 10,000 articles the keys of mentions, neighbour lists, links,
+# quotes and entity partitions took ~90 MB, and a run's load failed under the default 128 MB cap. Their
+# rows are unique all the same: loads delete by key before they insert, and sql/checks/unique_ids.sql
+# checks them (as on a DuckLake, which has no keys at all).
+KEYED_TABLES = frozenset({"runs", "warehouse_meta", "ingest_files", "relink_queue", "articles", "paragraphs"})
+
+
 def create_schema(con: duckdb.DuckDBPyConnection, sql_dir: Path, embedding_dim: int) -> None:
-    """sql/schema.sql and the views, as the DuckDB file takes them (idempotent)."""
-    con.execute(sql_dir.joinpath("schema.sql").read_text().replace("{embedding_dim}", str(int(embedding_dim))))
+    """sql/schema.sql and the views, as the DuckDB file takes them (idempotent): keys only on
+    KEYED_TABLES. A warehouse made before that loses the other tables' keys here, once."""
+    schema = without_keys(sql_dir, KEYED_TABLES).replace("{embedding_dim}", str(int(embedding_dim)))
+    con.execute(schema)
+    drop_growing_keys(con, schema)
     for view in sql_files(sql_dir / "views"):
         con.execute(view.read_text())
 
 
+def drop_growing_keys(con: duckdb.DuckDBPyConnection, schema: str) -> None:
+    """Rebuild, without its keys, each table outside KEYED_TABLES that still has one (a warehouse made
+    before they were dropped): renamed aside, made anew by `schema` (its create and alter statements),
+    refilled with the columns both have, dropped (inside the caller's transaction)."""
+    ours = {_created_table(statement.query) for statement in con.extract_statements(schema)}
+    keyed = [row[0] for row in con.execute(
+        "select distinct table_name from duckdb_constraints() where database_name = current_database() "
+        "and schema_name = 'main' and constraint_type in ('PRIMARY KEY', 'UNIQUE') order by table_name").fetchall()
+        if row[0] not in KEYED_TABLES and row[0] in ours]
+    if not keyed:
+        return
+    for table in keyed:
+        con.execute(f'alter table "{table}" rename to "{table}__keyed"')
+    con.execute(schema)
+    for table in keyed:
+        columns = ", ".join(f'"{row[0]}"' for row in con.execute(
+            "select column_name from duckdb_columns() where database_name = current_database() and "
+            "schema_name = 'main' and table_name = ? and column_name in (select column_name from duckdb_columns() "
+            "where database_name = current_database() and schema_name = 'main' and table_name = ?) "
+            "order by column_index", [table, f"{table}__keyed"]).fetchall())
+        con.execute(f'insert into "{table}" ({columns}) select {columns} from "{table}__keyed"')
+        con.execute(f'drop table "{table}__keyed"')
+
+
+def _created_table(statement: str) -> str | None:
+    match = re.match(r"\s*(?:--[^\n]*\n\s*)*create table if not exists (\w+)", statement, re.IGNORECASE)
+    return match.group(1) if match else None
+
+
 _TABLE_KEY = re.compile(r"\s*primary key \([^)]*\)\s*")  # a table's own line: "primary key (a, b)"
 _COLUMN_KEY = re.compile(r"\s+(?:primary key|unique)\b")  # a column's "primary key" or "unique"
+_CREATE_TABLE = re.compile(r"\s*create table if not exists (\w+)", re.IGNORECASE)
 
 
-def lake_schema(sql_dir: Path) -> str:
-    """sql/schema.sql as a DuckLake takes it: without primary keys and unique constraints, which DuckLake
-    does not have, and with vectors as float[] (it has no fixed-size arrays). Comments stay as they are."""
+def without_keys(sql_dir: Path, keep: frozenset[str] = frozenset()) -> str:
+    """sql/schema.sql without the primary keys and unique constraints of its tables (but those in `keep`).
+    Comments stay as they are."""
     lines: list[tuple[str, str]] = []  # (code, comment) of each line
+    table = ""
     for line in sql_dir.joinpath("schema.sql").read_text().splitlines():
         code, dashes, comment = line.partition("--")
+        if created := _CREATE_TABLE.match(code):
+            table = created.group(1)
+        if table in keep:
+            lines.append((code, dashes + comment))
+            continue
         if _TABLE_KEY.fullmatch(code):  # the key line goes, and the comma that led to it
             previous_code, previous_comment = lines[-1]
             lines[-1] = (previous_code.rstrip().removesuffix(",") + " ", previous_comment)
             continue
         lines.append((_COLUMN_KEY.sub("", code), dashes + comment))
-    return "\n".join(code + comment for code, comment in lines).replace("float[{embedding_dim}]", "float[]")
+    return "\n".join(code + comment for code, comment in lines)
+
+
+def lake_schema(sql_dir: Path) -> str:
+    """sql/schema.sql as a DuckLake takes it: without primary keys and unique constraints, which DuckLake
+    does not have, and with vectors as float[] (it has no fixed-size arrays)."""
+    return without_keys(sql_dir).replace("float[{embedding_dim}]", "float[]")
 
 
 def check_embedding_dim(stored: int | str | None, embedding_dim: int, model: str, advice: str) -> None:
