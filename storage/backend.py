@@ -206,12 +206,14 @@ class DuckDBFile(Backend):
             claim_warehouse(self.location, sql_dir, embedding_dim, model)  # a file newsdag did not create is refused
 
     def apply_schema(self, con: duckdb.DuckDBPyConnection, sql_dir: Path, embedding_dim: int, model: str) -> None:
-        create_schema(con, sql_dir, embedding_dim)
-        row = con.execute("select value from warehouse_meta where key = 'embedding_dim'").fetchone()
-        if row is None:
-            con.execute("insert into warehouse_meta values ('embedding_dim', ?), ('created_with_model', ?)",
-                        [str(embedding_dim), model])
-        else:
+        # One transaction: a warehouse whose keys are dropped (tables rebuilt) is changed whole or not at all.
+        with transaction(con):
+            create_schema(con, sql_dir, embedding_dim)
+            row = con.execute("select value from warehouse_meta where key = 'embedding_dim'").fetchone()
+            if row is None:
+                con.execute("insert into warehouse_meta values ('embedding_dim', ?), ('created_with_model', ?)",
+                            [str(embedding_dim), model])
+        if row is not None:
             check_embedding_dim(row[0], embedding_dim, model, self.other_model_advice)
 
     def upsert_files(self, con: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> None:
