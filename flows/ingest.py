@@ -102,7 +102,7 @@ def _finish_run(
             else:
                 resettled = resolve_entities(settings)
                 if resettled:
-                    logger.info("entities resolved over the whole warehouse: mentions of %d article(s) changed", resettled)
+                    logger.info("entities settled (the name partitions this run touched): mentions of %d article(s) changed", resettled)
             if _is_current(settings, STORIES):
                 group_stories(settings, rebuild_search_index=False, run_id=run_id, current=True)
                 skipped.append("group-stories")

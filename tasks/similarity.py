@@ -157,6 +157,11 @@ def new_ann_index(dimension: int):  # -> usearch.index.Index
     return Index(ndim=dimension, metric="cos", dtype="f32", connectivity=16, expansion_add=128, expansion_search=64)
 
 
+# Hits (query x k) fetched and scored at once by ParagraphIndex.search: 16,384 vectors of 384 floats are
+# 25 MB in float32, 50 MB as float64.
+SEARCH_BLOCK_HITS = 16_384
+
+
 @dataclass
 class ParagraphIndex:
     """An HNSW index over stored paragraph embeddings, kept in a file beside the warehouse.
@@ -171,12 +176,26 @@ class ParagraphIndex:
 
     def search(self, queries: np.ndarray, k: int) -> tuple[list[list[tuple[str, str]]], list[np.ndarray]]:
         """For each query: up to k (paragraph_id, article_id) and their cosines, scored exactly
-        (rank_scores, not the index's own float32 kernel), in the order (cosine desc, paragraph_id)."""
+        (rank_scores, not the index's own float32 kernel), in the order (cosine desc, paragraph_id).
+        Queries go a block at a time, so that the hits' vectors held at once stay bounded whatever the
+        batch (a batch's thousands of queries times k hits, fetched and scored in float64 at once,
+        took gigabytes)."""
+        found: list[list[tuple[str, str]]] = []
+        cosines: list[np.ndarray] = []
+        step = max(1, SEARCH_BLOCK_HITS // max(k, 1))
+        for start in range(0, queries.shape[0], step):
+            block_found, block_cosines = self._search_block(queries[start:start + step], k)
+            found += block_found
+            cosines += block_cosines
+        return found, cosines
+
+    def _search_block(self, queries: np.ndarray, k: int) -> tuple[list[list[tuple[str, str]]], list[np.ndarray]]:
         if len(self.keys) == 0 or queries.shape[0] == 0:
             return [[] for _ in range(queries.shape[0])], [np.zeros(0) for _ in range(queries.shape[0])]
         matches = self.index.search(queries, min(k, len(self.keys)), threads=INDEX_THREADS)
         keys = np.atleast_2d(matches.keys)
-        counts = np.atleast_1d(matches.counts)
+        # one query gives a Matches (its hits only), several a BatchMatches (padded rows and their counts)
+        counts = np.atleast_1d(matches.counts if hasattr(matches, "counts") else len(matches.keys))
         valid = np.arange(keys.shape[1])[None, :] < counts[:, None]
         query_rows, _ = np.nonzero(valid)
         flat_keys = keys[valid]

@@ -91,6 +91,26 @@ def test_index_lists_cut_ties_by_id_as_the_exact_search_does(tmp_path: Path) -> 
     assert got == reference_lists(frame)  # 90 vectors: the graph search is exhaustive
 
 
+def test_index_lists_are_the_same_whatever_the_block_of_queries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ParagraphIndex.search takes queries a block at a time (bounded memory): blocks of one query, a
+    few, or all give the same lists, ties included."""
+    frame = corpus()
+    index, _, _ = similarity.sync_paragraph_index(
+        tmp_path / "w.hnsw", frame.select("paragraph_id", "article_id"),
+        lambda ids: frame.filter(pl.col("paragraph_id").is_in(ids)), DIM)
+
+    def lists() -> pl.DataFrame:
+        return similarity.index_neighbour_lists(
+            index, frame["paragraph_id"].to_list(), frame["article_id"].to_list(),
+            similarity.embedding_matrix(frame["embedding"]), THRESHOLD, TOP_K, longest_article=1)
+
+    whole = lists()
+    assert whole.height > 0
+    for hits in (1, 50, 333):
+        monkeypatch.setattr(similarity, "SEARCH_BLOCK_HITS", hits)
+        assert lists().equals(whole), hits
+
+
 def test_exact_neighbours_order_ties_by_row_whatever_the_chunks() -> None:
     frame = corpus()
     vectors = similarity.embedding_matrix(frame["embedding"])
