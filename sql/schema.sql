@@ -6,7 +6,7 @@
 -- article would outgrow under the default memory cap. A DuckLake (NEWSDAG_WAREHOUSE=ducklake:...) has no
 -- keys at all, nor fixed-size arrays (storage/schema.py, lake_schema: vectors are float[] there, read back
 -- as arrays of warehouse_meta's embedding_dim). Without keys, loads delete by key before they insert, and
--- sql/checks/unique_ids.sql checks them.
+-- sql/checks/unique_ids.sql checks the ids of articles, paragraphs and entities.
 -- Status values are checked by sql/checks/accepted_values.sql.
 
 create table if not exists runs (

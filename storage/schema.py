@@ -128,8 +128,8 @@ def claim_warehouse(path: Path, sql_dir: Path, embedding_dim: int, model: str) -
 # grows with the archive by many rows an article, and DuckDB holds a key's index (ART) whole in memory
 # while a transaction writes the table: at 10,000 articles the keys of mentions, neighbour lists, links,
 # quotes and entity partitions took ~90 MB, and a run's load failed under the default 128 MB cap. Their
-# rows are unique all the same: loads delete by key before they insert, and sql/checks/unique_ids.sql
-# checks them (as on a DuckLake, which has no keys at all).
+# rows are unique all the same: loads delete by key before they insert (as on a DuckLake, which has no
+# keys at all), and sql/checks/unique_ids.sql checks the ids of articles, paragraphs and entities.
 KEYED_TABLES = frozenset({"runs", "warehouse_meta", "ingest_files", "relink_queue", "articles", "paragraphs"})
 
 
