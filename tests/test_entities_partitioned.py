@@ -19,7 +19,6 @@ from tasks import entities
 from tasks.entities import RAW_MENTION_SCHEMA, mention_partitions, resolve_corpus, resolve_partitions
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPORA = ROOT.parent / "shared" / "corpora"
 
 # Names built to meet: two people sharing a surname (and the surname alone, with honorifics), spellings of
 # one name, middle names, a lone first name, acronyms and what they spell, a place and its demonym, a
@@ -134,33 +133,18 @@ def test_a_partition_too_small_is_caught(broken: str, monkeypatch: pytest.Monkey
 
 # --- spaCy's mentions of real news ---
 
-def _paragraphs(files: list[tuple[str, Path]]) -> pl.DataFrame:
-    rows = []
-    for article, path in files:
-        text = path.read_text(errors="replace")
-        for number, paragraph in enumerate(p.strip() for p in re.split(r"\n", text)):
-            if paragraph:
-                rows.append({"article_id": article, "paragraph_id": f"{article}#{number:04d}", "text": paragraph})
-    return pl.DataFrame(rows, schema={"article_id": pl.String, "paragraph_id": pl.String, "text": pl.String})
-
-
-def real_news_files(bbc_per_category: int) -> list[tuple[str, Path]]:
-    files = [(f"wiki/{p.name}", p) for p in sorted((CORPORA / "wikiref150" / "articles").glob("*"))]
-    files += [(f"conll/{p.name}", p) for p in sorted((CORPORA / "conll2003-valid" / "articles").glob("*"))]
-    for category in ("business", "entertainment", "politics", "sport", "tech"):
-        files += [(f"bbc/{category}/{p.name}", p) for p in sorted((CORPORA / "bbc" / category).glob("*.txt"))[:bbc_per_category]]
-    return files
+# spaCy's mentions (and the texts of the paragraphs holding one) of wikiref150, conll2003-valid and the
+# first 100 BBC articles of each folder, as tasks/entities.extract_mentions found them (en-core-web-sm
+# 3.8): stored with the tests, so that they run without ../shared and without the model
+# (`python tests/test_entities_partitioned.py` writes them again from ../shared).
+REAL_NEWS = Path(__file__).resolve().parent / "data"
 
 
 @pytest.fixture(scope="module")
 def real_news() -> tuple[pl.DataFrame, pl.DataFrame]:
     """(paragraphs, spaCy's raw mentions) of wikiref150, conll2003-valid and 500 BBC articles."""
-    if not (CORPORA / "wikiref150").is_dir():
-        pytest.skip("the shared corpora are not here")
-    from tasks.settings import get_settings
-
-    paragraphs = _paragraphs(real_news_files(100))
-    return paragraphs, entities.extract_mentions(paragraphs, get_settings().spacy_model)
+    return (pl.read_parquet(REAL_NEWS / "real_news_paragraphs.parquet"),
+            pl.read_parquet(REAL_NEWS / "real_news_mentions.parquet"))
 
 
 @pytest.mark.slow
@@ -316,3 +300,28 @@ def test_settling_by_partitions_run_after_run_equals_resolving_everything(tmp_pa
     rng = random.Random(seed)
     raw = made_up_corpus(rng, 24, 6)
     run_after_run(tmp_path, raw, texts_of(raw), rng, batch_max=4, runs=12)
+
+
+def _write_real_news() -> None:
+    """The real_news fixture's files, from ../shared/corpora (spaCy runs: a few minutes)."""
+    from tasks.settings import get_settings
+
+    corpora = ROOT.parent / "shared" / "corpora"
+    files = [(f"wiki/{p.name}", p) for p in sorted((corpora / "wikiref150" / "articles").glob("*"))]
+    files += [(f"conll/{p.name}", p) for p in sorted((corpora / "conll2003-valid" / "articles").glob("*"))]
+    for category in ("business", "entertainment", "politics", "sport", "tech"):
+        files += [(f"bbc/{category}/{p.name}", p) for p in sorted((corpora / "bbc" / category).glob("*.txt"))[:100]]
+    rows = []
+    for article, path in files:
+        for number, paragraph in enumerate(p.strip() for p in re.split(r"\n", path.read_text(errors="replace"))):
+            if paragraph:
+                rows.append({"article_id": article, "paragraph_id": f"{article}#{number:04d}", "text": paragraph})
+    paragraphs = pl.DataFrame(rows, schema={"article_id": pl.String, "paragraph_id": pl.String, "text": pl.String})
+    raw = entities.extract_mentions(paragraphs, get_settings().spacy_model)
+    paragraphs.filter(pl.col("paragraph_id").is_in(raw["paragraph_id"].unique().implode())).write_parquet(
+        REAL_NEWS / "real_news_paragraphs.parquet", compression="zstd", compression_level=19)
+    raw.write_parquet(REAL_NEWS / "real_news_mentions.parquet", compression="zstd", compression_level=19)
+
+
+if __name__ == "__main__":
+    _write_real_news()
