@@ -20,13 +20,14 @@ from storage.backend import backend_of
 from storage.connection import in_transaction
 from storage.derived import (
     article_signatures, forget_article_vectors, grouping_inputs, refresh_article_vector_rows, replace_groups,
-    similarity_inputs, story_count, stored_article_signatures, stored_meta,
+    similarity_inputs, story_count, stored_article_signatures,
 )
 from storage.frames import sql_files
 from storage.loads import backfill_raw_mentions, record_derived, replace_settled_entities
 from storage.state import (
     article_count, article_paragraph_texts, cached_embeddings, content_version, derived_stamp, entities_resolved_for,
-    raw_mentions_fingerprint, stored_quote_blocks, stored_quotes_of, stored_raw_mentions, stored_resolved_mentions,
+    raw_mentions_fingerprint, stored_meta, stored_quote_blocks, stored_quotes_of, stored_raw_mentions,
+    stored_resolved_mentions,
 )
 from tasks import embed, entities, paragraphs, quotes, stories, topics
 from tasks.frames import differing_rows

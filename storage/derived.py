@@ -14,8 +14,8 @@ from storage.frames import insert, internal_sql, key_frame, read_frame, register
 
 
 def article_signatures(con: duckdb.DuckDBPyConnection, period: str, identical_max: int) -> pl.DataFrame:
-    """Every article's grouping period and the digest of what its derived rows are computed from, now
-    (`article_id`, `period`, `signature`)."""
+    """Every article's grouping period and the digests of what its derived rows are computed from, now
+    (`article_id`, `period`, `grouping_signature`, `similarity_signature`)."""
     return read_frame(con, internal_sql("grouping_signatures"),
                       {"one_period": period == "all", "part": "day" if period == "all" else period,
                        "identical_max": identical_max})
@@ -123,11 +123,6 @@ def replace_groups(
         with registered(con, "incoming_merges", recorded):
             con.execute("insert into cluster_merges select level, absorbed_id, survivor_id, merged_at, run_id "
                         "from incoming_merges anti join cluster_merges using (level, absorbed_id)")
-
-
-def stored_meta(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
-    row = con.execute("select value from warehouse_meta where key = ?", [key]).fetchone()
-    return None if row is None else str(row[0])
 
 
 def story_count(con: duckdb.DuckDBPyConnection) -> int:

@@ -42,16 +42,20 @@ def stored_embedding_dim_or_none(con: duckdb.DuckDBPyConnection) -> int | None:
         return None
 
 
+def stored_meta(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
+    """The value recorded in warehouse_meta under `key`, None if none."""
+    row = con.execute("select value from warehouse_meta where key = ?", [key]).fetchone()
+    return str(row[0]) if row else None
+
+
 def content_version(con: duckdb.DuckDBPyConnection) -> int:
     """The stored content's version (0 for a warehouse that has never recorded one)."""
-    row = con.execute("select value from warehouse_meta where key = ?", [CONTENT_VERSION_KEY]).fetchone()
-    return int(row[0]) if row else 0
+    return int(stored_meta(con, CONTENT_VERSION_KEY) or 0)
 
 
 def derived_stamp(con: duckdb.DuckDBPyConnection, step: str) -> str | None:
     """What a derived step was last computed for ("<content version>|<its shaping inputs>"), None if never."""
-    row = con.execute("select value from warehouse_meta where key = ?", [DERIVED_KEY + step]).fetchone()
-    return str(row[0]) if row else None
+    return stored_meta(con, DERIVED_KEY + step)
 
 
 def article_count(con: duckdb.DuckDBPyConnection) -> int:
@@ -177,8 +181,7 @@ def raw_mentions_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
 
 
 def entities_resolved_for(con: duckdb.DuckDBPyConnection) -> str | None:
-    row = con.execute("select value from warehouse_meta where key = ?", [RESOLVED_FOR_KEY]).fetchone()
-    return str(row[0]) if row else None
+    return stored_meta(con, RESOLVED_FOR_KEY)
 
 
 def stored_raw_mentions(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
@@ -221,8 +224,7 @@ PARTITIONS_KEY = "entity_partitions"
 
 
 def entity_partitions_version(con: duckdb.DuckDBPyConnection) -> str | None:
-    row = con.execute("select value from warehouse_meta where key = ?", [PARTITIONS_KEY]).fetchone()
-    return str(row[0]) if row else None
+    return stored_meta(con, PARTITIONS_KEY)
 
 
 def entity_changed_articles(con: duckdb.DuckDBPyConnection) -> list[str]:
