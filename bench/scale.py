@@ -34,7 +34,7 @@ them, honestly:
    one batch's relink went past 10 GB (batches of 256) and 22 GB (1,000; killed by the OOM killer). Exact
    search finds the true top-k lists, which the index path approximates (re-scored exactly, recall >= 0.95
    of its candidates). After the flow the build child brings the HNSW index file beside the warehouse in
-   line with the stored paragraphs (`tasks.similarity.sync_paragraph_index`, what a relink does first), so
+   line with the stored paragraphs (`storage.paragraph_index.settle_journal`, what a relink does first), so
    the timed runs find the index a warehouse kept by default runs has.
 5. **Warm-up.** On the copy of the built warehouse and raw folder that the timed runs use, one untimed
    no-op `newsdag run` first (recorded in `warmup_<backend>_<size>.json`, left out of the table). A
@@ -342,17 +342,19 @@ def build_child(args: argparse.Namespace) -> None:
     summary = state.result()
     if not str(args.warehouse).startswith("ducklake:"):  # the HNSW index file a default run keeps
         import duckdb
-        from storage.state import paragraph_ids, paragraph_vectors
+        from storage.connection import transaction
+        from storage.paragraph_index import settle_journal
+        from storage.state import paragraph_count
         from tasks import similarity
 
         started = time.perf_counter()
-        con = duckdb.connect(args.warehouse, read_only=True)
-        stored = paragraph_ids(con)
-        _, added, removed = similarity.sync_paragraph_index(similarity.paragraph_index_path(Path(args.warehouse)),
-                                                            stored, lambda ids: paragraph_vectors(con, ids),
-                                                            seed.dimension)
+        con = duckdb.connect(args.warehouse)
+        with transaction(con):
+            index = settle_journal(con, similarity.paragraph_index_path(Path(args.warehouse)), seed.dimension)
+        stored = paragraph_count(con)
         con.close()
-        summary["hnsw_index_sync"] = {"paragraphs": stored.height, "added": added, "removed": removed,
+        added, removed = (index.size if index else 0), 0
+        summary["hnsw_index_sync"] = {"paragraphs": stored, "added": added, "removed": removed,
                                       "seconds": round(time.perf_counter() - started, 1)}
         print(f"HNSW index synced: {summary['hnsw_index_sync']}", flush=True)
     summary["stand_ins"] = {"texts": stand_ins.texts, "texts_not_traced": stand_ins.missed_texts,

@@ -17,7 +17,10 @@ import polars as pl
 from storage.links import (
     neighbour_floors, pairs_touching, paragraph_texts, relink_queue, replace_links, replace_neighbour_lists,
 )
-from storage.state import paragraph_embedding_blocks, paragraph_ids, paragraph_vectors
+from storage.paragraph_index import settle_journal
+from storage.state import (
+    longest_article, paragraph_articles, paragraph_count, paragraph_embedding_blocks, paragraph_vectors,
+)
 from tasks import similarity
 from tasks.embed import embedding_matrix
 
@@ -28,37 +31,34 @@ def relink(con: duckdb.DuckDBPyConnection, threshold: float, top_k: int, exact_m
     transaction): recompute the queued paragraphs' lists and those a new paragraph enters, then their
     links. Returns how many lists were recomputed."""
     queue = relink_queue(con)
+    stored_count = paragraph_count(con)
+    # The index file follows every change, even one that queues no list (its digest says so).
+    index = settle_journal(con, index_path if stored_count > exact_max else None, dimension)
     if queue.height == 0:
         con.execute("delete from relink_queue")  # entries of paragraphs since removed
         return 0
-    stored = paragraph_ids(con)
-    index = None
-    if stored.height > exact_max:
-        index, _, _ = similarity.sync_paragraph_index(
-            index_path, stored, lambda ids: paragraph_vectors(con, ids), dimension)
-    affected = _lists_to_recompute(con, queue, stored, index, threshold, top_k)
-    targets = stored.filter(pl.col("paragraph_id").is_in(sorted(affected))).sort("paragraph_id")
+    affected = _lists_to_recompute(con, queue, stored_count, index, threshold, top_k)
+    targets = paragraph_articles(con, sorted(affected))
     query_ids, query_articles = targets["paragraph_id"].to_list(), targets["article_id"].to_list()
     query_vectors = _vectors_of(con, targets)
     if index is None:
         lists = similarity.exact_neighbour_lists(query_ids, query_articles, query_vectors,
                                                  paragraph_embedding_blocks(con, []), threshold, top_k)
     else:
-        longest = int(stored.group_by("article_id").len()["len"].max() or 0)
         lists = similarity.index_neighbour_lists(index, query_ids, query_articles, query_vectors, threshold, top_k,
-                                                 longest)
+                                                 longest_article(con))
     replace_neighbour_lists(con, query_ids, lists)
     links = similarity.links_from_pairs(pairs_touching(con, query_ids), lambda ids: paragraph_texts(con, ids))
     replace_links(con, query_ids, links)
     return len(query_ids)
 
 
-def _lists_to_recompute(con: duckdb.DuckDBPyConnection, queue: pl.DataFrame, stored: pl.DataFrame,
+def _lists_to_recompute(con: duckdb.DuckDBPyConnection, queue: pl.DataFrame, stored_count: int,
                         index: similarity.ParagraphIndex | None, threshold: float, top_k: int) -> set[str]:
     """The queued paragraphs, and the stored ones whose neighbour list a new (queued as added) one enters."""
     affected = set(queue["paragraph_id"].to_list())
     added = queue.filter(pl.col("added"))
-    if added.height == 0 or len(affected) >= stored.height:  # nothing new, or every list recomputed anyway
+    if added.height == 0 or len(affected) >= stored_count:  # nothing new, or every list recomputed anyway
         return affected
     added_vectors = _vectors_of(con, added)
     if index is None:  # (at most exact_max paragraphs)

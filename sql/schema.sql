@@ -328,3 +328,15 @@ alter table stories add column if not exists top_entities varchar[];
 alter table stories add column if not exists representative_article_id varchar;
 -- A paragraph's kind: 'text', or 'table'/'list' for a block of short rows the cleaner kept together.
 alter table paragraphs add column if not exists kind varchar;
+-- A paragraph's key in the HNSW index file beside a single-file warehouse (tasks/similarity.paragraph_key):
+-- what the index's hits are resolved by.
+alter table paragraphs add column if not exists index_key ubigint;
+
+-- Paragraphs inserted (`added`) or deleted since the HNSW index file was last brought in step with the
+-- stored ones: written in the transaction that changes them, applied and emptied by the relink in it
+-- (storage/paragraph_index.py). Single file only.
+create table if not exists paragraph_index_journal (
+    paragraph_id varchar not null,
+    text_sha256  varchar not null,
+    added        boolean not null
+);

@@ -13,6 +13,7 @@ import polars as pl
 from storage.backend import backend_of
 from storage.connection import retry_on_conflict, transaction, utc_now
 from storage.frames import insert, internal_sql, key_frame, read_frame, registered
+from storage.paragraph_index import journal_added, journal_removed, keyed_paragraphs
 from storage.state import (
     CONTENT_VERSION_KEY, DERIVED_KEY, PARTITIONS_KEY, RESOLVED_FOR_KEY, SETTING_KEY, content_version,
     stored_entity_rows, stored_entity_rows_of,
@@ -77,6 +78,7 @@ def delete_articles(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> N
             con, "select distinct paragraph_id from paragraph_neighbours where neighbour_article_id in "
             "(select article_id from doomed) and article_id not in (select article_id from doomed)", added=False, replace=False)
         con.execute(internal_sql("delete_article_neighbours_and_stories"))
+        journal_removed(con)
         mentioned = [row[0] for row in con.execute(
             "select distinct entity_id from entity_mentions where article_id in (select article_id from doomed)"
         ).fetchall()]
@@ -114,7 +116,8 @@ def load_batch(
         insert(con, "articles", batch.articles)
         insert(con, "article_sources", batch.sources)
         insert(con, "removed_spans", batch.removed_spans)
-        insert(con, "paragraphs", batch.paragraphs)
+        insert(con, "paragraphs", keyed_paragraphs(batch.paragraphs))
+        journal_added(con, batch.paragraphs)
         with registered(con, "incoming_paragraphs", batch.paragraphs.select("paragraph_id")):
             backend_of(con).queue_for_relink(con, "select paragraph_id from incoming_paragraphs", added=True)
         if batch.entities.height:

@@ -140,7 +140,26 @@ def concurrent_articles(con: duckdb.DuckDBPyConnection, run_id: str, margin_s: i
 # --- paragraphs ---
 
 def paragraph_ids(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Every stored paragraph (`paragraph_id`, `article_id`): for benchmarks; a run asks for what it needs."""
     return read_frame(con, "select paragraph_id, article_id from paragraphs")
+
+
+def paragraph_count(con: duckdb.DuckDBPyConnection) -> int:
+    row = con.execute("select count(*) from paragraphs").fetchone()
+    return int(row[0]) if row else 0
+
+
+def paragraph_articles(con: duckdb.DuckDBPyConnection, ids: list[str]) -> pl.DataFrame:
+    """These paragraphs' (`paragraph_id`, `article_id`), those still stored, by paragraph_id."""
+    with registered(con, "wanted_paragraphs", key_frame("paragraph_id", ids)):
+        return read_frame(con, "select paragraph_id, article_id from paragraphs "
+                               "join wanted_paragraphs using (paragraph_id) order by paragraph_id")
+
+
+def longest_article(con: duckdb.DuckDBPyConnection) -> int:
+    """The most paragraphs a stored article has (sql/checks/no_orphans.sql keeps n_paragraphs their count)."""
+    row = con.execute("select coalesce(max(n_paragraphs), 0) from articles").fetchone()
+    return int(row[0]) if row else 0
 
 
 def paragraph_vectors(con: duckdb.DuckDBPyConnection, ids: list[str]) -> pl.DataFrame:

@@ -136,9 +136,12 @@ def exact_neighbours(queries: np.ndarray, corpus: np.ndarray, k: int, chunk_rows
 
 
 def paragraph_key(paragraph_ids: list[str] | pl.Series) -> np.ndarray:
-    """A stable 63-bit integer key per paragraph_id (usearch keys are integers)."""
+    """A stable 63-bit integer key per paragraph_id (usearch keys are integers): the first 8 bytes of its
+    id's MD5, little-endian, shifted right by one. The same number as DuckDB's
+    `md5_number_upper(paragraph_id) >> 1`, which fills the key of paragraphs stored before
+    `paragraphs.index_key` (storage/paragraph_index.py; tests/test_paragraph_index.py checks they agree)."""
     return np.array(
-        [int.from_bytes(hashlib.blake2b(p.encode(), digest_size=8).digest(), "big") >> 1 for p in paragraph_ids],
+        [int.from_bytes(hashlib.md5(p.encode()).digest()[:8], "little") >> 1 for p in paragraph_ids],
         dtype=np.uint64,
     )
 
@@ -162,87 +165,104 @@ def new_ann_index(dimension: int):  # -> usearch.index.Index
 SEARCH_BLOCK_HITS = 16_384
 
 
+def frame_resolver(stored: pl.DataFrame) -> Callable[[np.ndarray], pl.DataFrame]:
+    """A `ParagraphIndex.resolve` over a frame of the indexed paragraphs (`paragraph_id`, `article_id`):
+    for tests and benchmarks that hold them all; the flow asks the warehouse (storage/paragraph_index.py)."""
+    keyed = stored.select(pl.Series("index_key", paragraph_key(stored["paragraph_id"])), "paragraph_id", "article_id")
+    return lambda keys: keyed.join(pl.DataFrame({"index_key": keys}, schema={"index_key": pl.UInt64}),
+                                   on="index_key", how="semi")
+
+
 @dataclass
 class ParagraphIndex:
     """An HNSW index over stored paragraph embeddings, kept in a file beside the warehouse.
 
-    The warehouse is the truth: `sync_paragraph_index` adds what the index lacks and removes what the
-    warehouse no longer holds (replaced, pruned or duplicate articles, or a crash between a commit
-    and the save), so a stale or missing file costs work, never wrong links.
+    The index holds keys and vectors only: `resolve(keys)` says which stored paragraph (`paragraph_id`,
+    `article_id`) each key found is, so that nothing the size of the warehouse is held beside the index.
+    A key `resolve` does not know (a paragraph gone since the index was saved) is never returned.
     """
 
     index: object
-    keys: dict[int, tuple[str, str]]  # key -> (paragraph_id, article_id)
+    resolve: Callable[[np.ndarray], pl.DataFrame]  # keys -> `index_key`, `paragraph_id`, `article_id`
+
+    @property
+    def size(self) -> int:
+        return len(self.index)  # type: ignore[arg-type]
 
     def search(self, queries: np.ndarray, k: int) -> tuple[list[list[tuple[str, str]]], list[np.ndarray]]:
         """For each query: up to k (paragraph_id, article_id) and their cosines, scored exactly
         (rank_scores, not the index's own float32 kernel), in the order (cosine desc, paragraph_id).
         Queries go a block at a time, so that the hits' vectors held at once stay bounded whatever the
         batch (a batch's thousands of queries times k hits, fetched and scored in float64 at once,
-        took gigabytes)."""
-        found: list[list[tuple[str, str]]] = []
-        cosines: list[np.ndarray] = []
+        took gigabytes); the keys found are resolved to paragraphs once, after the last block."""
+        hit_keys: list[np.ndarray] = []
+        hit_scores: list[np.ndarray] = []
         step = max(1, SEARCH_BLOCK_HITS // max(k, 1))
         for start in range(0, queries.shape[0], step):
-            block_found, block_cosines = self._search_block(queries[start:start + step], k)
-            found += block_found
-            cosines += block_cosines
+            block_keys, block_scores = self._search_block(queries[start:start + step], k)
+            hit_keys += block_keys
+            hit_scores += block_scores
+        unique = np.unique(np.concatenate(hit_keys)) if hit_keys else np.zeros(0, dtype=np.uint64)
+        known = self.resolve(unique) if unique.size else pl.DataFrame()
+        paragraphs = dict(zip(known["index_key"].to_list(), zip(known["paragraph_id"].to_list(),
+                                                                known["article_id"].to_list()))) if known.height else {}
+        found: list[list[tuple[str, str]]] = []
+        cosines: list[np.ndarray] = []
+        for keys, scores in zip(hit_keys, hit_scores):
+            kept = [i for i, key in enumerate(keys.tolist()) if key in paragraphs]
+            hits = [paragraphs[int(keys[i])] for i in kept]
+            order = sorted(range(len(hits)), key=lambda i: (-scores[kept[i]], hits[i][0]))
+            found.append([hits[i] for i in order])
+            cosines.append(scores[[kept[i] for i in order]])
         return found, cosines
 
-    def _search_block(self, queries: np.ndarray, k: int) -> tuple[list[list[tuple[str, str]]], list[np.ndarray]]:
-        if len(self.keys) == 0 or queries.shape[0] == 0:
-            return [[] for _ in range(queries.shape[0])], [np.zeros(0) for _ in range(queries.shape[0])]
-        matches = self.index.search(queries, min(k, len(self.keys)), threads=INDEX_THREADS)
+    def _search_block(self, queries: np.ndarray, k: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Per query: the keys found and their exact cosines."""
+        if self.size == 0 or queries.shape[0] == 0:
+            return ([np.zeros(0, dtype=np.uint64) for _ in range(queries.shape[0])],
+                    [np.zeros(0) for _ in range(queries.shape[0])])
+        matches = self.index.search(queries, min(k, self.size), threads=INDEX_THREADS)  # type: ignore[attr-defined]
         keys = np.atleast_2d(matches.keys)
         # one query gives a Matches (its hits only), several a BatchMatches (padded rows and their counts)
         counts = np.atleast_1d(matches.counts if hasattr(matches, "counts") else len(matches.keys))
         valid = np.arange(keys.shape[1])[None, :] < counts[:, None]
         query_rows, _ = np.nonzero(valid)
-        flat_keys = keys[valid]
+        flat_keys = keys[valid].astype(np.uint64)
         # The stored vectors, fetched in one call, against their queries: one exact cosine per hit.
-        vectors = np.asarray(self.index.get(flat_keys), dtype=np.float32).reshape(len(flat_keys), -1)
+        vectors = np.asarray(self.index.get(flat_keys), dtype=np.float32).reshape(len(flat_keys), -1)  # type: ignore[attr-defined]
         exact = rank_scores(queries[query_rows], vectors)
-        found: list[list[tuple[str, str]]] = []
-        cosines: list[np.ndarray] = []
-        start = 0
-        for row in range(keys.shape[0]):
-            stop = start + int(counts[row])
-            hits = [self.keys[int(key)] for key in flat_keys[start:stop]]
-            row_scores = exact[start:stop]
-            order = sorted(range(len(hits)), key=lambda i: (-row_scores[i], hits[i][0]))
-            found.append([hits[i] for i in order])
-            cosines.append(row_scores[order])
-            start = stop
-        return found, cosines
+        bounds = np.concatenate([[0], np.cumsum(counts)])
+        return ([flat_keys[bounds[row]:bounds[row + 1]] for row in range(keys.shape[0])],
+                [exact[bounds[row]:bounds[row + 1]] for row in range(keys.shape[0])])
 
 
 def sync_paragraph_index(
     path: Path, stored: pl.DataFrame, fetch_embeddings: Callable[[list[str]], pl.DataFrame], dimension: int,
 ) -> tuple[ParagraphIndex, int, int]:
-    """Bring the index file at `path` in line with the stored paragraphs (`paragraph_id`, `article_id`).
-
-    `fetch_embeddings(ids)` returns `paragraph_id`, `embedding` for paragraphs the index lacks.
-    Returns the index and how many paragraphs were added and removed (the file is saved if any).
-    """
+    """Bring the index file at `path` in line with `stored` (`paragraph_id`, `article_id`) by comparing
+    every key: for tests and benchmarks over frames (the flow keeps its file by the changes journalled in
+    the warehouse instead: storage/paragraph_index.py). `fetch_embeddings(ids)` returns `paragraph_id`,
+    `embedding` for paragraphs the index lacks. Returns the index and how many paragraphs were added
+    and removed (the file is saved if any)."""
     from usearch.index import Index
 
     index = Index.restore(str(path)) if path.exists() else None
     if index is None or index.ndim != dimension:
         index = new_ann_index(dimension)
     wanted_keys = paragraph_key(stored["paragraph_id"])
-    wanted = dict(zip(wanted_keys.tolist(), zip(stored["paragraph_id"].to_list(), stored["article_id"].to_list())))
+    wanted = dict(zip(wanted_keys.tolist(), stored["paragraph_id"].to_list()))
     present = set(np.asarray(index.keys).tolist()) if len(index) else set()
     stale = [key for key in present if key not in wanted]
     for key in stale:
         index.remove(key)
-    missing_ids = [wanted[key][0] for key in wanted if key not in present]
+    missing_ids = [wanted[key] for key in wanted if key not in present]
     if missing_ids:
         vectors = fetch_embeddings(missing_ids)
         index.add(paragraph_key(vectors["paragraph_id"]), embedding_matrix(vectors["embedding"]), threads=INDEX_THREADS)
     if stale or missing_ids:
         path.parent.mkdir(parents=True, exist_ok=True)
         index.save(str(path))
-    return ParagraphIndex(index, wanted), len(missing_ids), len(stale)
+    return ParagraphIndex(index, frame_resolver(stored)), len(missing_ids), len(stale)
 
 
 # --- neighbour lists and links, independent of arrival order -------------------------------------
@@ -372,7 +392,7 @@ def index_neighbour_lists(
             kept = sorted(hit for hit in others if -hit[0] >= threshold)[:top_k]
             weakest = min((float(s) for s in exact), default=-np.inf)
             bar = -kept[-1][0] if len(kept) == top_k else threshold
-            if count < len(index.keys) and len(hits) == count and weakest >= bar - SCORE_MARGIN:
+            if count < index.size and len(hits) == count and weakest >= bar - SCORE_MARGIN:
                 again.append(q)  # what was not asked for may tie with the k-th (or still pass the threshold)
                 continue
             rows += [(query_ids[q], pid, query_articles[q], aid, -negated) for negated, pid, aid in kept]

@@ -15,6 +15,7 @@ from flows.relink import relink
 from storage.backend import backend_for, backend_of
 from storage.frames import insert
 from storage.links import neighbour_floors
+from storage.paragraph_index import journal_added, keyed_paragraphs
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DIMENSION = 8
@@ -44,8 +45,9 @@ def _relinked_in_batches(path: Path, paragraphs: pl.DataFrame, batches: int) -> 
         for batch in np.array_split(np.array(articles), batches):
             frame = paragraphs.filter(pl.col("article_id").is_in(batch.tolist()))
             con.execute("begin transaction")
-            insert(con, "paragraphs", frame)
-            # queued as a load queues them (storage/loads.py: load_batch)
+            # stored, journalled and queued as a load does (storage/loads.py: load_batch)
+            insert(con, "paragraphs", keyed_paragraphs(frame))
+            journal_added(con, frame)
             con.execute("insert into relink_queue select paragraph_id, true from paragraphs where article_id in "
                         f"({', '.join('?' * len(batch))})", batch.tolist())
             relink(con, 0.5, 5, 40, path.with_name(path.name + ".hnsw"), DIMENSION)
