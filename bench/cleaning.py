@@ -2,7 +2,8 @@
 
   python bench/cleaning.py [--shared DIR] [--out DIR] [--no-bbc]
 
-For each raw set (raw_trafilatura_recall = the dev pages, raw_goose) it decodes and cleans every page with
+For each raw set (raw_trafilatura_recall = the dev pages, raw_goose, raw_fullpage = the same pages as whole-page
+text, menus and footers included) it decodes and cleans every page with
 the same functions the flow uses, writes the bodies to OUT/<set>/<id>.txt and prints the scorer's table
 (../shared/bench/score_cleaning.py), next to the untouched input. Then, on the dev pages:
 - per check of each rule: on how many pages it fired, how many spans it removed, and how many of those
@@ -16,6 +17,7 @@ On the BBC corpus (clean text) it reports the share of body words the cleaner re
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import shutil
 import subprocess
@@ -135,6 +137,26 @@ def ablation_table(scorer: ModuleType, texts: dict[str, str], gold: dict[str, st
         print(f"{family:<18} {f:>8.4f} {f - f1:>+7.4f} {r:>10.3f} {c:>12.4f}")
 
 
+def signal_ablation(scorer: ModuleType, texts: dict[str, str], gold: dict[str, str], raw: dict[str, str]) -> None:
+    """aeb4 F1 and the line metrics with each whole-page signal (tasks/cleaning/page.py) switched off."""
+    from tasks.cleaning import page
+
+    def measure(signals: page.Signals) -> tuple[float, float, float]:
+        original, page.SIGNALS = page.SIGNALS, signals
+        try:
+            bodies = {Path(name).stem: article.body for name, article in clean_texts(texts).items()}
+        finally:
+            page.SIGNALS = original
+        return scores(scorer, gold, bodies, raw)
+
+    f1, removed, lost = measure(page.Signals())
+    print(f"{'signal off':<18} {'aeb4 F1':>8} {'ΔF1':>7} {'bp_removed':>10} {'content_lost':>12}")
+    print(f"{'(none)':<18} {f1:>8.4f} {'':>7} {removed:>10.3f} {lost:>12.4f}")
+    for signal in dataclasses.fields(page.Signals):
+        f, r, c = measure(dataclasses.replace(page.Signals(), **{signal.name: False}))
+        print(f"{signal.name:<18} {f:>8.4f} {f - f1:>+7.4f} {r:>10.3f} {c:>12.4f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
@@ -147,7 +169,7 @@ def main() -> None:
     wikiref = args.shared / "corpora" / "wikiref150" / "articles"
     elsewhere = {"goose": pages_fired(clean_texts(read_folder(bench / "raw_goose"))),
                  "wikiref150": pages_fired(clean_texts(read_folder(wikiref)))}
-    for raw_set in ("raw_trafilatura_recall", "raw_goose"):
+    for raw_set in ("raw_trafilatura_recall", "raw_goose", "raw_fullpage"):
         raw = bench / raw_set
         cleaned = clean_folder(raw, args.out / raw_set)
         print(f"== {raw_set}: untouched input")
@@ -160,6 +182,12 @@ def main() -> None:
             per_check_table(scorer, cleaned, gold, elsewhere)
             print(f"\n== {raw_set}: ablation, one family of rules switched off at a time")
             ablation_table(scorer, read_folder(raw), gold, scorer.read_dir(raw))
+            print()
+        if raw_set == "raw_fullpage":
+            print(f"== {raw_set}: ablation, one family of rules switched off at a time")
+            ablation_table(scorer, read_folder(raw), gold, scorer.read_dir(raw))
+            print(f"\n== {raw_set}: the whole-page signals, one at a time")
+            signal_ablation(scorer, read_folder(raw), gold, scorer.read_dir(raw))
             print()
 
     if args.no_bbc:

@@ -147,7 +147,7 @@ FIXED_BY_WAREHOUSE = ("embedding_dim",)
 CLEANING_CODE = "cleaning_code"
 CLEANING_MODULES = (PROJECT_ROOT / "tasks" / "ingest.py", PROJECT_ROOT / "tasks" / "paragraphs.py",
                     PROJECT_ROOT / "tasks" / "cleaning")
-CLEANING_LIBRARIES = ("ftfy", "dateparser", "rapidfuzz", "py3langid")
+CLEANING_LIBRARIES = ("ftfy", "dateparser", "rapidfuzz", "py3langid", "justext")
 
 
 def code_fingerprint(root: Path, modules: tuple[Path, ...], libraries: tuple[str, ...]) -> str:

@@ -21,6 +21,7 @@ from tasks.cleaning import (
     dates,
     markup,
     navigation,
+    page,
     related,
     titles,
     urls,
@@ -92,6 +93,7 @@ INLINE_CHECKS: tuple[Check, ...] = (
     wire.source_tag,
 )
 BLOCK_CHECKS: tuple[Check, ...] = (
+    page.page_furniture,
     related.headline_list,
     related.excerpt_listing,
     related.link_box_teasers,

@@ -1,0 +1,318 @@
+"""Whole-page text: what a naive scraper keeps of a web page (`BeautifulSoup.get_text()`, `html-text`,
+`lynx -dump`, "select all, copy"): the article amid menus, cookie banners, "Most read" lists, footers and
+link lists, one block per line.
+
+1. `is_whole_page`: many of the lines are short labels (menus, links, buttons: under 40 characters, no
+   sentence end), a large share of them; and (in `article_lines`) some labels stand above the story, as a
+   site's header does. Extractor output, clean text and an article with a long list or table do not pass.
+2. Each line gets jusText's context-free class (Pomikálek 2011), read on text lines instead of HTML blocks:
+   its length and its density of stopwords (jusText's stoplists; the page's language is the stoplist its
+   words hit most) make it good, near-good, short or bad.
+3. The story is the stretch of the page where text outweighs furniture: the maximum-sum run of line
+   weights (as in Finn et al.'s body-text extraction): characters of good text for, a fixed cost per
+   label, cookie/privacy/rights notices against whatever their length, table rows and list items
+   (several numbers; a shared separator) weightless. The headline (a line restating the page's title)
+   moves its start up to just under it; weightless lines at its ends widen it (a closing table).
+4. Inside the stretch, a run of 6+ labels (a share panel) goes, and labels at its two ends.
+Everything outside the stretch goes. `Signals` switches each of these off for bench/cleaning.py's ablation.
+"""
+
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+
+from tasks.cleaning.rule import Example, LineContext, Rule
+from tasks.cleaning.text import Line, ends_sentence, restates_title
+
+FAMILY = "whole_page"
+
+# jusText's defaults (justext.core), on characters of a line.
+LENGTH_LOW = 70
+LENGTH_HIGH = 200
+STOPWORDS_LOW = 0.30
+STOPWORDS_HIGH = 0.32
+# A whole page: at least this many label lines (short, no sentence end), being this share of its lines.
+PAGE_MIN_LABELS = 30
+PAGE_MIN_LABEL_SHARE = 0.35
+LABEL_MAX_CHARS = 40
+PAGE_MIN_HEAD_LABELS = 1  # below the title line, above the story's stretch: a site's header
+# This many label lines in a row inside the article's stretch are a panel of links, not the story.
+LABEL_RUN = 6
+# This many short lines in a row with the same separator are a list of the story's ("Path A: ...").
+LIST_RUN = 3
+# The page's stoplist must cover this share of its words (a page in a language without one covers few).
+STOPLIST_MIN_HITS = 0.1
+
+
+
+@dataclass(frozen=True)
+class Signals:
+    """The signals the article's stretch is found by, each switchable for bench/cleaning.py's ablation."""
+
+    stopwords: bool = True  # jusText's stopword density (else sentence punctuation only)
+    headline: bool = True  # the headline restating the page's title marks where the story starts
+    furniture_words: bool = True  # cookie, privacy and rights notices weigh against, whatever their length
+    table_rows: bool = True  # rows of numbers weigh nothing (a results table is not a menu)
+    short_sentences: bool = True  # a short line ending as a sentence costs less than a label
+    soft_edges: bool = True  # the stretch widens over the weightless lines at its ends
+    label_runs: bool = True  # runs of labels inside the stretch go
+    gate: bool = True  # only on whole pages (off: on every input, extractor output included)
+
+
+SIGNALS = Signals()
+_SENTENCE_END = tuple("。！？」』）")
+_SHORT_SENTENCE_END = tuple(".!?…\"”。！？")
+_WORD = re.compile(r"[^\W\d_]+")
+# Ideographic and kana characters: a line of them carries a sentence in a third of the characters.
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+
+
+@cache
+def _stopword_languages() -> dict[str, tuple[str, ...]]:
+    """Each stopword of jusText's stoplists and the languages it belongs to (loaded on first use)."""
+    import justext
+
+    languages: dict[str, list[str]] = {}
+    for language in sorted(justext.get_stoplists()):
+        for word in justext.get_stoplist(language):
+            languages.setdefault(word, []).append(language)
+    return {word: tuple(names) for word, names in languages.items()}
+
+
+def page_stoplist(texts: list[str]) -> frozenset[str]:
+    """The stoplist of the page's language: the one its words hit most (ties by name; empty for a script
+    without a stoplist, such as Japanese)."""
+    by_word = _stopword_languages()
+    hits: dict[str, int] = {}
+    for text in texts:
+        for word in _WORD.findall(text.casefold()):
+            for language in by_word.get(word, ()):
+                hits[language] = hits.get(language, 0) + 1
+    best = max(sorted(hits), key=lambda language: hits[language]) if hits else None
+    words = sum(len(_WORD.findall(text)) for text in texts)
+    if best is None or hits[best] < STOPLIST_MIN_HITS * words:  # Japanese, Chinese: no stoplist fits
+        return frozenset()
+    return frozenset(word for word, languages in by_word.items() if best in languages)
+
+
+def _length(text: str) -> int:
+    return len(text) + 2 * len(_CJK.findall(text))
+
+
+def is_label(text: str) -> bool:
+    """A menu item, link or button label: short and not a sentence."""
+    return _length(text) <= LABEL_MAX_CHARS and not ends_sentence(text)
+
+
+def is_whole_page(lines: list[Line]) -> bool:
+    """Many short label lines, a large share of the page: a scraper's whole page, or an article with a long
+    list or table in it (told apart by `article_lines`: a page has labels above its story too)."""
+    texts = [line.stripped for line in lines if not line.blank]
+    labels = sum(is_label(text) for text in texts)
+    return labels >= PAGE_MIN_LABELS and labels >= PAGE_MIN_LABEL_SHARE * len(texts)
+
+
+def line_class(text: str, stoplist: frozenset[str]) -> str:
+    """jusText's context-free class of one line: 'good', 'neargood', 'short' or 'bad'."""
+    length = _length(text)
+    if length < LENGTH_LOW:
+        return "short"
+    words = _WORD.findall(text.casefold())
+    if not stoplist:  # no stoplist for the language: sentences by their punctuation
+        return "good" if length > LENGTH_HIGH or ends_sentence(text) or text.endswith(_SENTENCE_END) else "neargood"
+    density = sum(word in stoplist for word in words) / len(words) if words else 0.0
+    if density >= STOPWORDS_HIGH:
+        return "good" if length > LENGTH_HIGH else "neargood"
+    return "neargood" if density >= STOPWORDS_LOW else "bad"
+
+
+# What each class of line weighs in the search for the article's stretch: characters of text for and
+# against, and a fixed cost for every label line (a menu of thirty short items outweighs a paragraph).
+SHORT_COST = 30
+SHORT_SENTENCE_COST = 5
+NEARGOOD_WEIGHT = 0.5
+BAD_WEIGHT = 0.5
+
+
+# The page's own furniture, whatever its length: cookie and privacy notices, rights lines.
+FURNITURE_WORDS = re.compile(r"\bcookies?\b|privacy (?:policy|settings|overview)|©|\ball rights reserved\b", re.I)
+# A row of a table or a results list: several numbers, many of the line's tokens ("Palm Bay 18 22 13 17 — 70").
+_NUMBER = re.compile(r"^\W*\d[\d.,:/%-]*\W*$")
+
+
+def is_row(text: str) -> bool:
+    tokens = text.split()
+    numbers = sum(bool(_NUMBER.match(token)) for token in tokens)
+    return numbers >= 2 and numbers >= 0.2 * len(tokens)
+
+
+# A list item's shape: the first separator inside it ("England (Group A): 10th appearance" -> ":"; not a
+# bracket: "Category (32)" lists are archive menus).
+_SEPARATOR = re.compile(r"\w[^\w\s]*?\s*([:–—=])")
+
+
+def list_items(texts: list[str]) -> list[bool]:
+    """Lines in a run of LIST_RUN+ short lines that share their first inner separator: the items of a list
+    or a table in the story ("1a etapa: 10 de março – Interlagos"); menus' labels have none."""
+    shapes = []
+    for text in texts:
+        separator = _SEPARATOR.search(text) if _length(text) < LENGTH_LOW else None
+        shapes.append(separator.group(1) if separator else None)
+    items = [False] * len(texts)
+    index = 0
+    while index < len(texts):
+        end = index
+        while end < len(texts) and shapes[end] is not None and shapes[end] == shapes[index]:
+            end += 1
+        if end - index >= LIST_RUN:
+            items[index:end] = [True] * (end - index)
+        index = max(end, index + 1)
+    return items
+
+
+def line_value(text: str, cls: str, signals: Signals) -> float:
+    """What a line weighs for (text) or against (furniture) the article's stretch."""
+    length = _length(text)
+    if signals.furniture_words and FURNITURE_WORDS.search(text):
+        return -max(length, SHORT_COST)
+    if signals.table_rows and is_row(text):
+        return 0.0
+    if signals.short_sentences and cls == "short" and text.endswith(_SHORT_SENTENCE_END):
+        return -SHORT_SENTENCE_COST  # a short sentence or question, not a label
+    return {"good": length, "neargood": NEARGOOD_WEIGHT * length, "short": -SHORT_COST}.get(cls, -BAD_WEIGHT * length)
+
+
+def best_run(values: list[float], first: int = 0) -> tuple[int, int]:
+    """The contiguous run [start, end) of the largest sum starting at `first` or later (the first such run:
+    deterministic)."""
+    best, best_span = float("-inf"), (first, first)
+    total, start = 0.0, first
+    for index in range(first, len(values)):
+        if total <= 0:
+            total, start = 0.0, index
+        total += values[index]
+        if total > best:
+            best, best_span = total, (start, index + 1)
+    return best_span
+
+
+def title_lines(texts: list[str]) -> list[int]:
+    """The lines after the first (the page's <title>) that restate it: the article's headline, and its echoes."""
+    title = texts[0] if texts else ""
+    return [index for index, text in enumerate(texts[1:], start=1)
+            if _length(text) <= 3 * LENGTH_HIGH and restates_title(text, title)]
+
+
+def story_stretch(values: list[float], headlines: list[int]) -> tuple[int, int]:
+    """The run of most text; when the headline is printed above it, from the headline on (a lede, a table
+    under it); when the headline is printed only below a run that is not the story (a cookie notice, a
+    teaser list), the run of most text after it."""
+    start, end = best_run(values)
+    above = [index for index in headlines if index < start]
+    if above:
+        start = above[-1] + 1
+    elif headlines and headlines[0] >= end:
+        start, end = best_run(values, headlines[0] + 1)
+    return start, end
+
+
+def widen_over_soft_lines(start: int, end: int, soft: list[bool], headlines: list[int]) -> tuple[int, int]:
+    """The story's first and last lines may weigh nothing (a table, a closing short sentence): the stretch
+    goes on over lines that are no labels, and over a lone label (a table's caption) followed by one; up
+    to the headline, not over it."""
+    while end < len(soft) and (soft[end] or (end + 1 < len(soft) and soft[end + 1])):
+        end += 1
+    while start > 0 and soft[start - 1] and start - 1 not in headlines:
+        start -= 1
+    return start, end
+
+
+def drop_label_runs(keep: list[bool], labels: list[bool], start: int, end: int) -> None:
+    """Inside the stretch, a run of LABEL_RUN+ label lines (a share panel, a link list) goes, and so do
+    the labels at its two ends (a byline's "Share", a "Read more")."""
+    index = start
+    while index < end:
+        run_end = index
+        while run_end < end and labels[run_end]:
+            run_end += 1
+        if run_end - index >= LABEL_RUN:
+            keep[index:run_end] = [False] * (run_end - index)
+        index = max(run_end, index + 1)
+    while start < end and labels[start]:
+        keep[start] = False
+        start += 1
+    while end > start and labels[end - 1]:
+        keep[end - 1] = False
+        end -= 1
+
+
+def article_lines(texts: list[str], signals: Signals | None = None) -> list[bool]:
+    """For each line of a whole page, whether it belongs to the article."""
+    signals = signals or SIGNALS
+    stoplist = page_stoplist(texts) if signals.stopwords else frozenset()
+    values = [line_value(text, line_class(text, stoplist), signals) for text in texts]
+    if signals.table_rows:
+        rows = [is_row(text) or item for text, item in zip(texts, list_items(texts))]
+        values = [0.0 if row else value for row, value in zip(rows, values)]
+    else:
+        rows = [False] * len(texts)
+    headlines = title_lines(texts) if signals.headline else []
+    start, end = story_stretch(values, headlines)
+    labels = [is_label(text) and not row for text, row in zip(texts, rows)]
+    if signals.gate and sum(labels[1:start]) < PAGE_MIN_HEAD_LABELS:  # no header: an article with a long list
+        return [True] * len(texts)
+    if signals.soft_edges:
+        soft = [not label and not FURNITURE_WORDS.search(text) for label, text in zip(labels, texts)]
+        start, end = widen_over_soft_lines(start, end, soft, headlines)
+    keep = [start <= index < end for index in range(len(texts))]
+    if signals.label_runs:
+        drop_label_runs(keep, labels, start, end)
+    return keep
+
+
+PAGE_FURNITURE = Rule("page_furniture", FAMILY, "On whole-page text (many short label lines: menus, link lists), "
+                      "the lines outside the article's text as jusText judges lines: short or stopword-poor lines "
+                      "among other furniture, far from the story's sentences.")
+
+_MENU = "\n".join(["Home", "News", "World", "Local", "Politics", "Business", "Climate", "Harbour", "Ferries",
+                   "Weather", "Opinion", "Letters", "Obituaries", "Events", "Jobs", "Classifieds"])
+_FOOTER = "\n".join(["About us", "Contact us", "Advertise with us", "Careers", "Privacy policy", "Terms of use",
+                     "Cookie settings", "Accessibility", "Sitemap", "Follow us", "Facebook", "Instagram", "RSS"])
+_COOKIES = "We use cookies to improve your experience on our site. By continuing to browse you accept our use of cookies."
+_LONG_A = ("The harbour board voted on Monday to dredge the main channel before the autumn storms arrive, after a "
+           "summer in which two fishing boats ran aground at low tide and the ferry was delayed on eleven days.")
+_LONG_B = ("Fishermen said the work was overdue and that the board had been warned about the silt for years, but "
+           "they welcomed the vote and said they would help the contractors with local knowledge of the channel.")
+_TABLE = "Boats aground by month\nMarch 1 0\nJune 0 1\nAugust 1 1"
+_STORY = f"{_LONG_A}\n\nWhat they said\n\n{_LONG_B}\n\n{_TABLE}\n\nThe work starts in May."
+_PAGE = f"Harbour board orders dredging | Coastal Gazette\n\n{_COOKIES}\n\n{_MENU}\n\n{_STORY}\n\n{_FOOTER}"
+# An extractor's output with a long list in it: many short lines, but not a whole page.
+_LISTED = ("Harbour board orders dredging\n\n" + _LONG_A + "\n\nThe channel will be closed on these days:\n\n"
+           + "\n".join(f"{day} {month}" for month in ("May", "June") for day in ("Monday", "Tuesday", "Wednesday",
+                                                                             "Thursday", "Friday", "Saturday"))
+           + "\n\n" + _LONG_B)
+
+# A story ending in a long list of short lines (a cup draw), with no site header above it: not a whole page.
+_DRAW = ("Harbour cup draw made\n\n" + _LONG_A + "\n\n" + _LONG_B + "\n\n"
+         + "\n".join(f"{home} v {away}" for home in ("Northport", "Eastbay", "Seaham", "Westcliff", "Rockpool",
+                                                      "Southsea") for away in ("Anchor", "Harbour", "Quay",
+                                                                               "Lighthouse", "Ferry", "Pier")))
+
+
+@PAGE_FURNITURE.check(
+    "block",
+    removes=(Example(_PAGE, "document", _MENU), Example(_PAGE, "document", _FOOTER),
+             Example(_PAGE, "document", _COOKIES)),
+    keeps=(Example(_PAGE, "document", _STORY), Example(_LISTED, "document", _LISTED.split("\n\n", 1)[1]),
+           Example(_DRAW, "document", _DRAW.split("\n\n", 1)[1])),
+)
+def page_furniture(lines: list[Line], ctx: LineContext) -> list[Line]:
+    """On a whole page, kept lines that jusText's classes, read on text lines, put outside the article."""
+    if SIGNALS.gate and not is_whole_page(lines):
+        return []
+    content = [line for line in lines if not line.blank]
+    keep = article_lines([line.stripped for line in content])
+    return [line for line, kept in zip(content, keep) if not kept and not line.reason]
