@@ -199,11 +199,17 @@ def best_run(values: list[float], first: int = 0) -> tuple[int, int]:
     return best_span
 
 
+# The site's name after the headline in a page's <title>: "Headline | Site", "Headline - Site".
+_TITLE_SEPARATOR = re.compile(r"\s+(?:[|–—-]|::)\s+")
+
+
 def title_lines(texts: list[str]) -> list[int]:
-    """The lines after the first (the page's <title>) that restate it: the article's headline, and its echoes."""
+    """The lines after the first (the page's <title>) that restate it, or its part before the site's name:
+    the article's headline, and its echoes."""
     title = texts[0] if texts else ""
+    titles = dict.fromkeys([title, _TITLE_SEPARATOR.split(title)[0]])
     return [index for index, text in enumerate(texts[1:], start=1)
-            if _length(text) <= 3 * LENGTH_HIGH and restates_title(text, title)]
+            if _length(text) <= 3 * LENGTH_HIGH and any(restates_title(text, form) for form in titles if form)]
 
 
 def story_stretch(values: list[float], headlines: list[int]) -> tuple[int, int]:
