@@ -13,7 +13,9 @@ link lists, one block per line.
    label, cookie/privacy/rights notices against whatever their length, table rows and list items
    (several numbers; a shared separator) weightless. The headline (a line restating the page's title)
    moves its start up to just under it; weightless lines at its ends widen it (a closing table).
-4. Inside the stretch, a run of 6+ labels (a share panel) goes, and labels at its two ends.
+4. A link-box or comments header ("Most read", "2 comments") below 90% of the stretch's text ends it.
+5. Inside the stretch, a run of 6+ labels (a share panel) goes unless most of them are phrases with
+   stopwords (a list of the story's), and the labels at its two ends go.
 Everything outside the stretch goes. `Signals` switches each of these off for bench/cleaning.py's ablation.
 """
 
@@ -24,6 +26,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
+from tasks.cleaning.related import RELATED_HEADER
 from tasks.cleaning.rule import Example, LineContext, Rule
 from tasks.cleaning.text import Line, ends_sentence, restates_title
 
@@ -41,6 +44,7 @@ LABEL_MAX_CHARS = 40
 PAGE_MIN_HEAD_LABELS = 1  # below the title line, above the story's stretch: a site's header
 # This many label lines in a row inside the article's stretch are a panel of links, not the story.
 LABEL_RUN = 6
+PHRASE_SHARE = 0.5
 # This many short lines in a row with the same separator are a list of the story's ("Path A: ...").
 LIST_RUN = 3
 # The page's stoplist must cover this share of its words (a page in a language without one covers few).
@@ -59,6 +63,7 @@ class Signals:
     short_sentences: bool = True  # a short line ending as a sentence costs less than a label
     soft_edges: bool = True  # the stretch widens over the weightless lines at its ends
     label_runs: bool = True  # runs of labels inside the stretch go
+    end_markers: bool = True  # a link-box or comments header below most of the story's text ends it
     gate: bool = True  # only on whole pages (off: on every input, extractor output included)
 
 
@@ -236,15 +241,39 @@ def widen_over_soft_lines(start: int, end: int, soft: list[bool], headlines: lis
     return start, end
 
 
-def drop_label_runs(keep: list[bool], labels: list[bool], start: int, end: int) -> None:
-    """Inside the stretch, a run of LABEL_RUN+ label lines (a share panel, a link list) goes, and so do
-    the labels at its two ends (a byline's "Share", a "Read more")."""
+# What opens the furniture under a story: a link box's header (tasks/cleaning/related.py), a comment widget.
+COMMENTS_HEADER = re.compile(r"^(?:\d+\s+)?(?:comments?|responses?|replies)\b|^(?:leave|post|add|write) a (?:reply|comment)\b|"
+                             r"^join the (?:conversation|discussion)\b|^show comments\b", re.I)
+# A header that ends the stretch stands where this share of its text lies above it (not a box mid-story).
+END_MARKER_MIN_SHARE = 0.9
+
+
+def is_end_marker(text: str) -> bool:
+    header = RELATED_HEADER.match(text)
+    return is_label(text) and (bool(header and not header.group("rest")) or bool(COMMENTS_HEADER.match(text)))
+
+
+def cut_at_end_marker(start: int, end: int, texts: list[str], values: list[float]) -> int:
+    """The stretch ends at the first link-box or comments header below most of its text."""
+    total = sum(max(value, 0.0) for value in values[start:end])
+    above = 0.0
+    for index in range(start, end):
+        above += max(values[index], 0.0)
+        if above >= END_MARKER_MIN_SHARE * total and is_end_marker(texts[index]):
+            return index
+    return end
+
+
+def drop_label_runs(keep: list[bool], labels: list[bool], start: int, end: int, phrases: list[bool]) -> None:
+    """Inside the stretch, a run of LABEL_RUN+ label lines (a share panel, a link list) goes, unless most
+    of them are phrases with stopwords (a list of the story's: "Writing a blog post"); and so do the labels
+    at the stretch's two ends (a byline's "Share", a "Read more")."""
     index = start
     while index < end:
         run_end = index
         while run_end < end and labels[run_end]:
             run_end += 1
-        if run_end - index >= LABEL_RUN:
+        if run_end - index >= LABEL_RUN and sum(phrases[index:run_end]) < PHRASE_SHARE * (run_end - index):
             keep[index:run_end] = [False] * (run_end - index)
         index = max(run_end, index + 1)
     while start < end and labels[start]:
@@ -268,14 +297,17 @@ def article_lines(texts: list[str], signals: Signals | None = None) -> list[bool
     headlines = title_lines(texts) if signals.headline else []
     start, end = story_stretch(values, headlines)
     labels = [is_label(text) and not row for text, row in zip(texts, rows)]
+    phrases = [any(word in stoplist for word in _WORD.findall(text.casefold())) for text in texts]
     if signals.gate and sum(labels[1:start]) < PAGE_MIN_HEAD_LABELS:  # no header: an article with a long list
         return [True] * len(texts)
     if signals.soft_edges:
         soft = [not label and not FURNITURE_WORDS.search(text) for label, text in zip(labels, texts)]
         start, end = widen_over_soft_lines(start, end, soft, headlines)
+    if signals.end_markers:
+        end = cut_at_end_marker(start, end, texts, values)
     keep = [start <= index < end for index in range(len(texts))]
     if signals.label_runs:
-        drop_label_runs(keep, labels, start, end)
+        drop_label_runs(keep, labels, start, end, phrases)
     return keep
 
 
@@ -293,8 +325,15 @@ _LONG_A = ("The harbour board voted on Monday to dredge the main channel before 
 _LONG_B = ("Fishermen said the work was overdue and that the board had been warned about the silt for years, but "
            "they welcomed the vote and said they would help the contractors with local knowledge of the channel.")
 _TABLE = "Boats aground by month\nMarch 1 0\nJune 0 1\nAugust 1 1"
-_STORY = f"{_LONG_A}\n\nWhat they said\n\n{_LONG_B}\n\n{_TABLE}\n\nThe work starts in May."
-_PAGE = f"Harbour board orders dredging | Coastal Gazette\n\n{_COOKIES}\n\n{_MENU}\n\n{_STORY}\n\n{_FOOTER}"
+_NEEDS = "\n".join(["What the work needs", "Two dredgers from the port", "A licence for the spoil at sea",
+                    "The quay closed for a week", "A survey of the wrecks", "Pilots on every tide", "Money from the state"])
+_LONG_C = ("The board's chairman said the contractors would start at the harbour mouth in May and that the channel "
+           "would stay open to the ferry on every high tide while the dredgers were at work in the summer months.")
+_STORY = (f"{_LONG_A}\n\n{_NEEDS}\n\nWhat they said\n\n{_LONG_B}\n\n{_LONG_C}\n\n{_TABLE}\n\n"
+          "The work starts in May.")
+_SHARE = "\n".join(["Facebook", "Twitter", "WhatsApp", "LinkedIn", "Pinterest", "Copy link"])
+_PAGE = (f"Harbour board orders dredging | Coastal Gazette\n\n{_COOKIES}\n\n{_MENU}\n\nHarbour board orders dredging\n\n"
+         f"{_SHARE}\n\n{_STORY}\n\n{_FOOTER}")
 # An extractor's output with a long list in it: many short lines, but not a whole page.
 _LISTED = ("Harbour board orders dredging\n\n" + _LONG_A + "\n\nThe channel will be closed on these days:\n\n"
            + "\n".join(f"{day} {month}" for month in ("May", "June") for day in ("Monday", "Tuesday", "Wednesday",
@@ -311,7 +350,7 @@ _DRAW = ("Harbour cup draw made\n\n" + _LONG_A + "\n\n" + _LONG_B + "\n\n"
 @PAGE_FURNITURE.check(
     "block",
     removes=(Example(_PAGE, "document", _MENU), Example(_PAGE, "document", _FOOTER),
-             Example(_PAGE, "document", _COOKIES)),
+             Example(_PAGE, "document", _COOKIES), Example(_PAGE, "document", _SHARE)),
     keeps=(Example(_PAGE, "document", _STORY), Example(_LISTED, "document", _LISTED.split("\n\n", 1)[1]),
            Example(_DRAW, "document", _DRAW.split("\n\n", 1)[1])),
 )
