@@ -49,6 +49,7 @@ PHRASE_SHARE = 0.5
 LIST_RUN = 3
 # The page's stoplist must cover this share of its words (a page in a language without one covers few).
 STOPLIST_MIN_HITS = 0.1
+CJK_EXTRA = 1
 
 
 
@@ -104,12 +105,12 @@ def page_stoplist(texts: list[str]) -> frozenset[str]:
 
 
 def _length(text: str) -> int:
-    return len(text) + 2 * len(_CJK.findall(text))
+    return len(text) + CJK_EXTRA * len(_CJK.findall(text))
 
 
 def is_label(text: str) -> bool:
     """A menu item, link or button label: short and not a sentence."""
-    return _length(text) <= LABEL_MAX_CHARS and not ends_sentence(text)
+    return _length(text) <= LABEL_MAX_CHARS and not text.endswith(_SHORT_SENTENCE_END)
 
 
 def is_whole_page(lines: list[Line]) -> bool:
@@ -148,7 +149,13 @@ FURNITURE_WORDS = re.compile(r"\bcookies?\b|privacy (?:policy|settings|overview)
 _NUMBER = re.compile(r"^\W*\d[\d.,:/%-]*\W*$")
 
 
+_NUMBERED = re.compile(r"^\d{1,3}[).]\s+\S")
+
+
 def is_row(text: str) -> bool:
+    """A table's row (several numbers) or a numbered list's item ("12) Roger Waters – The Wall")."""
+    if _NUMBERED.match(text):
+        return True
     tokens = text.split()
     numbers = sum(bool(_NUMBER.match(token)) for token in tokens)
     return numbers >= 2 and numbers >= 0.2 * len(tokens)
