@@ -13,7 +13,8 @@ link lists, one block per line.
    label, cookie/privacy/rights notices against whatever their length, table rows and list items
    (several numbers; a shared separator) weightless. The headline (a line restating the page's title)
    moves its start up to just under it; weightless lines at its ends widen it (a closing table).
-4. A link-box or comments header ("Most read", "2 comments") below 90% of the stretch's text ends it.
+4. Under the headline, the stretch starts at its first line that is no label or notice (a byline, a share
+   panel go). A link-box or comments header ("Most read", "2 comments") below 90% of the stretch's text ends it.
 5. Inside the stretch, a run of 6+ labels (a share panel) goes unless most of them are phrases with
    stopwords (a list of the story's), and the labels at its two ends go.
 Everything outside the stretch goes. `Signals` switches each of these off for bench/cleaning.py's ablation.
@@ -64,6 +65,7 @@ class Signals:
     short_sentences: bool = True  # a short line ending as a sentence costs less than a label
     soft_edges: bool = True  # the stretch widens over the weightless lines at its ends
     label_runs: bool = True  # runs of labels inside the stretch go
+    lead_in: bool = True  # the stretch starts at its first line that is no label or furniture
     end_markers: bool = True  # a link-box or comments header below most of the story's text ends it
     gate: bool = True  # only on whole pages (off: on every input, extractor output included)
 
@@ -312,6 +314,9 @@ def article_lines(texts: list[str], signals: Signals | None = None) -> list[bool
         start, end = widen_over_soft_lines(start, end, soft, headlines)
     if signals.end_markers:
         end = cut_at_end_marker(start, end, texts, values)
+    if signals.lead_in:
+        while start < end and values[start] < -SHORT_SENTENCE_COST:  # under the headline: byline, share panel
+            start += 1
     keep = [start <= index < end for index in range(len(texts))]
     if signals.label_runs:
         drop_label_runs(keep, labels, start, end, phrases)
