@@ -99,9 +99,16 @@ class Backend(ABC):
         """Create tables and views (idempotent) and refuse a warehouse built for another embedding size.
         Only on a warehouse newsdag has accepted (or created)."""
 
-    @abstractmethod
     def upsert_files(self, con: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> None:
-        """Insert or update ingest_files rows (`frame`: the columns of loads.record_files), as one unit."""
+        """Insert or update ingest_files rows (`frame`: the columns of loads.record_files), as one unit.
+        No table that grows with the archive has a key (storage/schema.KEYED_TABLES), so no ON CONFLICT:
+        the merged rows, then delete + insert, in one transaction; the first sighting and a skipped file's
+        encoding are kept."""
+        with transaction(con):
+            with registered(con, "incoming_files", frame):
+                merged = read_frame(con, internal_sql("merged_ingest_files"))
+                con.execute("delete from ingest_files where source_path in (select source_path from incoming_files)")
+            insert(con, "ingest_files", merged)
 
     @abstractmethod
     def mark_gone_files_deleted(self, con: duckdb.DuckDBPyConnection, present_paths: list[str], run_id: str) -> int:
@@ -111,10 +118,15 @@ class Backend(ABC):
     def start_run(self, con: duckdb.DuckDBPyConnection, run_id: str, raw_dir: str) -> list[str]:
         """Record a new run; returns the ids of runs found crashed."""
 
-    @abstractmethod
     def queue_for_relink(self, con: duckdb.DuckDBPyConnection, paragraphs_sql: str, added: bool, replace: bool = True) -> None:
         """Queue the paragraphs `paragraphs_sql` selects (`paragraph_id`) for relinking: `replace` sets their
-        `added` flag, else paragraphs already queued keep theirs (inside the caller's transaction)."""
+        `added` flag, else paragraphs already queued keep theirs (inside the caller's transaction). No key
+        (a settings change queues every paragraph): delete + insert, or insert of those not queued."""
+        flag = "true" if added else "false"
+        if replace:
+            con.execute(f"delete from relink_queue where paragraph_id in (select paragraph_id from ({paragraphs_sql}))")
+        con.execute(f"insert into relink_queue select paragraph_id, {flag} from ({paragraphs_sql}) "
+                    f"where paragraph_id not in (select paragraph_id from relink_queue)")  # our own SQL
 
     @abstractmethod
     def replace_meta(self, con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
@@ -216,11 +228,6 @@ class DuckDBFile(Backend):
         if row is not None:
             check_embedding_dim(row[0], embedding_dim, model, self.other_model_advice)
 
-    def upsert_files(self, con: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> None:
-        # One statement: DuckDB applies it whole or not at all.
-        with registered(con, "incoming_files", frame):
-            con.execute(internal_sql("upsert_ingest_files"))
-
     def mark_gone_files_deleted(self, con: duckdb.DuckDBPyConnection, present_paths: list[str], run_id: str) -> int:
         with registered(con, "present_files", key_frame("source_path", present_paths)):
             gone = con.execute(
@@ -240,11 +247,6 @@ class DuckDBFile(Backend):
             [run_id, utc_now(), raw_dir],
         )
         return crashed
-
-    def queue_for_relink(self, con: duckdb.DuckDBPyConnection, paragraphs_sql: str, added: bool, replace: bool = True) -> None:
-        flag = "true" if added else "false"
-        con.execute(f"insert or {'replace' if replace else 'ignore'} into relink_queue "
-                    f"select paragraph_id, {flag} from ({paragraphs_sql})")  # our own SQL
 
     def replace_meta(self, con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
         con.execute("insert or replace into warehouse_meta values (?, ?)", [key, value])
@@ -330,15 +332,6 @@ class DuckLake(Backend):
             _create_lake_schema(con, sql_dir, embedding_dim, model, kind == "newsdag", self.other_model_advice)
         check_embedding_dim(lake.lake_embedding_dim(con), embedding_dim, model, self.other_model_advice)
 
-    def upsert_files(self, con: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> None:
-        """No ON CONFLICT without keys: the merged rows, then delete + insert, in one transaction; the
-        first sighting and a skipped file's encoding are kept as the file's upsert keeps them."""
-        with transaction(con):
-            with registered(con, "incoming_files", frame):
-                merged = read_frame(con, internal_sql("merged_ingest_files"))
-                con.execute("delete from ingest_files where source_path in (select source_path from incoming_files)")
-            insert(con, "ingest_files", merged)
-
     def mark_gone_files_deleted(self, con: duckdb.DuckDBPyConnection, present_paths: list[str], run_id: str) -> int:
         # No RETURNING on a DuckLake update: count, then update, in one transaction.
         with transaction(con):
@@ -354,14 +347,6 @@ class DuckLake(Backend):
         """Other runs may be writing at the same time: no run is marked crashed here."""
         retry_on_conflict(_insert_running_run)(con, run_id, raw_dir)
         return []
-
-    def queue_for_relink(self, con: duckdb.DuckDBPyConnection, paragraphs_sql: str, added: bool, replace: bool = True) -> None:
-        # No keys for insert or replace/ignore: delete + insert, or insert of those not queued.
-        flag = "true" if added else "false"
-        if replace:
-            con.execute(f"delete from relink_queue where paragraph_id in (select paragraph_id from ({paragraphs_sql}))")
-        con.execute(f"insert into relink_queue select paragraph_id, {flag} from ({paragraphs_sql}) "
-                    f"where paragraph_id not in (select paragraph_id from relink_queue)")
 
     def replace_meta(self, con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
         con.execute("delete from warehouse_meta where key = ?", [key])

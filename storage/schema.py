@@ -123,14 +123,15 @@ def claim_warehouse(path: Path, sql_dir: Path, embedding_dim: int, model: str) -
     return True
 
 
-# The tables whose keys the single file keeps: the articles and paragraphs that the scoped checks look up
-# by key, and small bookkeeping that upserts (insert or replace, on conflict) need. Every other table
-# grows with the archive by many rows an article, and DuckDB holds a key's index (ART) whole in memory
-# while a transaction writes the table: at 10,000 articles the keys of mentions, neighbour lists, links,
-# quotes and entity partitions took ~90 MB, and a run's load failed under the default 128 MB cap. Their
-# rows are unique all the same: loads delete by key before they insert (as on a DuckLake, which has no
-# keys at all), and sql/checks/unique_ids.sql checks the ids of articles, paragraphs and entities.
-KEYED_TABLES = frozenset({"runs", "warehouse_meta", "ingest_files", "relink_queue", "articles", "paragraphs"})
+# The tables whose keys the single file keeps: small bookkeeping that upserts (insert or replace) need.
+# Every other table grows with the archive, and DuckDB holds a key's index (ART) whole in memory while a
+# transaction writes the table: at 10,000 articles the keys of mentions, neighbour lists, links, quotes and
+# entity partitions took ~90 MB, and a run's load failed under the default 128 MB cap; the key of
+# paragraphs alone made a batch's load fail (fatally: the rollback too) from ~4 million paragraphs
+# (~200,000 articles; bench/README "Scale"). Rows are unique all the same: loads delete by article before
+# they insert, ingest_files and relink_queue are replaced by delete + insert (as on a DuckLake, which has
+# no keys at all), and sql/checks/unique_ids.sql checks the ids of articles, paragraphs and entities.
+KEYED_TABLES = frozenset({"runs", "warehouse_meta"})
 
 
 def create_schema(con: duckdb.DuckDBPyConnection, sql_dir: Path, embedding_dim: int) -> None:

@@ -1,6 +1,7 @@
 -- Every check returns the offending rows; an empty result means it passed. Checks read the checked_*
 -- relations (sql/internal/check_scope_*.sql): the rows of the articles the run changed, or every row.
--- On the single file the keys of articles and paragraphs refuse a second row; a DuckLake has no keys.
+-- Neither backend keys these tables (storage/schema.KEYED_TABLES): loads delete an article's rows before
+-- inserting them, and this checks it.
 select 'duplicate paragraph_id' as problem, paragraph_id as detail from checked_paragraphs group by paragraph_id having count(*) > 1
 union all
 select 'duplicate article_id', article_id from checked_articles group by article_id having count(*) > 1

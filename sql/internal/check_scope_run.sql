@@ -2,8 +2,9 @@
 -- the checking run (getvariable('newsdag_checking_run')) and by the runs since the last completed one that did
 -- not complete (crashed, interrupted or failed: theirs were never checked), the articles of files this run
 -- found duplicate or empty (deleted: nothing of them may remain), and every row hanging off those articles.
--- Paragraphs are reached by their keys (<article_id>-<position>, tasks/paragraphs.py) through the primary
--- key's index, so their texts and vectors are read for these articles only; the other tables by article id.
+-- Paragraphs are reached by their ids (<article_id>-<position>, tasks/paragraphs.py): one pass over the id
+-- column (no key: storage/schema.KEYED_TABLES), texts and vectors read for these articles only; the other
+-- tables by article id.
 -- check_scope_all.sql makes the same relations over everything.
 create or replace temp table checked_runs as
 select run_id, started_at from runs
@@ -56,8 +57,9 @@ create or replace temp table checked_unsettled_articles as select article_id fro
 create or replace temp table checked_unsettled_entities as
 select distinct m.entity_id from entity_mentions m join checked_unsettled_articles using (article_id);
 
--- The stored rows the checked rows name (their parents), looked up by key: a parent missing from these is
--- missing from the warehouse. (An anti join with the whole table would read every one of its rows.)
+-- The stored rows the checked rows name (their parents), looked up by id: a parent missing from these is
+-- missing from the warehouse. (A pass over the id column alone; an anti join with the whole table would
+-- read every one of its rows.)
 create or replace temp table referenced_paragraphs as
 select paragraph_id from paragraphs where paragraph_id in (
     select paragraph_id from checked_mentions union select paragraph_id from checked_quotes

@@ -1,5 +1,5 @@
--- record_files on a DuckLake (no keys, no ON CONFLICT): the rows `incoming_files` makes of the stored
--- ones, keeping the first sighting and a skipped file's encoding as upsert_ingest_files.sql keeps them.
+-- record_files (ingest_files has no key, so no ON CONFLICT): the rows `incoming_files` makes of the stored
+-- ones, which they replace; keeps the first sighting, and a skipped file's encoding.
 select i.source_path, i.content_sha256, i.size_bytes, i.status, i.change, i.duplicate_of,
        coalesce(i.encoding, (select s.encoding from article_sources s where s.article_id = i.article_id),
                 old.encoding) as encoding,
