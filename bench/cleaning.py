@@ -184,7 +184,9 @@ def main() -> None:
             ablation_table(scorer, read_folder(raw), gold, scorer.read_dir(raw))
             print()
         if raw_set == "raw_fullpage":
-            print(f"== {raw_set}: ablation, one family of rules switched off at a time")
+            print(f"== {raw_set}: per check (as above, on the whole pages)")
+            per_check_table(scorer, cleaned, gold, elsewhere)
+            print(f"\n== {raw_set}: ablation, one family of rules switched off at a time")
             ablation_table(scorer, read_folder(raw), gold, scorer.read_dir(raw))
             print(f"\n== {raw_set}: the whole-page signals, one at a time")
             signal_ablation(scorer, read_folder(raw), gold, scorer.read_dir(raw))

@@ -151,11 +151,11 @@ FURNITURE_WORDS = re.compile(r"\bcookies?\b|privacy (?:policy|settings|overview)
 _NUMBER = re.compile(r"^\W*\d[\d.,:/%-]*\W*$")
 
 
-_NUMBERED = re.compile(r"^\d{1,3}[).]\s+\S")
+_NUMBERED = re.compile(r"^(?:\d{1,3}[).]|[-•*·▪])\s+\S")
 
 
 def is_row(text: str) -> bool:
-    """A table's row (several numbers) or a numbered list's item ("12) Roger Waters – The Wall")."""
+    """A table's row (several numbers) or a numbered or bulleted list's item ("12) Roger Waters – The Wall")."""
     if _NUMBERED.match(text):
         return True
     tokens = text.split()
@@ -293,13 +293,15 @@ def drop_label_runs(keep: list[bool], labels: list[bool], start: int, end: int, 
         end -= 1
 
 
-def article_lines(texts: list[str], signals: Signals | None = None) -> list[bool]:
-    """For each line of a whole page, whether it belongs to the article."""
+def article_lines(texts: list[str], signals: Signals | None = None, cells: list[bool] | None = None) -> list[bool]:
+    """For each line of a whole page, whether it belongs to the article. `cells`: the lines whose raw text
+    holds a tab between words (a table's cells as a scraper joins them)."""
     signals = signals or SIGNALS
+    cells = cells or [False] * len(texts)
     stoplist = page_stoplist(texts) if signals.stopwords else frozenset()
     values = [line_value(text, line_class(text, stoplist), signals) for text in texts]
     if signals.table_rows:
-        rows = [is_row(text) or item for text, item in zip(texts, list_items(texts))]
+        rows = [is_row(text) or item or cell for text, item, cell in zip(texts, list_items(texts), cells)]
         values = [0.0 if row else value for row, value in zip(rows, values)]
     else:
         rows = [False] * len(texts)
@@ -358,18 +360,24 @@ _DRAW = ("Harbour cup draw made\n\n" + _LONG_A + "\n\n" + _LONG_B + "\n\n"
                                                       "Southsea") for away in ("Anchor", "Harbour", "Quay",
                                                                                "Lighthouse", "Ferry", "Pier")))
 
+# A page whose story is a table of cells (tab-joined) and a bulleted list: rows, not labels.
+_SPECS_TABLE = "\n".join(["Length \t48 m", "Beam \t11 m", "Draught \tUp to 3.2 m", "Engines \tTwo diesels",
+                          "- Dredges to 14 metres", "- Pumps spoil ashore", "- Crew of nine", "- Built in Gdansk"])
+_SPECS = (f"Harbour dredger Northern Star | Coastal Gazette\n\n{_MENU}\n\nHarbour dredger Northern Star\n\n{_LONG_A}\n\n"
+          f"{_SPECS_TABLE}\n\n{_FOOTER}")
+
 
 @PAGE_FURNITURE.check(
     "block",
     removes=(Example(_PAGE, "document", _MENU), Example(_PAGE, "document", _FOOTER),
              Example(_PAGE, "document", _COOKIES), Example(_PAGE, "document", _SHARE)),
     keeps=(Example(_PAGE, "document", _STORY), Example(_LISTED, "document", _LISTED.split("\n\n", 1)[1]),
-           Example(_DRAW, "document", _DRAW.split("\n\n", 1)[1])),
+           Example(_DRAW, "document", _DRAW.split("\n\n", 1)[1]), Example(_SPECS, "document", _SPECS_TABLE)),
 )
 def page_furniture(lines: list[Line], ctx: LineContext) -> list[Line]:
     """On a whole page, kept lines that jusText's classes, read on text lines, put outside the article."""
     if SIGNALS.gate and not is_whole_page(lines):
         return []
     content = [line for line in lines if not line.blank]
-    keep = article_lines([line.stripped for line in content])
+    keep = article_lines([line.stripped for line in content], cells=["\t" in line.text.strip() for line in content])
     return [line for line, kept in zip(content, keep) if not kept and not line.reason]
