@@ -10,11 +10,13 @@ link lists, one block per line.
    words hit most) make it good, near-good, short or bad.
 3. The story is the stretch of the page where text outweighs furniture: the maximum-sum run of line
    weights (as in Finn et al.'s body-text extraction): characters of good text for, a fixed cost per
-   label, cookie/privacy/rights notices against whatever their length, table rows and list items
-   (several numbers; a shared separator) weightless. The headline (a line restating the page's title)
+   label, notices (cookies, privacy, rights, comment forms, newsletter boxes) against whatever their
+   length, table rows and list items
+   (several numbers, tab-joined cells, a number or bullet in front, a shared separator) weightless. The headline (a line restating the page's title)
    moves its start up to just under it; weightless lines at its ends widen it (a closing table).
 4. Under the headline, the stretch starts at its first line that is no label or notice (a byline, a share
-   panel go). A link-box or comments header ("Most read", "2 comments") below 90% of the stretch's text ends it.
+   panel go). A link-box or comments header ("Most read", "2 comments") below 90% of the stretch's text ends it;
+   so does a listing of other stories (3+ date lines below half of its text: headline, author, date, excerpt).
 5. Inside the stretch, a run of 6+ labels (a share panel) goes unless most of them are phrases with
    stopwords (a list of the story's), and the labels at its two ends go.
 Everything outside the stretch goes. `Signals` switches each of these off for bench/cleaning.py's ablation.
@@ -27,6 +29,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
+from tasks.cleaning.metadata import DATE_HINT
 from tasks.cleaning.related import RELATED_HEADER
 from tasks.cleaning.rule import Example, LineContext, Rule
 from tasks.cleaning.text import Line, ends_sentence, restates_title
@@ -66,6 +69,7 @@ class Signals:
     soft_edges: bool = True  # the stretch widens over the weightless lines at its ends
     label_runs: bool = True  # runs of labels inside the stretch go
     lead_in: bool = True  # the stretch starts at its first line that is no label or furniture
+    dated_teasers: bool = True  # 3+ date lines below most of the story's text: a listing of other stories
     end_markers: bool = True  # a link-box or comments header below most of the story's text ends it
     gate: bool = True  # only on whole pages (off: on every input, extractor output included)
 
@@ -146,7 +150,11 @@ BAD_WEIGHT = 0.5
 
 
 # The page's own furniture, whatever its length: cookie and privacy notices, rights lines.
-FURNITURE_WORDS = re.compile(r"\bcookies?\b|privacy (?:policy|settings|overview)|©|\ball rights reserved\b", re.I)
+FURNITURE_WORDS = re.compile(
+    r"\bcookies?\b|privacy (?:policy|settings|overview)|©|\ball rights reserved\b|"
+    # comment forms and newsletter boxes
+    r"email address will not be published|required fields are marked|save my name, email|"
+    r"(?:sign up|subscribe) (?:for|to) (?:our|the) (?:\w+ )?newsletter|personal data|data protection", re.I)
 # A row of a table or a results list: several numbers, many of the line's tokens ("Palm Bay 18 22 13 17 — 70").
 _NUMBER = re.compile(r"^\W*\d[\d.,:/%-]*\W*$")
 
@@ -255,6 +263,9 @@ COMMENTS_HEADER = re.compile(r"^(?:\d+\s+)?(?:comments?|responses?|replies)\b|^(
                              r"^join the (?:conversation|discussion)\b|^show comments\b", re.I)
 # A header that ends the stretch stands where this share of its text lies above it (not a box mid-story).
 END_MARKER_MIN_SHARE = 0.9
+TEASER_DATES = 3
+TEASER_MIN_SHARE = 0.5
+TEASER_HEAD_LINES = 2
 
 
 def is_end_marker(text: str) -> bool:
@@ -270,6 +281,34 @@ def cut_at_end_marker(start: int, end: int, texts: list[str], values: list[float
         above += max(values[index], 0.0)
         if above >= END_MARKER_MIN_SHARE * total and is_end_marker(texts[index]):
             return index
+    return end
+
+
+# A teaser's date line: a short line that is mostly a date, or "3 hours ago".
+_AGO = re.compile(r"^\d{1,2}\s+(?:min(?:ute)?s?|hours?|days?|weeks?)\s+ago$", re.I)
+
+
+def is_date_line(text: str) -> bool:
+    date = DATE_HINT.search(text)
+    return bool(_AGO.match(text)) or (len(text.split()) <= 8 and date is not None
+                                      and len(date.group(0)) >= 0.5 * len(text.strip(" ,.|-")))
+
+
+def cut_at_dated_teasers(start: int, end: int, texts: list[str], values: list[float]) -> int:
+    """A listing of other stories under the story (headline, author, date, excerpt, again and again): the
+    stretch ends above the first of TEASER_DATES+ date lines below most of its text, and above the short
+    lines (the teaser's headline and author) right over that date."""
+    total = sum(max(value, 0.0) for value in values[start:end])
+    dates = [index for index in range(start, end) if is_date_line(texts[index])]
+    above = 0.0
+    for index in range(start, end):
+        above += max(values[index], 0.0)
+        if index in dates and above >= TEASER_MIN_SHARE * total \
+                and sum(date >= index for date in dates) >= TEASER_DATES:
+            cut = index
+            while cut > start and index - cut < TEASER_HEAD_LINES and values[cut - 1] < -SHORT_SENTENCE_COST:
+                cut -= 1
+            return cut
     return end
 
 
@@ -316,6 +355,8 @@ def article_lines(texts: list[str], signals: Signals | None = None, cells: list[
         start, end = widen_over_soft_lines(start, end, soft, headlines)
     if signals.end_markers:
         end = cut_at_end_marker(start, end, texts, values)
+    if signals.dated_teasers:
+        end = cut_at_dated_teasers(start, end, texts, values)
     if signals.lead_in:
         while start < end and values[start] < -SHORT_SENTENCE_COST:  # under the headline: byline, share panel
             start += 1
@@ -346,8 +387,17 @@ _LONG_C = ("The board's chairman said the contractors would start at the harbour
 _STORY = (f"{_LONG_A}\n\n{_NEEDS}\n\nWhat they said\n\n{_LONG_B}\n\n{_LONG_C}\n\n{_TABLE}\n\n"
           "The work starts in May.")
 _SHARE = "\n".join(["Facebook", "Twitter", "WhatsApp", "LinkedIn", "Pinterest", "Copy link"])
+# Other stories listed under the story: headline, author, date and excerpt, again and again.
+_TEASERS = "\n".join(
+    f"{headline}\nBy {author}\nMarch {day}, 2031\n{excerpt}" for headline, author, day, excerpt in (
+        ("Ferry timetable changes", "Anna Berg", 3, "The island ferry will add two crossings a day from June, the "
+         "operator said on Friday, after passengers had complained for years about the long gaps between sailings."),
+        ("Market hall to close", "Tom Hale", 2, "The old market hall will close for repairs in the autumn after "
+         "inspectors found cracks in its roof, and the traders will move to a temporary site on the quay."),
+        ("Seals return to the north beach", "Ruth Moss", 1, "Grey seals have returned to the north beach for the "
+         "first time in a decade, rangers said, and visitors are asked to keep their dogs on a lead there.")))
 _PAGE = (f"Harbour board orders dredging | Coastal Gazette\n\n{_COOKIES}\n\n{_MENU}\n\nHarbour board orders dredging\n\n"
-         f"{_SHARE}\n\n{_STORY}\n\n{_FOOTER}")
+         f"{_SHARE}\n\n{_STORY}\n\n{_TEASERS}\n\n{_FOOTER}")
 # An extractor's output with a long list in it: many short lines, but not a whole page.
 _LISTED = ("Harbour board orders dredging\n\n" + _LONG_A + "\n\nThe channel will be closed on these days:\n\n"
            + "\n".join(f"{day} {month}" for month in ("May", "June") for day in ("Monday", "Tuesday", "Wednesday",
@@ -370,7 +420,8 @@ _SPECS = (f"Harbour dredger Northern Star | Coastal Gazette\n\n{_MENU}\n\nHarbou
 @PAGE_FURNITURE.check(
     "block",
     removes=(Example(_PAGE, "document", _MENU), Example(_PAGE, "document", _FOOTER),
-             Example(_PAGE, "document", _COOKIES), Example(_PAGE, "document", _SHARE)),
+             Example(_PAGE, "document", _COOKIES), Example(_PAGE, "document", _SHARE),
+             Example(_PAGE, "document", _TEASERS)),
     keeps=(Example(_PAGE, "document", _STORY), Example(_LISTED, "document", _LISTED.split("\n\n", 1)[1]),
            Example(_DRAW, "document", _DRAW.split("\n\n", 1)[1]), Example(_SPECS, "document", _SPECS_TABLE)),
 )
