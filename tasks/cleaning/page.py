@@ -18,7 +18,8 @@ link lists, one block per line.
    panel go). A link-box or comments header ("Most read", "2 comments") below 90% of the stretch's text ends it;
    so does a listing of other stories (3+ date lines below half of its text: headline, author, date, excerpt).
 5. Inside the stretch, a run of 6+ labels (a share panel) goes unless most of them are phrases with
-   stopwords (a list of the story's), and the labels at its two ends go.
+   stopwords (a list of the story's), and the labels at its two ends go; so does a link box ("Most read in
+   world news" and its headlines) up to the story's next sentence.
 Everything outside the stretch goes. `Signals` switches each of these off for bench/cleaning.py's ablation.
 """
 
@@ -70,6 +71,7 @@ class Signals:
     label_runs: bool = True  # runs of labels inside the stretch go
     lead_in: bool = True  # the stretch starts at its first line that is no label or furniture
     dated_teasers: bool = True  # 3+ date lines below most of the story's text: a listing of other stories
+    link_boxes: bool = True  # a link box inside the story goes, up to the story's next sentence
     end_markers: bool = True  # a link-box or comments header below most of the story's text ends it
     gate: bool = True  # only on whole pages (off: on every input, extractor output included)
 
@@ -166,7 +168,7 @@ def is_row(text: str) -> bool:
     """A table's row (several numbers) or a numbered or bulleted list's item ("12) Roger Waters – The Wall")."""
     if _NUMBERED.match(text):
         return True
-    tokens = text.split()
+    tokens = DATE_HINT.sub(" ", text).split()  # a date's day and year are not a row's figures (a source list)
     numbers = sum(bool(_NUMBER.match(token)) for token in tokens)
     return numbers >= 2 and numbers >= 0.2 * len(tokens)
 
@@ -264,6 +266,7 @@ COMMENTS_HEADER = re.compile(r"^(?:\d+\s+)?(?:comments?|responses?|replies)\b|^(
 # A header that ends the stretch stands where this share of its text lies above it (not a box mid-story).
 END_MARKER_MIN_SHARE = 0.9
 TEASER_DATES = 3
+BOX_MAX_LINES = 20
 TEASER_MIN_SHARE = 0.5
 TEASER_HEAD_LINES = 2
 
@@ -310,6 +313,24 @@ def cut_at_dated_teasers(start: int, end: int, texts: list[str], values: list[fl
                 cut -= 1
             return cut
     return end
+
+
+def drop_link_boxes(keep: list[bool], texts: list[str], start: int, end: int) -> None:
+    """Inside the stretch, a link box ("Most read in world news" and its headlines) goes: its header and the
+    lines under it up to the story's next sentence (a line of LENGTH_LOW+ characters ending as one), at most
+    BOX_MAX_LINES."""
+    index = start
+    while index < end:
+        if not is_end_marker(texts[index]):
+            index += 1
+            continue
+        box_end = index + 1
+        while box_end < min(end, index + 1 + BOX_MAX_LINES) and not (
+                _length(texts[box_end]) >= LENGTH_LOW and texts[box_end].endswith(_SHORT_SENTENCE_END)):
+            box_end += 1
+        if box_end < end:  # the story goes on under the box
+            keep[index:box_end] = [False] * (box_end - index)
+        index = box_end
 
 
 def drop_label_runs(keep: list[bool], labels: list[bool], start: int, end: int, phrases: list[bool]) -> None:
@@ -363,6 +384,8 @@ def article_lines(texts: list[str], signals: Signals | None = None, cells: list[
     keep = [start <= index < end for index in range(len(texts))]
     if signals.label_runs:
         drop_label_runs(keep, labels, start, end, phrases)
+    if signals.link_boxes:
+        drop_link_boxes(keep, texts, start, end)
     return keep
 
 
@@ -384,7 +407,9 @@ _NEEDS = "\n".join(["What the work needs", "Two dredgers from the port", "A lice
                     "The quay closed for a week", "A survey of the wrecks", "Pilots on every tide", "Money from the state"])
 _LONG_C = ("The board's chairman said the contractors would start at the harbour mouth in May and that the channel "
            "would stay open to the ferry on every high tide while the dredgers were at work in the summer months.")
-_STORY = (f"{_LONG_A}\n\n{_NEEDS}\n\nWhat they said\n\n{_LONG_B}\n\n{_LONG_C}\n\n{_TABLE}\n\n"
+_BOX = ("Most read in local news\nBACK AT LAST\nGrey seals are back on the north beach after ten years away\n"
+        "ROOF TROUBLE\nOld market hall will shut for repairs, traders told\nNEW TIMES\nFerry adds two crossings a day")
+_STORY = (f"{_LONG_A}\n\n{_NEEDS}\n\nWhat they said\n\n{_LONG_B}\n\n{_BOX}\n\n{_LONG_C}\n\n{_TABLE}\n\n"
           "The work starts in May.")
 _SHARE = "\n".join(["Facebook", "Twitter", "WhatsApp", "LinkedIn", "Pinterest", "Copy link"])
 # Other stories listed under the story: headline, author, date and excerpt, again and again.
@@ -422,7 +447,7 @@ _SPECS = (f"Harbour dredger Northern Star | Coastal Gazette\n\n{_MENU}\n\nHarbou
     removes=(Example(_PAGE, "document", _MENU), Example(_PAGE, "document", _FOOTER),
              Example(_PAGE, "document", _COOKIES), Example(_PAGE, "document", _SHARE),
              Example(_PAGE, "document", _TEASERS)),
-    keeps=(Example(_PAGE, "document", _STORY), Example(_LISTED, "document", _LISTED.split("\n\n", 1)[1]),
+    keeps=(Example(_PAGE, "document", _STORY.split(_BOX)[0]), Example(_PAGE, "document", _STORY.split(_BOX)[1]), Example(_LISTED, "document", _LISTED.split("\n\n", 1)[1]),
            Example(_DRAW, "document", _DRAW.split("\n\n", 1)[1]), Example(_SPECS, "document", _SPECS_TABLE)),
 )
 def page_furniture(lines: list[Line], ctx: LineContext) -> list[Line]:
