@@ -110,12 +110,11 @@ def settle_journal(con: duckdb.DuckDBPyConnection, path: Path | None, dimension:
     digest = (int(recorded) + _digest(con, journal)) % _DIGEST_MODULUS if recorded is not None else stored_digest(con)
     index = None
     if path is not None:
-        if recorded is not None and _file_digest(path, dimension) == int(recorded):
-            from usearch.index import Index
-
-            index = Index.restore(str(path))
+        in_step = recorded is not None and _file_digest(path, dimension) == int(recorded)
+        index = _restored(path, dimension) if in_step else None
+        if index is not None:
             changed = _apply_journal(con, index)
-        else:
+        else:  # out of step, or a file usearch cannot read
             index, changed = _built_index(con, dimension), True
         if changed:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -125,6 +124,16 @@ def settle_journal(con: duckdb.DuckDBPyConnection, path: Path | None, dimension:
     if recorded is None or int(recorded) != digest:
         backend_of(con).replace_meta(con, DIGEST_KEY, str(digest))
     return None if index is None else ParagraphIndex(index, lambda keys: paragraphs_of_keys(con, keys))
+
+
+def _restored(path: Path, dimension: int) -> object | None:
+    from usearch.index import Index
+
+    try:
+        index = Index.restore(str(path))
+    except (OSError, RuntimeError, ValueError):
+        return None
+    return index if index is not None and index.ndim == dimension else None
 
 
 def _apply_journal(con: duckdb.DuckDBPyConnection, index: object) -> bool:
