@@ -145,7 +145,7 @@ def line_class(text: str, stoplist: frozenset[str]) -> str:
 
 # What each class of line weighs in the search for the article's stretch: characters of text for and
 # against, and a fixed cost for every label line (a menu of thirty short items outweighs a paragraph).
-SHORT_COST = 30
+SHORT_COST = 45
 SHORT_SENTENCE_COST = 5
 NEARGOOD_WEIGHT = 0.5
 BAD_WEIGHT = 0.5
