@@ -47,15 +47,16 @@ PAGE_MIN_LABELS = 30
 PAGE_MIN_LABEL_SHARE = 0.35
 LABEL_MAX_CHARS = 40
 PAGE_MIN_HEAD_LABELS = 1  # below the title line, above the story's stretch: a site's header
-# This many label lines in a row inside the article's stretch are a panel of links, not the story.
+# This many label lines in a row inside the article's stretch are a panel of links, not the story, unless
+# this share of them are phrases with stopwords ("A licence for the spoil at sea"): a list of the story's.
 LABEL_RUN = 6
 PHRASE_SHARE = 0.5
 # This many short lines in a row with the same separator are a list of the story's ("Path A: ...").
 LIST_RUN = 3
 # The page's stoplist must cover this share of its words (a page in a language without one covers few).
 STOPLIST_MIN_HITS = 0.1
+# An ideographic, kana or hangul character counts as 1 + CJK_EXTRA characters of a line's length (a word's worth).
 CJK_EXTRA = 1
-
 
 
 @dataclass(frozen=True)
@@ -64,8 +65,8 @@ class Signals:
 
     stopwords: bool = True  # jusText's stopword density (else sentence punctuation only)
     headline: bool = True  # the headline restating the page's title marks where the story starts
-    furniture_words: bool = True  # cookie, privacy and rights notices weigh against, whatever their length
-    table_rows: bool = True  # rows of numbers weigh nothing (a results table is not a menu)
+    furniture_words: bool = True  # cookie, privacy, rights notices, comment forms weigh against, whatever their length
+    table_rows: bool = True  # table rows and list items weigh nothing (a results table is not a menu)
     short_sentences: bool = True  # a short line ending as a sentence costs less than a label
     soft_edges: bool = True  # the stretch widens over the weightless lines at its ends
     label_runs: bool = True  # runs of labels inside the stretch go
@@ -80,7 +81,6 @@ SIGNALS = Signals()
 _SENTENCE_END = tuple("。！？」』）")
 _SHORT_SENTENCE_END = tuple(".!?…\"”。！？")
 _WORD = re.compile(r"[^\W\d_]+")
-# Ideographic and kana characters: a line of them carries a sentence in a third of the characters.
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 
 
@@ -389,9 +389,10 @@ def article_lines(texts: list[str], signals: Signals | None = None, cells: list[
     return keep
 
 
-PAGE_FURNITURE = Rule("page_furniture", FAMILY, "On whole-page text (many short label lines: menus, link lists), "
-                      "the lines outside the article's text as jusText judges lines: short or stopword-poor lines "
-                      "among other furniture, far from the story's sentences.")
+PAGE_FURNITURE = Rule("page_furniture", FAMILY, "On whole-page text (30+ short label lines, some above the story: "
+                      "menus, link lists), every line outside the story's stretch (the run of the page, from under "
+                      "the headline, where stopword-dense sentences outweigh labels and notices), and the share "
+                      "panels and link boxes inside it.")
 
 _MENU = "\n".join(["Home", "News", "World", "Local", "Politics", "Business", "Climate", "Harbour", "Ferries",
                    "Weather", "Opinion", "Letters", "Obituaries", "Events", "Jobs", "Classifieds"])
@@ -451,7 +452,7 @@ _SPECS = (f"Harbour dredger Northern Star | Coastal Gazette\n\n{_MENU}\n\nHarbou
            Example(_DRAW, "document", _DRAW.split("\n\n", 1)[1]), Example(_SPECS, "document", _SPECS_TABLE)),
 )
 def page_furniture(lines: list[Line], ctx: LineContext) -> list[Line]:
-    """On a whole page, kept lines that jusText's classes, read on text lines, put outside the article."""
+    """On a whole page, the kept lines outside the story's stretch, and the label runs and link boxes inside it."""
     if SIGNALS.gate and not is_whole_page(lines):
         return []
     content = [line for line in lines if not line.blank]
