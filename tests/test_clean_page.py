@@ -67,3 +67,17 @@ def test_rows_lists_and_labels() -> None:
 def test_the_result_depends_only_on_the_text() -> None:
     texts = ["Harbour board orders dredging | Coastal Gazette", *MENU, *STORY, *MENU]
     assert page.article_lines(list(texts)) == page.article_lines(list(texts))
+
+
+def test_a_sentence_cut_at_its_links_is_judged_whole() -> None:
+    """A scraper that puts every text node on its own line cuts sentences at their links: the pieces are
+    one block (the next starts in lower case, or this one ends on a stopword), not labels."""
+    cut = ["Fishermen said the work was overdue and that the", "harbour board", "had been warned about the silt by",
+           "the coastguard", "for years, but they welcomed the vote on Monday."]
+    texts = ["Harbour board orders dredging | Coastal Gazette", *MENU, "Harbour board orders dredging", STORY[0], *cut,
+             STORY[2], STORY[3], *MENU]
+    stoplist = page.page_stoplist(texts)
+    assert [texts[index] for index in page.fragment_groups(texts, stoplist)[-len(MENU) - 3]] == cut
+    keep = page.article_lines(texts)
+    assert [text for text, kept in zip(texts, keep) if kept] == [STORY[0], *cut, STORY[2], STORY[3]]
+    assert page.fragment_groups(MENU, stoplist) == [[index] for index in range(len(MENU))]  # labels stay apart

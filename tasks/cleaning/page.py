@@ -20,6 +20,8 @@ link lists, one block per line.
 5. Inside the stretch, a run of 6+ labels (a share panel) goes unless most of them are phrases with
    stopwords (a list of the story's), and the labels at its two ends go; so does a link box ("Most read in
    world news" and its headlines) up to the story's next sentence.
+Lines are judged as the blocks they were cut from: a scraper that puts each text node on its own line cuts a
+sentence at its links, and a piece that starts in lower case (or follows one ending on a stopword) rejoins it.
 Everything outside the stretch goes. `Signals` switches each of these off for bench/cleaning.py's ablation.
 """
 
@@ -53,6 +55,8 @@ LABEL_RUN = 6
 PHRASE_SHARE = 0.5
 # This many short lines in a row with the same separator are a list of the story's ("Path A: ...").
 LIST_RUN = 3
+# A line of this many words ending on a stopword is cut mid-sentence ("...besides the fact that").
+FRAGMENT_MIN_WORDS = 3
 # The page's stoplist must cover this share of its words (a page in a language without one covers few).
 STOPLIST_MIN_HITS = 0.1
 # An ideographic, kana or hangul character counts as 1 + CJK_EXTRA characters of a line's length (a word's worth).
@@ -74,6 +78,7 @@ class Signals:
     dated_teasers: bool = True  # 3+ date lines below most of the story's text: a listing of other stories
     link_boxes: bool = True  # a link box inside the story goes, up to the story's next sentence
     end_markers: bool = True  # a link-box or comments header below most of the story's text ends it
+    fragments: bool = True  # a sentence cut into lines at its links is judged whole
     gate: bool = True  # only on whole pages (off: on every input, extractor output included)
 
 
@@ -353,12 +358,48 @@ def drop_label_runs(keep: list[bool], labels: list[bool], start: int, end: int, 
         end -= 1
 
 
+# A sentence cut at an inline tag (a link, a bold word), as a scraper that puts every text node on its own
+# line leaves it: the next piece starts in lower case or with punctuation, or this one ends on a stopword.
+def continues_sentence(text: str) -> bool:
+    return text[:1].islower() or text[:1] in tuple(",.;:)!?’”")
+
+
+def fragment_groups(texts: list[str], stoplist: frozenset[str]) -> list[list[int]]:
+    """The lines of a page grouped into the blocks they were cut from (a sentence split at its links); the
+    title line stays alone."""
+    groups: list[list[int]] = []
+    for index, text in enumerate(texts):
+        if groups and index > 1:
+            previous = texts[index - 1]
+            words = previous.split()
+            if continues_sentence(text) or previous.endswith((",", "“", "(")) \
+                    or (len(words) >= FRAGMENT_MIN_WORDS and words[-1] in stoplist):
+                groups[-1].append(index)
+                continue
+        groups.append([index])
+    return groups
+
+
 def article_lines(texts: list[str], signals: Signals | None = None, cells: list[bool] | None = None) -> list[bool]:
     """For each line of a whole page, whether it belongs to the article. `cells`: the lines whose raw text
-    holds a tab between words (a table's cells as a scraper joins them)."""
+    holds a tab between words (a table's cells as a scraper joins them). Sentences cut at their links are
+    judged whole (each of their lines gets the sentence's verdict)."""
     signals = signals or SIGNALS
     cells = cells or [False] * len(texts)
     stoplist = page_stoplist(texts) if signals.stopwords else frozenset()
+    if not signals.fragments:
+        return _article_lines(texts, signals, cells, stoplist)
+    groups = fragment_groups(texts, stoplist)
+    verdicts = _article_lines([" ".join(texts[index] for index in group) for group in groups], signals,
+                              [any(cells[index] for index in group) for group in groups], stoplist)
+    keep = [False] * len(texts)
+    for group, kept in zip(groups, verdicts):
+        for index in group:
+            keep[index] = kept
+    return keep
+
+
+def _article_lines(texts: list[str], signals: Signals, cells: list[bool], stoplist: frozenset[str]) -> list[bool]:
     values = [line_value(text, line_class(text, stoplist), signals) for text in texts]
     if signals.table_rows:
         rows = [is_row(text) or item or cell for text, item, cell in zip(texts, list_items(texts), cells)]
@@ -410,8 +451,10 @@ _LONG_C = ("The board's chairman said the contractors would start at the harbour
            "would stay open to the ferry on every high tide while the dredgers were at work in the summer months.")
 _BOX = ("Most read in local news\nBACK AT LAST\nGrey seals are back on the north beach after ten years away\n"
         "ROOF TROUBLE\nOld market hall will shut for repairs, traders told\nNEW TIMES\nFerry adds two crossings a day")
-_STORY = (f"{_LONG_A}\n\n{_NEEDS}\n\nWhat they said\n\n{_LONG_B}\n\n{_BOX}\n\n{_LONG_C}\n\n{_TABLE}\n\n"
-          "The work starts in May.")
+_LONG_D = ("The cost of the work, about two million pounds, will be shared by the board and the county, which said "
+           "on Tuesday that the channel was vital to the island's ferry and to the fishing fleet that lands there.")
+_STORY = (f"{_LONG_A}\n\n{_NEEDS}\n\nWhat they said\n\n{_LONG_B}\n\n{_BOX}\n\n{_LONG_C}\n\n{_LONG_D}\n\n"
+          f"{_TABLE}\n\nThe work starts in May.")
 _SHARE = "\n".join(["Facebook", "Twitter", "WhatsApp", "LinkedIn", "Pinterest", "Copy link"])
 # Other stories listed under the story: headline, author, date and excerpt, again and again.
 _TEASERS = "\n".join(
