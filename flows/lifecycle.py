@@ -19,6 +19,7 @@ from flows.progress import RUN_STATE_SUFFIX
 from flows.reporting import first_line
 from storage.backend import backend_for
 from storage.loads import finish_run, start_run
+from storage.paragraph_index import sidecar_path
 from storage.schema import claim_warehouse
 from storage.search_index import remove_index_folder, search_index_path
 from storage.state import article_count, never_held_data, stored_embedding_dim_or_none
@@ -36,9 +37,10 @@ class DiskFull(OSError):
 
 def warehouse_files(path: Path, data_only: bool = False) -> list[Path]:
     """The files that live beside a single-file warehouse: its data (the DuckDB file, its write-ahead
-    log, the HNSW index of paragraph vectors, the full-text index's folder) and, unless `data_only`, the
+    log, the HNSW index of paragraph vectors and its digest, the full-text index's folder) and, unless `data_only`, the
     writer's lock and the state a running run publishes for `newsdag status`."""
-    data = [path, path.with_name(path.name + ".wal"), similarity.paragraph_index_path(path), search_index_path(path)]
+    index = similarity.paragraph_index_path(path)
+    data = [path, path.with_name(path.name + ".wal"), index, sidecar_path(index), search_index_path(path)]
     if data_only:
         return data
     return data + [path.with_name(path.name + suffix) for suffix in (".lock", RUN_STATE_SUFFIX)]

@@ -75,14 +75,15 @@ def stored_digest(con: duckdb.DuckDBPyConnection) -> int:
     return _digest(con, "select paragraph_id, text_sha256, true as added from paragraphs")
 
 
-def _sidecar(path: Path) -> Path:
-    return path.with_name(path.name + ".json")
+def sidecar_path(index_path: Path) -> Path:
+    """The file beside the index file that records the digest of what it holds."""
+    return index_path.with_name(index_path.name + ".json")
 
 
 def _file_digest(path: Path, dimension: int) -> int | None:
     """The digest the index file at `path` holds, None when there is no usable file."""
     try:
-        recorded = json.loads(_sidecar(path).read_text())
+        recorded = json.loads(sidecar_path(path).read_text())
         return int(recorded["digest"]) if path.exists() and int(recorded["dimension"]) == dimension else None
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -119,7 +120,7 @@ def settle_journal(con: duckdb.DuckDBPyConnection, path: Path | None, dimension:
         if changed:
             path.parent.mkdir(parents=True, exist_ok=True)
             _replace_file(path, index)
-            _replace_file(_sidecar(path), json.dumps({"digest": str(digest), "dimension": dimension}))
+            _replace_file(sidecar_path(path), json.dumps({"digest": str(digest), "dimension": dimension}))
     con.execute("delete from paragraph_index_journal")
     if recorded is None or int(recorded) != digest:
         backend_of(con).replace_meta(con, DIGEST_KEY, str(digest))

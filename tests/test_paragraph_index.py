@@ -19,7 +19,7 @@ from flows.relink import relink
 from storage.backend import backend_for, backend_of
 from storage.frames import insert
 from storage.loads import delete_articles
-from storage.paragraph_index import DIGEST_KEY, journal_added, keyed_paragraphs, stored_digest
+from storage.paragraph_index import DIGEST_KEY, journal_added, keyed_paragraphs, sidecar_path, stored_digest
 from storage.state import stored_meta
 from tasks.similarity import paragraph_key
 
@@ -84,7 +84,7 @@ def _assert_in_step(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         assert np.allclose(held[key], np.asarray(vector, dtype=np.float32), atol=1e-6)  # the current vector
     digest = stored_digest(con)
     assert int(stored_meta(con, DIGEST_KEY) or -1) == digest
-    assert int(json.loads(path.with_name(path.name + ".json").read_text())["digest"]) == digest
+    assert int(json.loads(sidecar_path(path).read_text())["digest"]) == digest
     assert con.execute("select count(*) from paragraph_index_journal").fetchone() == (0,)
 
 
@@ -164,3 +164,13 @@ def test_a_warehouse_from_before_the_journal_gets_keys_and_a_digest(warehouse) -
     assert con.execute("select count(*) from paragraphs where index_key is null").fetchone() == (0,)
     _assert_in_step(con, path)
     assert con.execute("select count(*) from paragraph_neighbours where paragraph_id like 'a4-%'").fetchone()[0] > 0
+
+
+def test_the_digest_file_is_one_of_the_warehouses_files(tmp_path: Path) -> None:
+    """So that `make clean-warehouse`, a discarded first run and the --output guard take it with the index."""
+    from flows.lifecycle import warehouse_files
+    from tasks.similarity import paragraph_index_path
+
+    warehouse = tmp_path / "w.duckdb"
+    index = paragraph_index_path(warehouse)
+    assert {index, sidecar_path(index)} <= set(warehouse_files(warehouse, data_only=True))
