@@ -11,7 +11,9 @@ the same functions the flow uses, writes the bodies to OUT/<set>/<id>.txt and pr
   goose inputs and in ../shared/corpora/wikiref150 (no gold there): a check firing on one dev page is
   flagged, and its count elsewhere shows whether it is general;
 - an ablation: aeb4 F1, boilerplate lines removed and content lost with each family of rules switched off.
-On the BBC corpus (clean text) it reports the share of body words the cleaner removed.
+On raw_fullpage also the ablation of each whole-page signal (tasks/cleaning/page.py), and the same pages' HTML
+rendered one text node a line (another scraper's shape). On the BBC corpus (clean text) it reports the share of
+body words the cleaner removed.
 """
 
 from __future__ import annotations
@@ -137,6 +139,29 @@ def ablation_table(scorer: ModuleType, texts: dict[str, str], gold: dict[str, st
         print(f"{family:<18} {f:>8.4f} {f - f1:>+7.4f} {r:>10.3f} {c:>12.4f}")
 
 
+def text_nodes_folder(html_dir: Path, gold: dict[str, str]) -> dict[str, str]:
+    """The benchmark's HTML pages as a scraper that puts every text node on its own line leaves them
+    (`BeautifulSoup.get_text("\\n", strip=True)`, here with lxml): the page's title, a blank line, then each
+    text node of the body (scripts and styles dropped). Sentences come cut at their links."""
+    import gzip
+
+    import lxml.html
+
+    texts: dict[str, str] = {}
+    for path in sorted(html_dir.glob("*.html.gz")):
+        page_id = path.name.removesuffix(".html.gz")
+        if page_id not in gold:
+            continue
+        document = lxml.html.fromstring(gzip.decompress(path.read_bytes()))
+        for element in document.xpath("//script|//style|//noscript|//template"):
+            element.drop_tree()
+        title = " ".join((document.findtext(".//title") or "").split())
+        body = document.find("body")
+        nodes = [" ".join(node.split()) for node in (body if body is not None else document).itertext()]
+        texts[f"{page_id}.txt"] = title + "\n\n" + "\n".join(node for node in nodes if node)
+    return texts
+
+
 def signal_ablation(scorer: ModuleType, texts: dict[str, str], gold: dict[str, str], raw: dict[str, str]) -> None:
     """aeb4 F1 and the line metrics with each whole-page signal (tasks/cleaning/page.py) switched off."""
     from tasks.cleaning import page
@@ -191,6 +216,18 @@ def main() -> None:
             print(f"\n== {raw_set}: the whole-page signals, one at a time")
             signal_ablation(scorer, read_folder(raw), gold, scorer.read_dir(raw))
             print()
+
+    # The same whole pages in another scraper's shape (one text node a line), looked at only once the
+    # whole-page rule was built (it led to its `fragments` signal): how far its figures carry to another shape.
+    texts = text_nodes_folder(bench / "html", gold)
+    raw = {Path(name).stem: text for name, text in texts.items()}
+    print("== html rendered one text node a line (lxml, as get_text('\\n')): aeb4 F1, bp removed, content lost")
+    for label, disabled in (("untouched", None), ("rulebook without whole_page", resolve_disabled(["whole_page"])),
+                            ("newsdag clean", frozenset())):
+        bodies = raw if disabled is None else {Path(n).stem: a.body for n, a in clean_texts(texts, disabled).items()}
+        f1, removed, lost = scores(scorer, gold, bodies, raw)
+        print(f"{label:<28} {f1:.4f} {removed:.3f} {lost:.4f}")
+    print()
 
     if args.no_bbc:
         return
