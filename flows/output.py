@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from enum import Enum
 from pathlib import Path
 
@@ -63,9 +64,15 @@ def render(frame: pl.DataFrame, output_format: OutputFormat, max_rows: int = 50,
         return json.dumps(frame.to_dicts(), ensure_ascii=False, default=str, indent=2) + "\n"
     if output_format is OutputFormat.markdown:
         return _markdown(_flat(frame))
-    with pl.Config(tbl_rows=max_rows, tbl_cols=-1, fmt_str_lengths=max_chars, tbl_width_chars=220,
-                   tbl_hide_dataframe_shape=False):
-        return str(frame) + "\n"
+    # Polars' own table, drawn for a terminal: box lines, columns fitted to the terminal's width, long text
+    # cut with an ellipsis, no dtype row or shape line (its debugging repr); the row count under it.
+    with pl.Config(tbl_rows=max_rows, tbl_cols=-1, fmt_str_lengths=max_chars,
+                   tbl_width_chars=shutil.get_terminal_size(fallback=(160, 24)).columns,
+                   tbl_formatting="UTF8_FULL_CONDENSED", tbl_hide_column_data_types=True,
+                   tbl_hide_dataframe_shape=True):
+        table = str(frame)
+    shown = f" (the first {max_rows} shown)" if frame.height > max_rows else ""
+    return f"{table}\n{frame.height} row{'' if frame.height == 1 else 's'}{shown}\n"
 
 
 def write(frame: pl.DataFrame, output_format: OutputFormat, output: Path | None, max_rows: int = 50,
