@@ -17,7 +17,7 @@ import polars as pl
 from storage.links import (
     neighbour_floors, pairs_touching, paragraph_texts, relink_queue, replace_links, replace_neighbour_lists,
 )
-from storage.paragraph_index import settle_journal
+from storage.paragraph_index import journal_pending, settle_journal
 from storage.state import (
     longest_article, paragraph_articles, paragraph_count, paragraph_embedding_blocks, paragraph_vectors,
 )
@@ -31,6 +31,9 @@ def relink(con: duckdb.DuckDBPyConnection, threshold: float, top_k: int, exact_m
     transaction): recompute the queued paragraphs' lists and those a new paragraph enters, then their
     links. Returns how many lists were recomputed."""
     queue = relink_queue(con)
+    if queue.height == 0 and not journal_pending(con):  # (every run's last relink, usually: nothing to read)
+        con.execute("delete from relink_queue")  # entries of paragraphs since removed
+        return 0
     stored_count = paragraph_count(con)
     # The index file follows every change, even one that queues no list (its digest says so).
     index = settle_journal(con, index_path if stored_count > exact_max else None, dimension)

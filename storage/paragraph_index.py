@@ -58,6 +58,12 @@ def journal_removed(con: duckdb.DuckDBPyConnection) -> None:
                     "where article_id in (select article_id from doomed)")
 
 
+def journal_pending(con: duckdb.DuckDBPyConnection) -> bool:
+    """Paragraphs inserted or deleted since the index file was last brought in step."""
+    row = con.execute("select exists (select 1 from paragraph_index_journal)").fetchone()
+    return bool(row and row[0])
+
+
 # --- digests ---------------------------------------------------------------------------------------
 
 def _digest(con: duckdb.DuckDBPyConnection, entries: str) -> int:

@@ -174,3 +174,13 @@ def test_the_digest_file_is_one_of_the_warehouses_files(tmp_path: Path) -> None:
     warehouse = tmp_path / "w.duckdb"
     index = paragraph_index_path(warehouse)
     assert {index, sidecar_path(index)} <= set(warehouse_files(warehouse, data_only=True))
+
+
+def test_a_relink_with_nothing_queued_or_journalled_does_not_open_the_file(warehouse, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every run ends with a relink; a run that changed no paragraph must not read the index file."""
+    con, path = warehouse
+    _load(con, path, [_paragraphs(f"a{n}", 8, n) for n in range(4)])
+    monkeypatch.setattr(paragraph_index, "_restored", lambda path, dim: pytest.fail("read the index file"))
+    con.execute("begin transaction")
+    assert relink(con, 0.0, 3, EXACT_MAX, path, DIMENSION) == 0
+    con.execute("commit")
