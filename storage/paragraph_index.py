@@ -28,8 +28,8 @@ import numpy as np
 import polars as pl
 
 from storage.backend import backend_of
-from storage.frames import internal_sql, key_frame, read_frame, registered
-from storage.state import stored_meta
+from storage.frames import blocks_excluding_articles, internal_sql, read_frame, registered
+from storage.state import paragraph_vectors, stored_meta
 from tasks.embed import embedding_matrix
 from tasks.similarity import INDEX_THREADS, ParagraphIndex, new_ann_index, paragraph_key
 
@@ -154,9 +154,7 @@ def _apply_journal(con: duckdb.DuckDBPyConnection, index: object) -> bool:
         if index.contains(key):  # type: ignore[attr-defined]
             index.remove(key)  # type: ignore[attr-defined]
     if added.len():
-        with registered(con, "entering_paragraphs", key_frame("paragraph_id", added.to_list())):
-            vectors = read_frame(con, "select paragraph_id, embedding from paragraphs "
-                                      "join entering_paragraphs using (paragraph_id) order by paragraph_id")
+        vectors = paragraph_vectors(con, added.to_list()).sort("paragraph_id")
         # (an edited paragraph's old entry was journalled as removed, and has just left)
         index.add(paragraph_key(vectors["paragraph_id"]), embedding_matrix(vectors["embedding"]),  # type: ignore[attr-defined]
                   threads=INDEX_THREADS)
@@ -168,10 +166,8 @@ def _built_index(con: duckdb.DuckDBPyConnection, dimension: int) -> object:
     file gives the same graph). Paragraphs stored before `index_key` get theirs first."""
     con.execute(internal_sql("paragraph_index_keys"))
     index = new_ann_index(dimension)
-    reader = con.execute("select index_key, embedding from paragraphs").to_arrow_reader(8192)
-    for batch in reader:
-        block = pl.from_arrow(batch)
-        assert isinstance(block, pl.DataFrame)
+    for block in blocks_excluding_articles(
+            con, "select index_key, embedding from paragraphs anti join excluded_articles using (article_id)", []):
         index.add(block["index_key"].to_numpy(), embedding_matrix(block["embedding"]), threads=INDEX_THREADS)
     return index
 
