@@ -134,9 +134,22 @@ def test_a_flattened_table_is_one_block_of_kind_table_and_one_paragraph_row() ->
     assert paragraphs["kind"].to_list() == article.paragraph_kinds
     assert paragraphs["text"][1] == article.paragraphs[1] and paragraphs["section_heading"][1] is None
     assert paragraphs["text"].to_list() == article.paragraphs  # nothing lost or split
-    # Seven short rows, or rows that are sentences, stay paragraphs of text.
-    short = clean_text("\n".join([TITLE, "", STORY_A, *rows[:7], STORY_B]))
+    # Seven short rows without figures, or rows that are sentences, stay paragraphs of text.
+    labels = [f"Club {name}" for name in "ABCDEFG"]
+    short = clean_text("\n".join([TITLE, "", STORY_A, *labels, STORY_B]))
     assert set(short.paragraph_kinds) == {"text"} and len(short.paragraphs) == 9
+    # Two rows of figures are a table already (results), with the label above them; a sentence with figures is not.
+    results = clean_text("\n\n".join([TITLE, STORY_A, "Division one", "Northport 3 Eastbay 2 ( halftime 1-0 )",
+                                       "Seaham 2 Westcliff 1 ( halftime 1-1 )", STORY_B]))
+    assert results.paragraph_kinds == ["text", "table", "text"]
+    assert results.paragraphs[1] == "Division one\nNorthport 3 Eastbay 2 ( halftime 1-0 )\nSeaham 2 Westcliff 1 ( halftime 1-1 )"
+    prose = clean_text("\n\n".join([TITLE, STORY_A, "The champion defeated the Chilean 6-4 4-6 7-6 6-2 .",
+                                     "Northport 3 Eastbay 2 ( halftime 1-0 )", STORY_B]))
+    assert set(prose.paragraph_kinds) == {"text"}
+    # Rows of figures in one block without blank lines (a table as agencies send it) stay rows, not one paragraph.
+    block = clean_text("\n\n".join([TITLE, STORY_A, "Northport 3 1 0 6 1 10\nEastbay 3 0 1 13 10 9\nSeaham 2 1 1 11 10 7",
+                                     STORY_B]))
+    assert block.paragraph_kinds == ["text", "table", "text"] and block.paragraphs[1].count("\n") == 2
 
 
 def test_the_cleaning_code_fingerprint_follows_its_sources_and_libraries(tmp_path) -> None:

@@ -6,9 +6,17 @@ from __future__ import annotations
 import re
 
 from tasks.cleaning.calls_to_action import INLINE_SOCIAL_FOLLOW
-from tasks.cleaning.metadata import MARKDOWN_LINK, add_names, extract_names, names_in_follow_line, normalise_agency
+from tasks.cleaning.metadata import (
+    MARKDOWN_LINK,
+    add_names,
+    extract_names,
+    is_person_name,
+    names_in_follow_line,
+    normalise_agency,
+)
 from tasks.cleaning.rule import Example, LineContext, Rule
 from tasks.cleaning.text import Line, word_count
+from tasks.cleaning.wire import dateline_line
 
 FAMILY = "authors"
 
@@ -68,6 +76,26 @@ def byline(text: str, ctx: LineContext) -> bool:
         add_names(ctx.article.authors, names)
         return True
     return False
+
+
+@BYLINE_RULE.check(
+    "line",
+    removes=(Example("HARBOUR BOARD ORDERS DREDGING .\n\nNora Quay\n\nPORTSEA 2031-03-14\n\n{story}", "document", "Nora Quay"),
+             Example("Harbour board orders dredging\n\nNora Quay\n\nPORTSEA, Maine\n\n{story}", "document", "Nora Quay")),
+    keeps=(Example("Harbour board orders dredging\n\nNora Quay\n\n{story}", "document", "Nora Quay"),
+           Example("Harbour board orders dredging\n\nWORLD NEWS\n\nPORTSEA 2031-03-14\n\n{story}", "document",
+                   "WORLD NEWS")),
+)
+def name_above_dateline(text: str, ctx: LineContext) -> bool:
+    """Wire copy's byline: a personal name alone on a line, before the story, right above a dateline line
+    ("Larry Fine" over "NEW YORK 1996-08-30")."""
+    if not ctx.in_head or ctx.previous_kept is not None or text.isupper() or not is_person_name(text):
+        return False
+    following = next((line for line in ctx.lines[ctx.index + 1:] if not line.blank), None)
+    if following is None or dateline_line(following.stripped) is None:
+        return False
+    add_names(ctx.article.authors, [text])
+    return True
 
 
 @CREDIT.check("line", removes=("Anna Berg in Oslo and Li Wei contributed to this report.", "— Tom Reed contributed reporting."),

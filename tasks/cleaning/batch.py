@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from tasks.cleaning.rule import Example, LineContext, Rule
+from tasks.cleaning.tables import is_data_row
 from tasks.cleaning.text import Line, fold, looks_like_body, normalise_space, word_count
 
 FAMILY = "batch"
@@ -120,11 +121,15 @@ def closing_self_description(text: str, ctx: LineContext) -> bool:
 
 
 @RECURRING.check("line", removes=(Example("Coastal Gazette | Port news since 1887", "batch"),
-                                  Example("Posted in Harbour News", "batch")),
+                                  Example("Posted in Harbour News", "batch"), Example("Page 2 of 7", "batch"),
+                                  Example("858 shares", "batch")),
                  keeps=(Example("The harbour board said it would publish the full dredging plan, with costs and dates, "
-                                "on its website next week.", "batch"),))
+                                "on its website next week.", "batch"),
+                        Example("NEW JERSEY 14 10 1 61 61 29", "batch"), Example("DLR/YEN 109.45 109.60 108.90", "batch")))
 def recurring_line(text: str, ctx: LineContext) -> bool:
-    """A line recurring in the batch (a long self-description that does not close the article is not)."""
-    if not ctx.recurring or recurring_key(text) not in ctx.recurring:
+    """A line recurring in the batch (a long self-description that does not close the article is not; nor is a
+    table's row of figures, nor any line of wire copy, whose recurring lines are the agency's table formats
+    and stock sentences: "Attendance : 200", "It gave no further details .")."""
+    if not ctx.recurring or recurring_key(text) not in ctx.recurring or ctx.wire_copy or is_data_row(text):
         return False
     return not (SELF_DESCRIPTION.match(text) and word_count(text) > RECURRING_MAX_WORDS)

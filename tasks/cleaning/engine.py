@@ -15,6 +15,7 @@ from tasks.cleaning.metadata import AGENCY_ALTERNATION, MARKDOWN_LINK, detect_la
 from tasks.cleaning.markup import MARKDOWN_HEADING
 from tasks.cleaning.related import opens_block
 from tasks.cleaning.rule import Check, LineContext
+from tasks.cleaning.tables import is_figure_row
 from tasks.cleaning.text import (
     CleanedArticle,
     Line,
@@ -49,7 +50,7 @@ def _record_dateline(line: Line, article: CleanedArticle) -> None:
     if match:
         place = (match.group("place") or match.group("place2") or "").strip(" ,")
         agency = match.group("agency") or match.group("agency2")
-        if place and word_count(place) <= 4:
+        if place and word_count(place) <= 4 and article.dateline is None:  # not over a dateline line's
             article.dateline = place
             if agency:
                 article.wire_source = article.wire_source or normalise_agency(agency)
@@ -86,6 +87,12 @@ def _paragraph_mode(blocks: list[list[Line]]) -> str:
     lengths = [len(line.stripped) for line in lines]
     wrapped = sum(1 for n in lengths if 40 <= n <= 100) / len(lengths)
     return "blank" if wrapped >= 0.8 else "line"
+
+
+def _holds_table(texts: list[str]) -> bool:
+    """A block of lines that is a table (rows of figures, written without blank lines between them): its lines
+    stay rows, not one paragraph of glued results."""
+    return sum(map(is_figure_row, texts)) >= BLOCK_MIN_FIGURE_ROWS and sum(map(is_figure_row, texts)) >= 0.5 * len(texts)
 
 
 def _attach_headings(items: list[tuple[bool, str]]) -> tuple[list[str], list[str | None]]:
@@ -229,7 +236,7 @@ def _build_paragraphs(lines: list[Line], article: CleanedArticle) -> None:
         texts = [kept_text(line) for line in block]
         if block[0].heading:
             items.append((True, texts[0]))
-        elif mode == "blank":
+        elif mode == "blank" and not _holds_table(texts):
             items.append((False, normalise_space(" ".join(texts))))
         else:
             items.extend((False, text) for text in texts)
@@ -243,16 +250,21 @@ def _build_paragraphs(lines: list[Line], article: CleanedArticle) -> None:
 # (or "list" when every row carries a bullet), not as dozens of paragraphs of one or two words.
 BLOCK_MIN_ROWS = 8
 ROW_MAX_WORDS = 8
+# Rows of figures (tasks/cleaning/tables.py) say "table" sooner: two of them, with the short labels between
+# them ("Division one", "W L PCT GB"), are a table of results or standings.
+BLOCK_MIN_FIGURE_ROWS = 2
 _ROW_BULLET = re.compile(r"^[-*•·▪–]\s")
 
 
 def _is_row(paragraph: str, heading: str | None) -> bool:
-    return heading is None and "\n" not in paragraph and word_count(paragraph) <= ROW_MAX_WORDS \
-        and not (word_count(paragraph) >= 4 and paragraph.rstrip().endswith((".", "!", "?")))
+    return heading is None and "\n" not in paragraph and (is_figure_row(paragraph) or (
+        word_count(paragraph) <= ROW_MAX_WORDS
+        and not (word_count(paragraph) >= 4 and paragraph.rstrip().endswith((".", "!", "?")))))
 
 
 def _group_rows(article: CleanedArticle) -> None:
-    """Runs of BLOCK_MIN_ROWS+ short rows become one paragraph each, its rows joined by a line break."""
+    """Runs of BLOCK_MIN_ROWS+ short rows, or of rows holding BLOCK_MIN_FIGURE_ROWS+ rows of figures, become
+    one paragraph each, its rows joined by a line break."""
     paragraphs, headings, kinds = [], [], []
     index = 0
     texts = article.paragraphs
@@ -260,8 +272,8 @@ def _group_rows(article: CleanedArticle) -> None:
         end = index
         while end < len(texts) and _is_row(texts[end], article.paragraph_headings[end]):
             end += 1
-        if end - index >= BLOCK_MIN_ROWS:
-            rows = texts[index:end]
+        rows = texts[index:end]
+        if len(rows) >= BLOCK_MIN_ROWS or sum(map(is_figure_row, rows)) >= BLOCK_MIN_FIGURE_ROWS:
             paragraphs.append("\n".join(rows))
             headings.append(None)
             kinds.append("list" if all(_ROW_BULLET.match(row) for row in rows) else "table")

@@ -495,8 +495,9 @@ _SPECS = (f"Harbour dredger Northern Star | Coastal Gazette\n\n{_MENU}\n\nHarbou
            Example(_DRAW, "document", _DRAW.split("\n\n", 1)[1]), Example(_SPECS, "document", _SPECS_TABLE)),
 )
 def page_furniture(lines: list[Line], ctx: LineContext) -> list[Line]:
-    """On a whole page, the kept lines outside the story's stretch, and the label runs and link boxes inside it."""
-    if SIGNALS.gate and not is_whole_page(lines):
+    """On a whole page, the kept lines outside the story's stretch, and the label runs and link boxes inside it.
+    Wire copy (a dateline line under its headline) is no page: its short lines are the agency's tables."""
+    if ctx.wire_copy or (SIGNALS.gate and not is_whole_page(lines)):
         return []
     content = [line for line in lines if not line.blank]
     keep = article_lines([line.stripped for line in content], cells=["\t" in line.text.strip() for line in content])

@@ -40,6 +40,9 @@ class LineContext:
     in_related_block: str | bool = False
     about_name: str | None = None  # the issuer whose closing self-description was found
     recurring: frozenset[str] = frozenset()  # lines recurring across the batch (tasks/cleaning/batch.py)
+    # The article opens as agencies send wire copy (a dateline line under the headline): its short lines
+    # are the agency's tables and formats, not a site's furniture (tasks/cleaning/wire.py).
+    wire_copy: bool = False
 
     @property
     def line(self) -> Line:

@@ -33,6 +33,9 @@ TITLE_CHECKS: tuple[Check, ...] = (titles.first_line_title,)
 HEADING_CHECKS: tuple[Check, ...] = (markup.heading_marker,)
 LINE_CHECKS: tuple[Check, ...] = (
     titles.exact_title_repeat,
+    # Wire copy's head before anything that reads short lines in capitals or with dates (headlines, date lines).
+    authors.name_above_dateline,
+    wire.wire_dateline,
     navigation.navigation_label,
     navigation.gallery_counter,
     navigation.gallery_control,

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from tasks.cleaning.authors import BYLINE
 from tasks.cleaning.markup import MARKDOWN_HEADING
+from tasks.cleaning.metadata import is_person_name
 from tasks.cleaning.rule import Example, LineContext, Rule
-from tasks.cleaning.text import ends_sentence, fold, is_headline, restates_title, word_count
+from tasks.cleaning.text import Line, ends_sentence, fold, is_all_caps, is_headline, restates_title, word_count
 from tasks.cleaning.urls import BARE_URL
+from tasks.cleaning.wire import dateline_line
 
 FAMILY = "titles"
 
@@ -24,7 +26,11 @@ SUBTITLE = Rule("subtitle", FAMILY, "The standfirst right under the title (not a
     removes=(Example("Harbour board orders dredging\n\n{story}", "document", "Harbour board orders dredging"),
              Example("# Harbour board orders dredging\n{story}", "document", "# Harbour board orders dredging"),
              Example("Harbour Board Orders Dredging of the Channel\n{story}", "document",
-                     "Harbour Board Orders Dredging of the Channel")),
+                     "Harbour Board Orders Dredging of the Channel"),
+             Example("SAILING - HARBOUR BOARD ORDERS DREDGING .\n\n{story}", "document",
+                     "SAILING - HARBOUR BOARD ORDERS DREDGING ."),
+             Example("Harbour board orders dredging .\n\nPORTSEA 2031-03-14\n\n{story}", "document",
+                     "Harbour board orders dredging .")),
     keeps=(Example("The harbour board voted to dredge.\n\n{story}", "document", "The harbour board voted to dredge."),
            Example("The board met on Monday\nand voted to dredge the channel.\n\n{story}", "document",
                    "The board met on Monday"),
@@ -47,11 +53,21 @@ def first_line_title(text: str, ctx: LineContext) -> bool:
     headline_over_story = next_line is not None and not next_line.blank and is_headline(text) \
         and next_line.stripped[:1].isupper()
     standing_alone = next_line is None or next_line.blank
-    if (standing_alone or headline_over_story) and word_count(text) <= 30 and not text.endswith(".") \
+    # A full stop ends a sentence, except after a headline in capitals or over wire copy's byline and dateline
+    # (copy tokenised for NLP ends its headlines with " .": "Jones Medical completes acquisition .").
+    if (standing_alone or headline_over_story) and word_count(text) <= 30 \
+            and (not text.endswith(".") or is_all_caps(text) or _over_dateline(lines, index)) \
             and not BYLINE.match(text) and not BARE_URL.match(text) and content_lines > 1:
         ctx.article.title = text
         return True
     return False
+
+
+def _over_dateline(lines: list[Line], index: int) -> bool:
+    """The next non-blank line, or the one after it under a byline, is a wire dateline line."""
+    following = [line.stripped for line in lines[index + 1:] if not line.blank][:2]
+    return bool(following) and (dateline_line(following[0]) is not None or (
+        len(following) == 2 and is_person_name(following[0]) and dateline_line(following[1]) is not None))
 
 
 @TITLE_REPEAT.check(

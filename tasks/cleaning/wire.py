@@ -1,15 +1,31 @@
 """Wire and rights furniture: source tags, AP story slugs, Reuters' standards footer and copyright
-lines. Each has a fixed form that wire copy and publishers use, not a sentence of the story."""
+lines. Each has a fixed form that wire copy and publishers use, not a sentence of the story.
+
+Also the head of wire copy as agencies send it: a headline, a byline alone on its line, then a dateline
+line ("LONDON 1996-08-30", "MILWAUKEE, Wisconsin 1996-08-29") above the text. The byline's name goes to
+the authors, the dateline's place and date to `dateline` and `published`; an article that opens so is
+marked as wire copy (`LineContext.wire_copy`), which tells the cross-document and whole-page rules that
+its short lines are the agency's tables, not a site's furniture."""
 
 from __future__ import annotations
 
 import re
 
-from tasks.cleaning.metadata import normalise_agency
-from tasks.cleaning.rule import LineContext, Rule
+from tasks.cleaning.metadata import DATE_HINT, normalise_agency, parse_date
+from tasks.cleaning.rule import Example, LineContext, Rule
 from tasks.cleaning.text import Line, word_count
 
 FAMILY = "wire_and_rights"
+
+# A date without its year, as datelines often give it ("Aug 30", "March 14").
+_MONTH_DAY = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d{1,2}"
+# A dateline alone on its line: the place in capitals (up to four words), then its region ("Wisconsin",
+# "Mich .") or the date or both; tokenised copy spaces its commas and stops (" , ", " .").
+DATELINE_LINE = re.compile(
+    r"^(?P<place>[A-Z][A-Z'’.&-]*(?:\s[A-Z][A-Z'’.&-]*){0,3})"
+    r"(?P<region>\s?,\s?[A-Z][\w'’.&-]*(?:\s[A-Z][\w'’.&-]*){0,2}?)?"
+    rf"(?:\s*,?\s+(?P<date>(?i:{DATE_HINT.pattern}|{_MONTH_DAY})))?\s*[.,]?$"
+)
 
 SOURCE_LINE = re.compile(r"^\(?\s*source\s*:\s*(?P<source>[^()]{1,60}?)\s*\)?\s*\.?$", re.I)
 INLINE_SOURCE = re.compile(r"\s*\(\s*source\s*:\s*(?P<source>[^()]{1,60}?)\s*\)\s*$", re.I)
@@ -97,3 +113,39 @@ def rights_notice(text: str, ctx: LineContext) -> bool:
 def end_mark(text: str, ctx: LineContext) -> bool:
     """A wire story's or press release's end mark alone on a line ("###", "-30-", "ENDS")."""
     return bool(END_MARK.match(text))
+
+
+DATELINE_RULE = Rule("dateline", FAMILY, "A wire dateline alone on its line under the headline ('LONDON 1996-08-30', "
+                     "'MILWAUKEE , Wisconsin 1996-08-29'): the place is kept as the dateline, the date as published.")
+
+
+def dateline_line(text: str) -> tuple[str, str | None] | None:
+    """The place and the date of a dateline line ("MILWAUKEE , Wisconsin 1996-08-29"), or None. The place is
+    in capitals and comes with its region, its date, or both: a bare word in capitals is no dateline."""
+    match = DATELINE_LINE.match(text)
+    if not match or sum(ch.isalpha() for ch in match.group("place")) < 3:
+        return None
+    date = match.group("date")
+    if date is None and match.group("region") is None:
+        return None
+    place = match.group("place") + re.sub(r"\s*,\s*", ", ", match.group("region") or "")
+    return place.strip(" .,"), date
+
+
+@DATELINE_RULE.check(
+    "line",
+    removes=(Example("PORTSEA 2031-03-14", "head"), Example("NORTH HARBOUR , Maine 2031-03-14", "head"),
+             Example("PORTSEA, Maine", "head"), Example("PORTSEA, March 14", "head")),
+    keeps=(Example("NEW JERSEY 14 10 1 61 61 29", "head", taken_by="subtitle"), Example("PORTSEA", "head"),
+           Example("PORTSEA 2031-03-14", "body", taken_by="date_line"),
+           Example("USA , Canada agree on the harbour", "head", taken_by="subtitle")),
+)
+def wire_dateline(text: str, ctx: LineContext) -> bool:
+    """Before the story, a line that is only a dateline: a place in capitals with its region and/or a date."""
+    if not ctx.in_head or ctx.previous_kept is not None or not (found := dateline_line(text)):
+        return False
+    place, date = found
+    ctx.article.dateline = ctx.article.dateline or place
+    ctx.article.published = ctx.article.published or (parse_date(date) if date else None)
+    ctx.wire_copy = True
+    return True
