@@ -4,14 +4,15 @@
 
 Runs `newsdag run` over a copy of the corpus's files into a fresh warehouse (or reads `--warehouse`, one
 made already), then scores what the warehouse stores against what the files themselves show:
-- table rows: lines of figures (two or more numbers, a fifth of the line's tokens or more, and no run of four
-  lower-case words, which prose has): kept in the body, and kept inside a paragraph of kind `table`;
+- table rows: lines of figures (two or more numbers, a fifth of the line's tokens or more, no run of three
+  lower-case words, which prose has, and not the "-- <desk> <phone>" sign-off): kept in the body, and kept inside a
+  paragraph of kind `table`;
 - bylines: a personal name alone on the line between the headline and the dateline: in `authors`;
 - datelines: the line under the headline (or byline) naming the place in capitals, with the date or with its
   region ("LONDON 1996-08-30", "MILWAUKEE , Wisconsin 1996-08-29", "FARMINGTON HILLS , Mich ."): its place in
   `dateline`, its date in `published`;
 - language: `en` for every document;
-- prose lost: lines after the head with a run of four lower-case words that are missing from the body
+- prose lost: lines after the head with a run of three lower-case words that are missing from the body
   (other lines lost: any other line after the head missing from the body);
 - entities: PER/ORG/LOC micro precision, recall and F1 against the corpus's `entities.tsv`, on the lines after
   the head (headline, byline and dateline are metadata, not body), exact spans and labels: the warehouse's
@@ -44,7 +45,7 @@ SPACY_TO_CONLL = {"PERSON": "PER", "ORG": "ORG", "GPE": "LOC", "LOC": "LOC", "FA
 SCORED = {"PER", "ORG", "LOC"}
 
 _NUMBER = re.compile(r"^\W*\d[\d.,:/%-]*\W*$|^\.\d+$")
-_PROSE_RUN = re.compile(r"(?:\b[a-z][a-z'-]*\b[ ,]+){3}\b[a-z][a-z'-]*\b")
+_PROSE_RUN = re.compile(r"(?:\b[a-z][a-z'-]*\b[ ,]+){2}\b[a-z][a-z'-]*\b")
 DATELINE = re.compile(
     r"^(?P<place>[A-Z][A-Z'.&-]*(?: [A-Z][A-Z'.&-]*)*(?: , [A-Z][\w'.&-]*(?: [A-Z][\w'.&-]*)*)?)"
     r"(?: (?P<date>\d{4}-\d{2}-\d{2}))?(?: \.)?$"
@@ -55,7 +56,8 @@ NAME = re.compile(r"^[A-Z][a-z'’-]+(?: [A-Z][\w'’.-]+){1,3}$")
 def is_table_row(line: str) -> bool:
     tokens = line.split()
     numbers = sum(bool(_NUMBER.match(token)) for token in tokens)
-    return numbers >= 2 and numbers >= 0.2 * len(tokens) and not _PROSE_RUN.search(line)
+    # "-- Warsaw Newsroom +48 22 653 9700": the sign-off, a phone number, not a row.
+    return numbers >= 2 and numbers >= 0.2 * len(tokens) and not _PROSE_RUN.search(line) and not line.startswith("--")
 
 
 def is_prose(line: str) -> bool:

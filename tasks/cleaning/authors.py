@@ -164,6 +164,19 @@ def contact_alone(text: str, ctx: LineContext) -> bool:
     return bool(CONTACT_ALONE.match(text))
 
 
+# Wire copy's sign-off: the desk or reporter to call and the number ("-- Warsaw Newsroom +48 22 653 9700").
+WIRE_SIGN_OFF = re.compile(r"^-{2}\s*[A-Z].{0,100}?(?P<phone>\+?\s?\(?\s?\d[\d\s()+/-]{5,}\d)\s*$")
+
+
+@CONTACT_RULE.check("line", removes=("-- Portsea Newsroom +44 171 542 8062", "-- Nora Quay , Portsea newsroom ( 01 ) 555 0100",
+                                     "-- Harbour desk Tel+44 171 542 8982 Fax +44 171 542 5017"),
+                    keeps=("-- The board voted 12-3 to dredge the channel, the chairman said.", "-- Portsea 2 Eastbay 1"))
+def wire_sign_off(text: str, ctx: LineContext) -> bool:
+    """After the story, a line opening with '--' that ends in a phone number (7+ digits): the desk to call."""
+    match = WIRE_SIGN_OFF.match(text) if ctx.in_tail and word_count(text) <= 25 else None
+    return bool(match) and sum(ch.isdigit() for ch in match.group("phone")) >= 7
+
+
 @CONTACT_RULE.check(
     "line",
     removes=("Harbour Road 1 - 1234 Port Town - Tel: (047) 2106-8000 - VAT 123456",

@@ -4,18 +4,18 @@ section headings, every removed span with its rule's name, and the metadata the 
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import PurePosixPath
 
 import polars as pl
 
 from tasks.cleaning import rulebook
 from tasks.cleaning.batch import recurring_lines
-from tasks.cleaning.metadata import AGENCY_ALTERNATION, MARKDOWN_LINK, detect_language, normalise_agency, publisher_from_url
+from tasks.cleaning.metadata import AGENCY_ALTERNATION, MARKDOWN_LINK, normalise_agency, publisher_from_url, rank_languages
 from tasks.cleaning.markup import MARKDOWN_HEADING
 from tasks.cleaning.related import opens_block
 from tasks.cleaning.rule import Check, LineContext
-from tasks.cleaning.tables import is_figure_row
+from tasks.cleaning.tables import PROSE_RUN, is_figure_row, is_row_label
 from tasks.cleaning.text import (
     CleanedArticle,
     Line,
@@ -213,8 +213,44 @@ def clean_text(text: str, recurring: frozenset[str] = frozenset(), disabled: fro
     article.removed.sort(key=lambda span: span.start)
     if article.url:
         article.publisher = publisher_from_url(article.url)
-    article.language = detect_language(article.body)
+    _detect_language(article)
     return article
+
+
+# Below this probability the detector's answer is a guess: names and figures, or a line or two of prose.
+LANGUAGE_MIN_CONFIDENCE = 0.5
+LANGUAGE_MIN_PROSE_WORDS = 5
+
+
+def _detect_language(article: CleanedArticle) -> None:
+    """The language of the article's prose: its text paragraphs with a run of lower-case words. Tables and
+    lists of names and figures ("Hajduk 2 Proleter ( Z ) 0", "Donovan Bailey ( Canada ) , Frankie") read as
+    any language to a detector: an article with fewer than LANGUAGE_MIN_PROSE_WORDS words of prose is read
+    whole, and that answer, like an unsure one, is left for the batch to settle (`_settle_languages`)."""
+    prose = "\n\n".join(text for text, kind in zip(article.paragraphs, article.paragraph_kinds)
+                         if kind == "text" and PROSE_RUN.search(text))
+    enough = word_count(prose) >= LANGUAGE_MIN_PROSE_WORDS
+    ranked = rank_languages(prose if enough else article.body)
+    article.language = ranked[0][0] if ranked else None
+    if not enough:
+        article.language_sure = False
+    elif ranked and ranked[0][1] < LANGUAGE_MIN_CONFIDENCE:
+        article.language_sure = False
+        article.language_candidates = tuple(language for language, _ in ranked)
+
+
+def _settle_languages(articles: list[CleanedArticle]) -> None:
+    """An article the detector was unsure of takes the language most of its folder's sure articles share: one
+    without prose (a results table in a folder of English wire copy is English) always, one with a little
+    prose when that language is among its own likeliest (a short French note among English stories stays French
+    if the detector was sure of it, and is no candidate otherwise)."""
+    sure = Counter(article.language for article in articles if article.language and article.language_sure)
+    if not sure:
+        return
+    common = max(sure.items(), key=lambda item: (item[1], item[0]))[0]  # ties broken by name: deterministic
+    for article in articles:
+        if not article.language_sure and (not article.language_candidates or common in article.language_candidates):
+            article.language = common
 
 
 def _build_paragraphs(lines: list[Line], article: CleanedArticle) -> None:
@@ -262,18 +298,34 @@ def _is_row(paragraph: str, heading: str | None) -> bool:
         and not (word_count(paragraph) >= 4 and paragraph.rstrip().endswith((".", "!", "?")))))
 
 
+def _run_of_rows(texts: list[str], headings: list[str | None], index: int) -> int:
+    """Where the run of rows starting at `index` ends: short rows, rows of figures, and between rows of
+    figures the labels and wrapped halves of rows that `is_row_label` allows."""
+    end = index
+    while end < len(texts):
+        if _is_row(texts[end], headings[end]):
+            end += 1
+        elif headings[end] is None and "\n" not in texts[end] and is_row_label(texts[end]) \
+                and any(is_figure_row(text) for text in texts[index:end]) \
+                and end + 1 < len(texts) and headings[end + 1] is None and is_figure_row(texts[end + 1]):
+            end += 1
+        else:
+            break
+    return end
+
+
 def _group_rows(article: CleanedArticle) -> None:
     """Runs of BLOCK_MIN_ROWS+ short rows, or of rows holding BLOCK_MIN_FIGURE_ROWS+ rows of figures, become
-    one paragraph each, its rows joined by a line break."""
+    one paragraph each, its rows joined by a line break; so does a row of figures alone that is no sentence
+    ("Wigan 42 Bradford Bulls 36" under "Result of the semifinal :")."""
     paragraphs, headings, kinds = [], [], []
     index = 0
     texts = article.paragraphs
     while index < len(texts):
-        end = index
-        while end < len(texts) and _is_row(texts[end], article.paragraph_headings[end]):
-            end += 1
+        end = _run_of_rows(texts, article.paragraph_headings, index)
         rows = texts[index:end]
-        if len(rows) >= BLOCK_MIN_ROWS or sum(map(is_figure_row, rows)) >= BLOCK_MIN_FIGURE_ROWS:
+        lone_row = len(rows) == 1 and is_figure_row(rows[0]) and not ends_sentence(rows[0])
+        if len(rows) >= BLOCK_MIN_ROWS or sum(map(is_figure_row, rows)) >= BLOCK_MIN_FIGURE_ROWS or lone_row:
             paragraphs.append("\n".join(rows))
             headings.append(None)
             kinds.append("list" if all(_ROW_BULLET.match(row) for row in rows) else "table")
@@ -344,6 +396,7 @@ def clean_texts(texts: dict[str, str], disabled: frozenset[str] = frozenset()) -
         recurring = recurring_lines(texts[name] for name in names)
         for name in names:
             cleaned[name] = clean_text(texts[name], recurring, disabled)
+        _settle_languages([cleaned[name] for name in names])
     return {name: cleaned[name] for name in texts}
 
 

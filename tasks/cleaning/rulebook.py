@@ -70,6 +70,7 @@ LINE_CHECKS: tuple[Check, ...] = (
     calls_to_action.podcast_app_or_live,
     calls_to_action.comment_prompt,
     authors.contact_line,
+    authors.wire_sign_off,
     authors.address_footer,
     wire.copyright_line,
     wire.rights_notice,

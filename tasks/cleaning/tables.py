@@ -18,7 +18,7 @@ PROSE_RUN = re.compile(r"(?:\b[a-z][a-z'’-]*[ ,]+){2}[a-z][a-z'’-]*\b")
 
 ROW_MIN_FIGURES = 2
 ROW_MIN_FIGURE_SHARE = 0.2
-ROW_MAX_WORDS = 40
+ROW_MAX_WORDS = 100  # a golf leaderboard's line holds several players' cards
 
 
 def figures(text: str) -> int:
@@ -38,3 +38,9 @@ def is_data_row(text: str) -> bool:
     """A row no cross-document evidence may remove: three figures or more ("NEW YORK 74 59 .556 -"); a
     counter like "Image 1 of 5" or "3 hours ago" has fewer."""
     return is_figure_row(text) and figures(text) >= 3
+
+
+def is_row_label(text: str) -> bool:
+    """A short line that may stand between a table's rows: a section label ("Men 's singles , second round"), a
+    header ("W L PCT GB") or a row wrapped over two lines; up to 15 words, no prose run, no sentence end."""
+    return word_count(text) <= 15 and not PROSE_RUN.search(text) and not text.rstrip().endswith((".", "!", "?"))
