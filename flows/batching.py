@@ -158,14 +158,18 @@ def extract_entities(
 
 @step(name="extract-quotes")
 def extract_quotes(
-    paras: pl.DataFrame, entity_frame: pl.DataFrame, mentions: pl.DataFrame
-) -> tuple[pl.DataFrame, dict[str, str]]:
-    """Find direct quotations and their speakers (one article at a time if the batch fails)."""
-    return _isolated(
-        lambda part: quotes.extract_quotes(part, mentions.filter(pl.col("article_id").is_in(part["article_id"].unique().implode())),
-                                           entity_frame),
-        paras, "quote extraction",
-    )
+    settings: Settings, paras: pl.DataFrame, entity_frame: pl.DataFrame, mentions: pl.DataFrame
+) -> tuple[tuple[pl.DataFrame, pl.DataFrame], dict[str, str]]:
+    """Parse the paragraphs for reported speech (spaCy's parser, in this process) and find quotations,
+    direct and reported, with their speakers (one article at a time if the batch fails). Returns
+    ((quotes, speech clauses), failures)."""
+
+    def found(part: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        clauses = quotes.parse_clauses(part, entities.load_nlp(settings.spacy_model), settings.ner_batch_size)
+        in_part = mentions.filter(pl.col("article_id").is_in(part["article_id"].unique().implode()))
+        return quotes.extract_quotes(part, in_part, entity_frame, clauses), clauses
+
+    return _isolated(found, paras, "quote extraction")
 
 
 @step(name="link-quotes")
@@ -283,6 +287,7 @@ class _PreparedBatch:
     mentions: pl.DataFrame
     raw_mentions: pl.DataFrame
     found_quotes: pl.DataFrame
+    speech_clauses: pl.DataFrame
     embedding: PrefectFuture[tuple[pl.DataFrame, float]]
 
 
@@ -376,16 +381,17 @@ def _prepare_batch(
             settings, frames["paras"], previous.entity_frame if previous else None)
         failed |= failures
     with timed(timings, "quotes"):
-        found_quotes, failures = extract_quotes(frames["paras"], entity_frame, mentions)
+        (found_quotes, speech_clauses), failures = extract_quotes(settings, frames["paras"], entity_frame, mentions)
         failed |= failures
     problems.append(_problems_frame(good, failed, "failed"))
-    frames = _drop_articles({**frames, "mentions": mentions, "raw_mentions": raw_mentions, "found_quotes": found_quotes},
-                            set(failed))
+    frames = _drop_articles({**frames, "mentions": mentions, "raw_mentions": raw_mentions, "found_quotes": found_quotes,
+                             "speech_clauses": speech_clauses}, set(failed))
     if not frames["paras"].height:
         embedding.wait()
         return None
     return _PreparedBatch(number, frames["good"], frames["cleaned"], frames["removed"], frames["paras"], entity_frame,
-                          frames["mentions"], frames["raw_mentions"], frames["found_quotes"], embedding)
+                          frames["mentions"], frames["raw_mentions"], frames["found_quotes"], frames["speech_clauses"],
+                          embedding)
 
 
 def finish_batch(settings: Settings, prepared: _PreparedBatch, run_id: str, timings: dict[str, float]) -> int:
@@ -420,7 +426,8 @@ def finish_batch(settings: Settings, prepared: _PreparedBatch, run_id: str, timi
             "entity_id", "article_id", "paragraph_id", "start_char", "end_char", "surface", "label"
         ),
         links=links,
-        extra={"quotes": quote_frame, "quote_links": quote_links, "raw_mentions": prepared.raw_mentions},
+        extra={"quotes": quote_frame, "quote_links": quote_links, "raw_mentions": prepared.raw_mentions,
+               "speech_clauses": prepared.speech_clauses},
         vectors=vectors,
     )
     with timed(timings, "load"):

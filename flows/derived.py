@@ -23,12 +23,14 @@ from storage.derived import (
     similarity_inputs, story_count, stored_article_signatures,
 )
 from storage.frames import sql_files
-from storage.loads import backfill_raw_mentions, record_derived, replace_settled_entities
+from storage.loads import backfill_raw_mentions, record_derived, replace_requoted, replace_settled_entities
 from storage.state import (
-    article_count, article_paragraph_texts, cached_embeddings, content_version, derived_stamp, entities_resolved_for,
-    raw_mentions_fingerprint, stored_meta, stored_quote_blocks, stored_quotes_of, stored_raw_mentions,
+    article_count, article_ids_in_blocks, article_paragraph_texts, cached_embeddings, content_version, derived_stamp,
+    entities_resolved_for, raw_mentions_fingerprint, resolved_mentions_of, speech_clauses_of, stored_meta,
+    stored_before_speech_clauses, stored_quote_blocks, stored_quotes_of, stored_raw_mentions,
     stored_resolved_mentions,
 )
+from runtime import embedding_worker
 from tasks import embed, entities, paragraphs, quotes, stories, topics
 from tasks.frames import differing_rows
 from tasks.settings import PROJECT_ROOT, Settings, code_fingerprint
@@ -62,7 +64,8 @@ def derived_inputs(settings: Settings, step: str) -> str:
     entity_inputs = f"resolution {entities.RESOLUTION_VERSION}"
     story_inputs_ = (f"{entity_inputs}; topic_min {settings.topic_min_similarity}; story_min "
                      f"{settings.story_min_similarity}; period {settings.grouping_period}; code {_story_code()}")
-    return {ENTITIES: entity_inputs, STORIES: story_inputs_,
+    # Quotes are found again with the entities (refresh_quotes after an upgrade of their extraction).
+    return {ENTITIES: f"{entity_inputs}; quotes {quotes.QUOTES_VERSION}", STORIES: story_inputs_,
             CHECKS: f"{story_inputs_}; checks {_checks_code(settings.sql_dir)}"}[step]
 
 
@@ -193,14 +196,16 @@ def settle_entities(con: Any, settings: Settings, in_callers_transaction: bool =
 def _requote(
     con: Any, settings: Settings, article_ids: list[str], mentions: pl.DataFrame, entity_rows: pl.DataFrame
 ) -> tuple[list[str], pl.DataFrame, pl.DataFrame]:
-    """Quotes of these articles found again with their settled mentions; for the articles where any
-    quote changed (a speaker, mostly): (their ids, their quotes with embeddings, their quote links to
-    every other stored quote). A quote's words do not depend on entities, so its vector is the stored one
-    (or the embedding cache's)."""
+    """Quotes of these articles found again with their settled mentions and their stored speech clauses
+    (no parsing); for the articles where any quote changed (a speaker, mostly): (their ids, their quotes
+    with embeddings, their quote links to every other stored quote). A quote's words do not depend on
+    entities, so its vector is the stored one (or the embedding cache's; a statement in neither, e.g.
+    reported speech found for the first time by refresh_quotes, is encoded here)."""
     empty = ([], pl.DataFrame(), pl.DataFrame(schema=quotes.QUOTE_LINK_SCHEMA))
     if not article_ids:
         return empty
-    found = quotes.extract_quotes(article_paragraph_texts(con, article_ids), mentions, entity_rows)
+    found = quotes.extract_quotes(article_paragraph_texts(con, article_ids), mentions, entity_rows,
+                                  speech_clauses_of(con, article_ids))
     stored = stored_quotes_of(con, article_ids)
     columns = list(quotes.QUOTE_SCHEMA)
     before, after = stored.select(columns).cast(quotes.QUOTE_SCHEMA), found.select(columns)
@@ -209,19 +214,61 @@ def _requote(
     if not requoted:
         return empty
     found = found.filter(pl.col("article_id").is_in(requoted))
-    vectors = stored.select("quote_id", "text", "embedding")
+    vectors = stored.filter(pl.col("kind") != "fragment").select("quote_id", "text", "embedding")
     embedded = found.join(vectors, on=["quote_id", "text"], how="left")
-    missing = embedded.filter(pl.col("embedding").is_null())
-    if missing.height:  # a quote whose span moved: its words' vector from the cache
+    missing = embedded.filter(pl.col("embedding").is_null() & (pl.col("kind") != "fragment"))
+    if missing.height:  # a quote whose span moved, or found for the first time: its words' vector
         hashes = missing.with_columns(text_sha256=pl.col("text").map_elements(paragraphs.text_hash, return_dtype=pl.String))
         cached = cached_embeddings(con, hashes["text_sha256"].unique().to_list(), settings.embedding_model)
-        filled = hashes.drop("embedding").join(cached, on="text_sha256", how="left").drop("text_sha256")
-        embedded = pl.concat([embedded.filter(pl.col("embedding").is_not_null()),
+        encode = embedding_worker.encode_in_worker if settings.embedding_in_worker else embed.encode_texts
+        known = embed.embed_texts(hashes.select("text_sha256", "text"), cached, settings.embedding_model,
+                                  settings.embedding_dim, settings.embedding_device, settings.embedding_batch_size, encode)
+        filled = hashes.drop("embedding").join(known, on="text_sha256", how="left").drop("text_sha256")
+        embedded = pl.concat([embedded.join(missing.select("quote_id"), on="quote_id", how="anti"),
                               filled.cast(embedded.schema)]).sort("quote_id")
     linkable = embedded.filter(pl.col("embedding").is_not_null())
     links = quotes.link_quotes(linkable, embed.embedding_matrix(linkable["embedding"]),
                                stored_quote_blocks(con, requoted))
     return requoted, embedded, links
+
+
+# Articles parsed and requoted together by refresh_quotes: bounds the memory of one step (paragraphs,
+# clauses, quotes and their vectors of this many articles) and the work a crash can lose.
+REFRESH_BLOCK_ARTICLES = 200
+
+
+def refresh_quotes(con: Any, settings: Settings) -> int:
+    """After an upgrade of quote extraction (quotes.QUOTES_VERSION other than the one recorded in
+    warehouse_meta as `quotes.version`): every stored article's paragraphs parsed once for speech clauses
+    (stored), and its quotes found again with its settled mentions, a block of articles per transaction.
+    Recorded when all are done; a run stopped midway starts over at the next run. Returns the number of
+    articles whose quotes changed."""
+    from storage.loads import replace_speech_clauses  # (imported here: this function is this change's part)
+
+    recorded = stored_meta(con, quotes.QUOTES_KEY)
+    if recorded == quotes.QUOTES_VERSION:
+        return 0
+    if recorded is None and not stored_before_speech_clauses(con):  # made by this version: nothing to redo
+        in_transaction(con, lambda con: backend_of(con).replace_meta(con, quotes.QUOTES_KEY, quotes.QUOTES_VERSION))
+        return 0
+    nlp = entities.load_nlp(settings.spacy_model)
+    changed = 0
+
+    def refresh(con: Any, article_ids: list[str]) -> int:
+        paras = article_paragraph_texts(con, article_ids)
+        clauses = quotes.parse_clauses(paras, nlp, settings.ner_batch_size)
+        replace_speech_clauses(con, article_ids, clauses)
+        mentions = resolved_mentions_of(con, article_ids)
+        labels = mentions.select("entity_id", label=pl.coalesce("entity_label", "label")).unique("entity_id")
+        requoted, rows, links = _requote(con, settings, article_ids, mentions, labels)
+        if requoted:
+            replace_requoted(con, requoted, rows, links)
+        return len(requoted)
+
+    for block in list(article_ids_in_blocks(con, REFRESH_BLOCK_ARTICLES)):
+        changed += int(in_transaction(con, lambda con, block=block: refresh(con, block)))
+    in_transaction(con, lambda con: backend_of(con).replace_meta(con, quotes.QUOTES_KEY, quotes.QUOTES_VERSION))
+    return changed
 
 
 def derive_stories(con: Any, settings: Settings, run_id: str, in_callers_transaction: bool = False) -> int:

@@ -22,7 +22,7 @@ from prefect.states import Completed, State
 from flows.batching import BatchesDone, relinker, run_batches, step
 from flows.derived import (
     CHECKS, ENTITIES, STORIES, content_changed_since, derived_current, derived_inputs, rebuild_derived,
-    record_current, settle_entities,
+    record_current, refresh_quotes, settle_entities,
 )
 from flows.lake import finish_lake_run
 from flows.lifecycle import lake_held, recorded_run, refuse_empty_raw_folder, warehouse_file_held
@@ -211,6 +211,7 @@ def resolve_entities(settings: Settings, current: bool = False) -> int | State:
         return _skipped()
     with backend_for(settings.warehouse).connect() as con:
         resettled = settle_entities(con, settings)
+        refresh_quotes(con, settings)  # after an upgrade of quote extraction: every article's quotes found again
         record_current(con, settings, ENTITIES)
         return resettled
 

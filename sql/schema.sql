@@ -183,7 +183,7 @@ create table if not exists warehouse_meta (
     value varchar not null
 );
 
--- Direct quotations: the quoted words (offsets into paragraphs.text, marks excluded) and who said them.
+-- Quotations, direct and reported (kind), with who said them (tasks/quotes/__init__.py).
 create table if not exists quotes (
     quote_id           varchar primary key,  -- <paragraph_id>-q<start_char>
     article_id         varchar not null,
@@ -191,13 +191,30 @@ create table if not exists quotes (
     start_char         integer not null,
     end_char           integer not null,
     text               varchar not null,
-    is_partial         boolean not null,     -- a fragment inside the writer's sentence
+    is_partial         boolean not null,     -- quoted words that start inside the writer's sentence
+    kind               varchar,              -- direct, indirect, mixed (reported speech with quoted words), fragment
     speaker_entity_id  varchar,              -- null: unnamed source ("a senior U.S. official") or not found
     speaker_surface    varchar,              -- the words naming the speaker: "Kerry", "he", "the official"
     verb               varchar,              -- said, told, added, warned, ...
     attribution        varchar not null,     -- after, before, pronoun, continuation, none
     continues_quote_id varchar,              -- the quote this one goes on from (split quotes)
     embedding          float[{embedding_dim}]
+);
+
+-- Verbs of saying with their subject and content, and sentences' named subjects, from spaCy's parse of
+-- each paragraph (tasks/quotes/speech.py): what finding quotes again needs, without parsing again.
+create table if not exists speech_clauses (
+    article_id     varchar not null,
+    paragraph_id   varchar not null,
+    verb           varchar,                  -- base form ("say", "according to"); null: a named subject
+    verb_start     integer not null,         -- offsets into paragraphs.text
+    verb_end       integer not null,
+    subject_start  integer,
+    subject_end    integer,
+    head_start     integer,                  -- the subject's head word
+    head_end       integer,
+    content_start  integer,                  -- the statement
+    content_end    integer
 );
 
 -- Quotes of one statement in different articles (same words or a close paraphrase).
@@ -302,6 +319,8 @@ alter table entities add column if not exists mention_count integer default 0;
 alter table paragraph_similarity add column if not exists lexical_overlap float;
 alter table paragraph_similarity add column if not exists kind varchar;
 alter table ingest_files add column if not exists mtime_ns bigint;
+-- Quotes stored before reported speech were direct quotes (found again by flows/derived.refresh_quotes).
+alter table quotes add column if not exists kind varchar default 'direct';
 
 -- Each paragraph's nearest paragraphs in other articles (its top-k by cosine, at or above the threshold,
 -- ties by paragraph_id). paragraph_similarity holds the union of these lists, each pair once, so a link

@@ -58,7 +58,7 @@ def record_derived(con: duckdb.DuckDBPyConnection, step: str, stamp: str) -> Non
 
 
 # Child tables keyed by article; deleted before an article is (re)loaded.
-_ARTICLE_TABLES = ("quotes", "entity_mentions", "raw_mentions", "removed_spans", "paragraphs", "article_sources", "articles")
+_ARTICLE_TABLES = ("quotes", "speech_clauses", "entity_mentions", "raw_mentions", "removed_spans", "paragraphs", "article_sources", "articles")
 
 
 def delete_articles(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> None:
@@ -267,16 +267,37 @@ def replace_settled_entities(
             con.execute("delete from entity_mentions where article_id in (select article_id from settled_articles)")
         insert(con, "entity_mentions", mentions)
     if quote_articles:
-        with registered(con, "requoted_articles", key_frame("article_id", quote_articles)):
-            con.execute("delete from quote_links where article_id_a in (select article_id from requoted_articles) "
-                        "or article_id_b in (select article_id from requoted_articles)")
-            con.execute("delete from quotes where article_id in (select article_id from requoted_articles)")
-        insert(con, "quotes", quote_rows)
-        insert(con, "quote_links", quote_links)
+        _replace_quotes(con, quote_articles, quote_rows, quote_links)
     if scope is not None and (changed.len() or mention_articles):  # an entity no mention points to any more
         con.execute(internal_sql("entity_drop_unmentioned"))
     con.execute("delete from warehouse_meta where key = ?", [RESOLVED_FOR_KEY])
     con.execute("insert into warehouse_meta values (?, ?)", [RESOLVED_FOR_KEY, resolved_for])
+
+
+def _replace_quotes(con: duckdb.DuckDBPyConnection, article_ids: list[str], quote_rows: pl.DataFrame,
+                    quote_links: pl.DataFrame) -> None:
+    """These articles' quotes and every quote link with an end in them, replaced (caller's transaction)."""
+    with registered(con, "requoted_articles", key_frame("article_id", article_ids)):
+        con.execute("delete from quote_links where article_id_a in (select article_id from requoted_articles) "
+                    "or article_id_b in (select article_id from requoted_articles)")
+        con.execute("delete from quotes where article_id in (select article_id from requoted_articles)")
+    insert(con, "quotes", quote_rows)
+    insert(con, "quote_links", quote_links)
+
+
+def replace_requoted(con: duckdb.DuckDBPyConnection, article_ids: list[str], quote_rows: pl.DataFrame,
+                     quote_links: pl.DataFrame) -> None:
+    """Inside the caller's transaction: quotes found again (flows/derived.refresh_quotes) replace these
+    articles' stored quotes and links; what stories and checks read has changed."""
+    bump_content_version(con)
+    _replace_quotes(con, article_ids, quote_rows, quote_links)
+
+
+def replace_speech_clauses(con: duckdb.DuckDBPyConnection, article_ids: list[str], clauses: pl.DataFrame) -> None:
+    """Inside the caller's transaction: these articles' speech clauses, parsed again, replace the stored ones."""
+    with registered(con, "reparsed_articles", key_frame("article_id", article_ids)):
+        con.execute("delete from speech_clauses where article_id in (select article_id from reparsed_articles)")
+    insert(con, "speech_clauses", clauses)
 
 
 def clear_entity_partitions(con: duckdb.DuckDBPyConnection) -> None:

@@ -226,6 +226,27 @@ def stored_quotes_of(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> 
                        article_ids)
 
 
+def speech_clauses_of(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> pl.DataFrame:
+    """These articles' stored speech clauses (tasks/quotes/speech.CLAUSE_SCHEMA)."""
+    return of_articles(con, "select c.article_id, c.paragraph_id, verb, verb_start, verb_end, subject_start, subject_end, "
+                            "head_start, head_end, content_start, content_end from speech_clauses c "
+                            "join wanted_articles using (article_id) order by c.paragraph_id, verb_start", article_ids)
+
+
+def stored_before_speech_clauses(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the warehouse holds articles but no speech clause at all: loaded before reported speech
+    (every article loaded since is parsed, and nearly every one has a clause or a named subject)."""
+    row = con.execute("select (select count(*) from articles) > 0 and not exists (select 1 from speech_clauses)").fetchone()
+    return bool(row and row[0])
+
+
+def article_ids_in_blocks(con: duckdb.DuckDBPyConnection, block: int) -> Iterator[list[str]]:
+    """Every stored article id, sorted, `block` at a time (read whole first: ids are small)."""
+    ids = [row[0] for row in con.execute("select article_id from articles order by article_id").fetchall()]
+    for offset in range(0, len(ids), block):
+        yield ids[offset: offset + block]
+
+
 def stored_quote_blocks(con: duckdb.DuckDBPyConnection, excluding_articles: list[str]) -> Iterator[pl.DataFrame]:
     """Stored quotes with their embeddings, a block at a time, except those of articles about to be replaced."""
     return blocks_excluding_articles(

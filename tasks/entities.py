@@ -84,12 +84,17 @@ GENDER_FAMILY_MAX = 8
 DEMONYM_SUFFIXES = ("n", "an", "ian", "ean", "ese", "i", "ish")
 
 
+# The small English model's NER has a tok2vec of its own; the shared `tok2vec` feeds the parser alone.
+NER_PIPES = ("ner",)
+
+
 @lru_cache(maxsize=2)
 def load_nlp(model: str) -> "Language":
-    """spaCy with only the components NER needs (tok2vec + ner): the parser and tagger cost time."""
+    """spaCy with the components NER and reported speech need (ner; tok2vec + parser, which
+    tasks/quotes/speech.py runs in a pass of its own); the tagger and lemmatizer are left out."""
     import spacy
 
-    nlp = spacy.load(model, exclude=["parser", "tagger", "lemmatizer", "attribute_ruler", "senter"])
+    nlp = spacy.load(model, exclude=["tagger", "lemmatizer", "attribute_ruler", "senter"])
     return nlp
 
 
@@ -118,7 +123,9 @@ def extract_mentions(paragraphs: pl.DataFrame, model: str, batch_size: int = 64)
     texts = paragraphs["text"].to_list()
     # spaCy's vocabulary keeps every new word it meets unless the docs are made in a memory zone: without
     # one, a long run's memory grows with the corpus's vocabulary. Nothing here outlives the zone.
-    with nlp.memory_zone():
+    # NER alone: the shared tok2vec and the parser feed nothing it reads (the same mentions, ~40% faster).
+    disabled = [name for name in nlp.pipe_names if name not in NER_PIPES]
+    with nlp.memory_zone(), nlp.select_pipes(disable=disabled):
         for (article_id, paragraph_id), text, doc in zip(keys, texts, nlp.pipe(texts, batch_size=batch_size)):
             for ent in doc.ents:
                 if ent.label_ not in KEPT_LABELS:

@@ -24,7 +24,14 @@ PEOPLE = {
 
 
 def run(*paragraphs: str) -> list[dict]:
-    """Quotes of one article made of these paragraphs; mentions are every occurrence of a PEOPLE name."""
+    """Statements (fragments left out) of one article made of these paragraphs; mentions are every
+    occurrence of a PEOPLE name."""
+    return [q for q in run_all(*paragraphs) if q["kind"] != "fragment"]
+
+
+def run_all(*paragraphs: str) -> list[dict]:
+    """Every quote row, fragments included, of one article made of these paragraphs (no parse: direct
+    quotes only)."""
     paras = pl.DataFrame({
         "article_id": ["a"] * len(paragraphs),
         "paragraph_id": [f"a-{i:04d}" for i in range(len(paragraphs))],
@@ -51,7 +58,8 @@ def run(*paragraphs: str) -> list[dict]:
     for row in quotes.iter_rows(named=True):  # offsets point at the quoted words
         assert paragraphs[int(row["paragraph_id"][-4:])][row["start_char"]:row["end_char"]] == row["text"]
     # The embedding step encodes quotes before entities are known: it must foresee every one.
-    assert set(quotes["text"].to_list()) <= set(quote_texts(paras)["text"].to_list())
+    direct = quotes.filter(pl.col("kind") == "direct")["text"].to_list()
+    assert set(direct) <= set(quote_texts(paras)["text"].to_list())
     return quotes.to_dicts()
 
 
@@ -213,8 +221,9 @@ def test_a_name_inside_a_prepositional_phrase_is_not_the_speaker() -> None:
 def test_participle_takes_the_subject_of_the_sentence() -> None:
     [quote] = run('Kerry warned his supporters against complacency, saying "it is a fight for the future of our country".')
     assert (quote["speaker_entity_id"], quote["verb"]) == ("kerry", "warned")
-    [quote] = run('Russia has moved troops to the border, prompting officials to respond with "a very serious series of steps".')
-    assert quote["speaker_entity_id"] is None
+    # No speaker and worked into the writer's sentence: a fragment, not a statement.
+    [quote] = run_all('Russia has moved troops to the border, prompting officials to respond with "a very serious series of steps".')
+    assert quote["speaker_entity_id"] is None and quote["kind"] == "fragment"
 
 
 def test_a_surname_ner_missed_is_found_among_the_article_people() -> None:
@@ -253,7 +262,9 @@ def test_quote_texts_are_known_from_the_text_alone_and_need_no_second_model_pass
                                     "speaker_entity_id": pl.String, "embedding": pl.Array(pl.Float32, 4)})
     # Every vector is given, so the (nonexistent) model is never loaded.
     embedded, links = embed_and_link(found, vectors, existing, model="no-such-model", dimension=4)
-    assert embedded["embedding"].to_list() == [[1.0, 0.0, 0.0, 0.0]] * 2
+    statements = embedded.filter(pl.col("kind") != "fragment")
+    assert statements["embedding"].to_list() == [[1.0, 0.0, 0.0, 0.0]] * 2
+    assert embedded.filter(pl.col("kind") == "fragment")["text"].to_list() == ["useful"]  # kept, not embedded
     assert links.select("article_id_a", "article_id_b").rows() == [("a", "b")]
 
 

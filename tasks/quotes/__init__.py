@@ -1,6 +1,24 @@
-"""Direct quotations, their speakers, and links between quotes of one statement in different outlets.
+"""Quotations, direct and reported, their speakers, and links between quotes of one statement in
+different outlets.
 
-Rules, in the order they are tried for each quote:
+A quote's `kind`:
+- `direct`: words in quote marks that someone is given as saying;
+- `indirect`: reported speech, the content clause of a verb of saying (`Kerry said the talks had
+  failed`, `Lavrov told reporters that …`, `according to officials, …`), found from spaCy's dependency
+  parse (tasks/quotes/speech.py), which is stored (`speech_clauses`) so quotes can be found again
+  without parsing;
+- `mixed`: reported speech with quoted words in it (`Kerry said he came in "good faith"`): one row for
+  the clause, the quoted words inside it are not rows of their own;
+- `fragment`: quoted words that are no statement (`called the talks "useful"`, a name in quote
+  marks): kept apart, never linked, not counted as statements.
+A clause whose words are nearly all in quote marks (`Mr Blair said: "I have …"`) is the direct quote's
+attribution, not a row of its own.
+
+Speakers of reported speech: the clause's subject, as the mention covering its head word (a PERSON,
+ORG or GPE; else an unnamed source, null); "he"/"she" is the nearest named person that was a subject
+before it (in the paragraph, else the two before), "it"/"they" the nearest organisation or place.
+Direct quotes take the speaker of the clause that holds them where the parse gives one; else, in the
+order they are tried:
 - same sentence, after the quote: `"…," Carney said`, `"…," said Lavrov`, `"…," he told reporters`;
 - same sentence, before the quote: `Kerry said he came in "good faith"`, `Simonovic told reporters "…"`;
 - a quote with no attribution of its own continues the quote before it, in the same paragraph or at the
@@ -25,6 +43,10 @@ from rapidfuzz import fuzz
 
 from tasks.embed import Encoder, embed_texts, embedding_matrix, encode_texts, frame_blocks
 from tasks.paragraphs import text_hash
+from tasks.quotes.speech import CLAUSE_SCHEMA, parse_clauses
+
+__all__ = ["CLAUSE_SCHEMA", "QUOTE_LINK_SCHEMA", "QUOTE_SCHEMA", "QUOTES_VERSION", "embed_and_link", "extract_quotes",
+           "find_quote_spans", "link_quotes", "parse_clauses", "quote_texts"]
 
 QUOTE_SCHEMA = {
     "quote_id": pl.String,
@@ -34,6 +56,7 @@ QUOTE_SCHEMA = {
     "end_char": pl.Int32,
     "text": pl.String,
     "is_partial": pl.Boolean,  # a fragment worked into the writer's sentence ("called the talks "useful"")
+    "kind": pl.String,  # direct, indirect, mixed, fragment
     "speaker_entity_id": pl.String,
     "speaker_surface": pl.String,  # the words naming the speaker ("Kerry", "he", "the official")
     "verb": pl.String,
@@ -50,8 +73,16 @@ QUOTE_LINK_SCHEMA = {
     "same_speaker": pl.Boolean,
 }
 
-# Quotes shorter than this are scare quotes or names ("useful", "back-door annexation").
+# Quotes shorter than this are scare quotes or names ("useful", "back-door annexation"): fragments.
 MIN_QUOTE_WORDS = 3
+# What the stored quotes were found with: another version finds every stored article's quotes again
+# (flows/derived.refresh_quotes, recorded in warehouse_meta as `quotes.version`).
+QUOTES_VERSION = "2"
+QUOTES_KEY = "quotes.version"
+STATEMENT_KINDS = ("direct", "indirect", "mixed")
+# A speech clause with at most this many words outside quote marks is the attribution of the quote it
+# holds (`said: "…"`, `"…," he said` parsed as one clause), not reported speech of its own.
+MAX_UNQUOTED_WORDS = 2
 SPEECH_VERBS = (
     "said|says|say|told|tells|added|adds|warned|warns|asked|asks|stated|declared|noted|notes|explained|insisted|"
     "argued|wrote|writes|tweeted|replied|responded|continued|cautioned|vowed|claimed|stressed|emphasized|"
@@ -139,7 +170,9 @@ def find_quote_spans(text: str) -> list[_Span]:
         elif open_at is None:
             opens = opener_like or not closer_like
         else:
-            opens = opener_like and not closer_like
+            # `"…locker room, "Luck said`: a mark after a comma and a space closes the open quote (a new
+            # quote never opens inside one; a run-on quote reopens after a sentence's end, not a comma).
+            opens = opener_like and not closer_like and text[max(0, index - 2): index] not in {", ", ",\u00a0"}
         if opens:
             if open_at is not None and index - open_at > 1:
                 spans.append(_Span(open_at + 1, index, open_at, None))
@@ -181,6 +214,8 @@ class _Paragraph:
         for mention in mentions:
             self._by_end.setdefault(mention.end, mention)  # the first one, as a scan in order finds
         self._people: list[_Mention] | None = None
+        # the parse's named subjects outside reported content (None: no parse; see `_paragraph_quotes`)
+        self.named_subjects: list[_Mention] | None = None
         self._subjects: dict[tuple[int, int], tuple[str | None, _Mention | None]] = {}
         self._first_verbs: dict[int, re.Match[str] | None] = {}
 
@@ -267,12 +302,12 @@ def _clean_quote(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-def _quotations(text: str, spans: Sequence[_Span]) -> Iterator[tuple[int, _Span, int, int]]:
-    """(index in `spans`, span, start, end) of each quoted stretch long enough to be a quotation; start and
-    end trimmed of spaces and the attribution's comma."""
+def _quotations(text: str, spans: Sequence[_Span], min_words: int = MIN_QUOTE_WORDS) -> Iterator[tuple[int, _Span, int, int]]:
+    """(index in `spans`, span, start, end) of each quoted stretch of at least `min_words` words (shorter
+    ones are fragments); start and end trimmed of spaces and the attribution's comma."""
     for index, span in enumerate(spans):
         start, end = _clean_quote(text, span.start, span.end)
-        if len(text[start:end].split()) >= MIN_QUOTE_WORDS:
+        if len(text[start:end].split()) >= min_words:
             yield index, span, start, end
 
 
@@ -327,6 +362,8 @@ def _subject_speaker(
     # A nominal subject: the last few words, for the record ("the official", "a senior U.S. official"),
     # when they look like one; otherwise there is no subject to record.
     words = stripped.split(",")[-1].split()
+    # Capitalised words are kept for `_named_speaker` (a surname NER missed), which drops them unless
+    # they name one of the article's people.
     if words and (words[0].lower() in DETERMINERS or words[0][:1].isupper()) and len(words) <= 8:
         return " ".join(words), None
     return None, None
@@ -485,10 +522,13 @@ class _ArticleSoFar:
     # the previous paragraph's last quote (None: it had none) and whether that paragraph ended inside it
     last_quote: tuple[str, _Attribution] | None = None
     last_quote_open_ended: bool = False
+    # per paragraph read, the mentions that were the subject of a clause (from the parse), in order
+    subjects: list[list[_Mention]] = field(default_factory=list)
 
-    def read(self, para: _Paragraph, quotes: list[tuple[str, _Attribution]]) -> None:
+    def read(self, para: _Paragraph, quotes: list[tuple[str, _Attribution]], subjects: list[_Mention] | None = None) -> None:
         """`para` done, its quotes (id, attribution) found."""
         self.paragraphs.append(para)
+        self.subjects.append(subjects or [])
         spans = para.spans
         self.last_quote = quotes[-1] if quotes else None
         ran_on = bool(spans) and spans[-1].close_mark is None and spans[-1].end == len(para.text)
@@ -552,45 +592,192 @@ def _attribute(
         return _continuation(para, span, paragraph_quotes, article)
     surface, verb, mention = found
     if mention is None and surface and PRONOUN.match(surface):
+        if para.named_subjects is not None and surface.lower() in PRONOUN_LABELS:
+            # The parse knows the subjects: the nearest named one before the quote.
+            before = [m for m in para.named_subjects if m.end <= span.open_mark]
+            resolved = _nearest_subject(PRONOUN_LABELS[surface.lower()], before, article)
+            if resolved is not None:
+                return _Attribution("pronoun", resolved.entity_id, surface, verb)
         return _Attribution("pronoun", _pronoun_speaker(surface, para, span, article.paragraphs), surface, verb)
-    return _Attribution(how, _named_speaker(surface, mention, article.people), surface, verb)
+    speaker = _named_speaker(surface, mention, article.people)
+    if speaker is None and mention is None and surface and surface.split()[0].lower() not in DETERMINERS:
+        surface = None  # capitalised words that name no one the article knows ("When", "Cambridge"): no speaker
+    return _Attribution(how, speaker, surface, verb)
+
+
+@dataclass(frozen=True)
+class _Clause:
+    """A row of speech.CLAUSE_SCHEMA: a verb of saying with its subject and content, or (verb None) a
+    sentence's named subject."""
+
+    verb: str | None
+    verb_start: int
+    verb_end: int
+    subject_start: int | None
+    subject_end: int | None
+    head_start: int | None
+    head_end: int | None
+    content_start: int | None
+    content_end: int | None
+
+
+# Pronoun subjects of a speech clause, and the labels of the named subjects they may point back to.
+PRONOUN_LABELS = {"he": {"PERSON"}, "she": {"PERSON"}, "it": {"ORG", "GPE"}, "they": {"ORG", "GPE"}}
+WORD_CHARS = re.compile(r"\w+")
+# Nouns by which a story refers back to an organisation it has named ("the company said").
+ORGANISATION_NOUNS = {"company", "firm", "group", "organisation", "organization", "institute", "bank", "club",
+                      "union", "agency", "ministry", "department", "corporation", "studio", "network"}
+
+
+def _head_mention(para: _Paragraph, clause: _Clause) -> _Mention | None:
+    """The mention covering the subject's head word ("Perebiynis" of "spokesman Evgeny Perebiynis"; not
+    "Kremlin" of "a spokesman for the Kremlin", whose head is "spokesman")."""
+    if clause.head_start is None or clause.head_end is None:
+        return None
+    for mention in para.mentions:
+        if mention.start <= clause.head_start and mention.end >= clause.head_end:
+            return mention
+        if mention.start > clause.head_start:
+            break
+    return None
+
+
+def _nearest_subject(labels: set[str], before: list[_Mention], article: _ArticleSoFar) -> _Mention | None:
+    """The last named subject with one of `labels`: among `before` (this paragraph's, up to the pronoun),
+    else in the two paragraphs before."""
+    for candidates in (before, *reversed(article.subjects[-2:])):
+        for mention in reversed(candidates):
+            if mention.label in labels:
+                return mention
+    return None
+
+
+def _unquoted_words(text: str, start: int, end: int, spans: Sequence[_Span], skip: tuple[int, int]) -> tuple[int, bool]:
+    """(words of text[start:end] outside quote marks and outside `skip` (the clause's own verb and subject),
+    whether any of it is quoted)."""
+    inside = [(max(start, s.open_mark), min(end, (s.close_mark if s.close_mark is not None else s.end) + 1))
+              for s in spans if s.open_mark < end and (s.close_mark if s.close_mark is not None else s.end) >= start]
+    quoted = any(a < b for a, b in inside)
+    words = 0
+    for word in WORD_CHARS.finditer(text, start, end):
+        if any(a <= word.start() < b for a, b in inside) or skip[0] <= word.start() < skip[1]:
+            continue
+        words += 1
+    return words, quoted
+
+
+def _clause_attribution(para: _Paragraph, clause: _Clause, position: int, article: _ArticleSoFar,
+                        subjects_before: list[_Mention]) -> _Attribution:
+    """Who speaks a clause: its subject's mention, a pronoun's nearest fitting named subject, or an unnamed
+    source (null). `position`: where the statement starts (before or after the verb)."""
+    assert clause.subject_start is not None and clause.subject_end is not None
+    surface = para.text[clause.subject_start: clause.subject_end]
+    how = "before" if clause.verb_start < position else "after"
+    head = para.text[clause.head_start: clause.head_end].lower() if clause.head_start is not None else ""
+    if head in PRONOUN_LABELS:
+        resolved = _nearest_subject(PRONOUN_LABELS[head], subjects_before, article)
+        if resolved is None and head in {"he", "she"}:
+            person = _resolve_pronoun([(para, clause.verb_start), *((p, len(p.text)) for p in reversed(article.paragraphs[-2:]))])
+            resolved = person
+        return _Attribution("pronoun", resolved.entity_id if resolved else None, surface, clause.verb)
+    mention = _head_mention(para, clause)
+    if mention is None and head in ORGANISATION_NOUNS and surface.split()[0].lower() in {"the", "its"}:
+        # "the company said": the organisation the writer's sentences last had as subject
+        resolved = _nearest_subject({"ORG"}, subjects_before, article)
+        return _Attribution(how, resolved.entity_id if resolved else None, surface, clause.verb)
+    if mention is None and not surface[:1].isupper():
+        return _Attribution(how, None, surface, clause.verb)
+    return _Attribution(how, _named_speaker(surface if mention is None else mention.surface, mention, article.people),
+                        surface if mention is None else mention.surface, clause.verb)
 
 
 def _paragraph_quotes(
-    article_id: str, paragraph_id: str, text: str, mentions: Sequence[_Mention], article: _ArticleSoFar
+    article_id: str, paragraph_id: str, text: str, mentions: Sequence[_Mention], article: _ArticleSoFar,
+    clauses: Sequence[_Clause] = (),
 ) -> list[dict[str, object]]:
-    """The paragraph's quotes (`QUOTE_SCHEMA` rows), each with its speaker; `article` reads the paragraph."""
+    """The paragraph's quotes (`QUOTE_SCHEMA` rows), each with its speaker; `article` reads the paragraph.
+    `clauses`: the paragraph's speech clauses and named subjects from the parse (none: direct quotes only,
+    attributed from the words around them)."""
     spans = find_quote_spans(text)
     para = _Paragraph(text, mentions, spans)
+    # Where "he"/"it" may point back to: the named subjects of the writer's sentences, not those of what
+    # someone is reported to have said (`Parry admits Gerrard will have the final say. He told …`: Parry).
+    contents = [(c.content_start, c.content_end) for c in clauses if c.verb is not None and c.content_start is not None]
+    named_subjects = sorted(
+        (m for m in (_head_mention(para, c) for c in clauses) if m is not None and m.label in SPEAKER_LABELS
+         and para.outside(m.start) and not any(a <= m.start < b for a, b in contents)),
+        key=lambda m: m.start)
+    para.named_subjects = named_subjects if clauses else None
+    # Speech clauses outside quote marks ("I would say …" inside a quote is the speaker's own words), each
+    # reported speech (indirect or mixed) or the attribution of the quote it holds.
+    reported: list[tuple[_Clause, str]] = []
+    attributing: list[_Clause] = []
+    for clause in clauses:
+        if clause.verb is None or clause.content_start is None or clause.content_end is None or not para.outside(clause.verb_start):
+            continue
+        own = (min(clause.verb_start, clause.subject_start or clause.verb_start),
+               max(clause.verb_end, clause.subject_end or clause.verb_end))
+        words, quoted = _unquoted_words(text, clause.content_start, clause.content_end, spans, own)
+        if quoted and words <= MAX_UNQUOTED_WORDS:
+            attributing.append(clause)
+        elif words >= MIN_QUOTE_WORDS or quoted:
+            reported.append((clause, "mixed" if quoted else "indirect"))
+    items: list[tuple[int, str, object]] = [(c.content_start or 0, "clause", (c, k)) for c, k in reported]
+    items += [(start, "quote", (index, span, start, end)) for index, span, start, end in _quotations(text, spans, 1)]
     rows: list[dict[str, object]] = []
     found: list[tuple[str, _Attribution]] = []
-    for index, span, start, end in _quotations(text, spans):
-        quote_id, quoted = f"{paragraph_id}-q{start}", text[start:end]
-        said = _attribute(para, index, found, article)
+    for position, what, item in sorted(items, key=lambda entry: entry[0]):
+        subjects_before = [m for m in named_subjects if m.end <= position]
+        if what == "clause":
+            clause, kind = item  # type: ignore[misc]
+            start, end = clause.content_start, clause.content_end
+            said = _clause_attribution(para, clause, start, article, subjects_before)
+            partial = False
+        else:
+            index, span, start, end = item  # type: ignore[misc]
+            if any(c.content_start <= start and end <= c.content_end for c, k in reported if k == "mixed"):
+                continue  # quoted words of a mixed statement: its row holds them
+            holder = next((c for c in attributing if c.content_start < end and start < c.content_end), None)
+            said = _attribute(para, index, found, article)
+            if holder is not None:
+                from_clause = _clause_attribution(para, holder, start, article, subjects_before)
+                if from_clause.speaker_entity_id is not None or said.speaker_entity_id is None:
+                    said = from_clause
+            quoted = text[start:end]
+            partial = bool(quoted[:1].islower()) or (span.open_mark > 0 and text[span.open_mark - 1].isalpha())
+            short = len(quoted.split()) < MIN_QUOTE_WORDS
+            kind = "fragment" if short or (partial and said.attribution == "none") else "direct"
+        quote_id = f"{paragraph_id}-q{start}"
         rows.append({
             "quote_id": quote_id,
             "article_id": article_id,
             "paragraph_id": paragraph_id,
             "start_char": start,
             "end_char": end,
-            "text": quoted,
-            "is_partial": bool(quoted[:1].islower()) or (span.open_mark > 0 and text[span.open_mark - 1].isalpha()),
+            "text": text[start:end],
+            "is_partial": partial,
+            "kind": kind,
             "speaker_entity_id": said.speaker_entity_id,
             "speaker_surface": said.speaker_surface,
             "verb": said.verb,
             "attribution": said.attribution,
             "continues_quote_id": said.continues_quote_id,
         })
-        found.append((quote_id, said))
-    article.read(para, found)
+        if kind != "fragment":
+            found.append((quote_id, said))
+    article.read(para, found, named_subjects)
     return rows
 
 
-def extract_quotes(paragraphs: pl.DataFrame, mentions: pl.DataFrame, entities: pl.DataFrame) -> pl.DataFrame:
-    """Every direct quotation in the paragraphs with its speaker (a canonical entity where one is named).
+def extract_quotes(
+    paragraphs: pl.DataFrame, mentions: pl.DataFrame, entities: pl.DataFrame, clauses: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """Every quotation in the paragraphs, direct or reported, with its speaker (a canonical entity where
+    one is named).
 
     `mentions`: resolved entity mentions (`paragraph_id`, `start_char`, `end_char`, `surface`,
-    `entity_id`); `entities`: at least the entities those mentions point to (`entity_id`, `label`).
+    `entity_id`); `entities`: at least the entities those mentions point to (`entity_id`, `label`);
+    `clauses`: the paragraphs' speech clauses (speech.CLAUSE_SCHEMA; None: direct quotes only).
     """
     labels = dict(zip(entities["entity_id"].to_list(), entities["label"].to_list()))
     by_paragraph: dict[str, list[_Mention]] = {}
@@ -598,6 +785,11 @@ def extract_quotes(paragraphs: pl.DataFrame, mentions: pl.DataFrame, entities: p
         by_paragraph.setdefault(row["paragraph_id"], []).append(
             _Mention(row["start_char"], row["end_char"], row["surface"], row["entity_id"], labels.get(row["entity_id"], row["label"]))
         )
+    clauses_by_paragraph: dict[str, list[_Clause]] = {}
+    if clauses is not None and clauses.height:
+        fields = [name for name in _Clause.__dataclass_fields__]
+        for paragraph_id, *values in clauses.select("paragraph_id", *fields).iter_rows():
+            clauses_by_paragraph.setdefault(paragraph_id, []).append(_Clause(*values))
     rows: list[dict[str, object]] = []
     ordered = paragraphs.select("article_id", "paragraph_id", "text", "position").sort("article_id", "position")
     # Grouped in Python: a Polars group per article costs milliseconds, more than finding its quotes.
@@ -605,7 +797,8 @@ def extract_quotes(paragraphs: pl.DataFrame, mentions: pl.DataFrame, entities: p
         article_paragraphs = [(paragraph_id, text) for _, paragraph_id, text, _ in group]
         article = _ArticleSoFar(_people_by_name([paragraph_id for paragraph_id, _ in article_paragraphs], by_paragraph))
         for paragraph_id, text in article_paragraphs:
-            rows.extend(_paragraph_quotes(article_id, paragraph_id, text, by_paragraph.get(paragraph_id, []), article))
+            rows.extend(_paragraph_quotes(article_id, paragraph_id, text, by_paragraph.get(paragraph_id, []), article,
+                                          clauses_by_paragraph.get(paragraph_id, ())))
     return pl.DataFrame(rows, schema=QUOTE_SCHEMA)
 
 
@@ -694,10 +887,14 @@ def embed_and_link(
     (`quote_id`, `article_id`, `text`, `speaker_entity_id`, `embedding`). Returns (quotes with
     `embedding`, quote links)."""
     array_type = pl.Array(pl.Float32, dimension)
+    # Fragments are no statements: not embedded, never linked.
+    fragments = found.filter(pl.col("kind") == "fragment").with_columns(embedding=pl.lit(None, dtype=array_type))
+    found = found.filter(pl.col("kind") != "fragment")
     if found.height == 0:
-        return found.with_columns(embedding=pl.lit(None, dtype=array_type)), pl.DataFrame(schema=QUOTE_LINK_SCHEMA)
+        return fragments, pl.DataFrame(schema=QUOTE_LINK_SCHEMA)
     hashed = found.with_columns(text_sha256=pl.col("text").map_elements(text_hash, return_dtype=pl.String))
     known = embed_texts(hashed, vectors, model, dimension, device, batch_size, encode)
     embedded = hashed.join(known, on="text_sha256", how="left", maintain_order="left").drop("text_sha256")
-    return embedded, link_quotes(embedded, embedding_matrix(embedded["embedding"]), existing)
+    links = link_quotes(embedded, embedding_matrix(embedded["embedding"]), existing)
+    return pl.concat([embedded, fragments.cast(embedded.schema)]).sort("quote_id"), links
 
