@@ -299,14 +299,13 @@ def _is_row(paragraph: str, heading: str | None) -> bool:
 
 
 def _run_of_rows(texts: list[str], headings: list[str | None], index: int) -> int:
-    """Where the run of rows starting at `index` ends: short rows, rows of figures, and between rows of
-    figures the labels and wrapped halves of rows that `is_row_label` allows."""
+    """Where the run of rows starting at `index` ends: short rows, rows of figures, and above a row of figures
+    the labels, headers and wrapped halves of rows that `is_row_label` allows ("W D L G / F G / A P")."""
     end = index
     while end < len(texts):
         if _is_row(texts[end], headings[end]):
             end += 1
         elif headings[end] is None and "\n" not in texts[end] and is_row_label(texts[end]) \
-                and any(is_figure_row(text) for text in texts[index:end]) \
                 and end + 1 < len(texts) and headings[end + 1] is None and is_figure_row(texts[end + 1]):
             end += 1
         else:

@@ -84,11 +84,16 @@ def exact_title_repeat(text: str, ctx: LineContext) -> bool:
     "head",
     removes=(Example("Harbour board orders dredging | Coastal Gazette", "head"),
              Example("Harbour Board Orders Dredging of Main Channel", "head")),
-    keeps=(Example("Harbour board orders dredging, the chairman said.", "head"),),
+    keeps=(Example("Harbour board orders dredging, the chairman said.", "head"),
+           Example("SAILING - HARBOUR BOARD ORDERS DREDGING .\n\nHarbour board orders dredging\n\nof the main channel on "
+                   "Monday .\n\n{story}", "document", "Harbour board orders dredging\n")),
 )
 def restated_title(text: str, ctx: LineContext) -> bool:
-    """Before the story, a headline-like line that restates the title (longer, shorter, or "Title | Site")."""
-    return bool(ctx.article.title) and restates_title(text, ctx.article.title)  # type: ignore[arg-type]
+    """Before the story, a headline-like line that restates the title (longer, shorter, or "Title | Site"), and
+    is not the first half of a sentence that the next line continues in lower case."""
+    following = next((line.stripped for line in ctx.lines[ctx.index + 1:] if not line.blank), "")
+    return bool(ctx.article.title) and restates_title(text, ctx.article.title) \
+        and not following[:1].islower()  # type: ignore[arg-type]
 
 
 @SUBTITLE.check(
