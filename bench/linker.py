@@ -119,7 +119,7 @@ def link_similar_paragraphs(
     texts: dict[str, str] = {}
     if index is not None:
         # A replaced article's old paragraphs are still in the index and resemble its new ones.
-        found, cosines = index.search(new_vectors, depth + (depth - top_k if excluded else 0))
+        found, cosines, _ = index.search(new_vectors, depth + (depth - top_k if excluded else 0))
         for q, hits in enumerate(found):
             neighbours[q] += [(pid, aid, float(c)) for (pid, aid), c in zip(hits, cosines[q]) if aid not in excluded]
     else:

@@ -100,7 +100,7 @@ def run_one(cache: Path, size: int, method: str, batch: int, queries: int) -> di
                 index_path, stored.select("paragraph_id", "article_id"), lambda ids: stored.head(0), dimension)
             sample = np.random.default_rng(1).choice(size, size=min(queries, size), replace=False)
             exact_rows, _ = similarity.exact_neighbours(vectors[sample], vectors, 10)
-            found_ids, _ = index.search(vectors[sample], 10)
+            found_ids, _, _ = index.search(vectors[sample], 10)
             ids = stored["paragraph_id"].to_list()
             hits = [len({ids[c] for c in exact_rows[q]} & {pid for pid, _ in found_ids[q]}) / 10
                     for q in range(len(sample))]

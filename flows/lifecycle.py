@@ -19,7 +19,7 @@ from flows.progress import RUN_STATE_SUFFIX
 from flows.reporting import first_line
 from storage.backend import backend_for
 from storage.loads import finish_run, start_run
-from storage.paragraph_index import sidecar_path
+from storage.paragraph_index import legacy_index_files, remove_index_folder as remove_paragraph_index
 from storage.schema import claim_warehouse
 from storage.search_index import remove_index_folder, search_index_path
 from storage.state import article_count, never_held_data, stored_embedding_dim_or_none
@@ -40,7 +40,7 @@ def warehouse_files(path: Path, data_only: bool = False) -> list[Path]:
     log, the HNSW index of paragraph vectors and its digest, the full-text index's folder) and, unless `data_only`, the
     writer's lock and the state a running run publishes for `newsdag status`."""
     index = similarity.paragraph_index_path(path)
-    data = [path, path.with_name(path.name + ".wal"), index, sidecar_path(index), search_index_path(path)]
+    data = [path, path.with_name(path.name + ".wal"), index, *legacy_index_files(index), search_index_path(path)]
     if data_only:
         return data
     return data + [path.with_name(path.name + suffix) for suffix in (".lock", RUN_STATE_SUFFIX)]
@@ -117,7 +117,8 @@ def remove_if_empty(path: Path) -> None:
 def remove_file(path: Path) -> None:
     """Remove one of a warehouse's files, or the full-text index's folder (if newsdag made it)."""
     if path.is_dir() and not path.is_symlink():
-        remove_index_folder(path)
+        remove_index_folder(path)  # (each removes only a folder of its own kind)
+        remove_paragraph_index(path)
     else:
         path.unlink(missing_ok=True)
 

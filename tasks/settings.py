@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     # Each paragraph keeps at most this many neighbours (see tasks/similarity.py for the link definition).
     similarity_top_k: int = Field(default=5, ge=1, le=1000)
     # Up to this many stored paragraphs a new batch is compared with all of them (exact, read a block
-    # at a time); beyond, through the HNSW index kept beside the warehouse (`<warehouse>.hnsw`), since
+    # at a time); beyond, through the HNSW index kept beside the warehouse (`<warehouse>.paragraph-index/`), since
     # exact search costs time in proportion to the corpus for every batch (bench/similarity.py).
     similarity_exact_max: int = Field(default=50_000, ge=0)
 

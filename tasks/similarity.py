@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -174,66 +174,99 @@ def frame_resolver(stored: pl.DataFrame) -> Callable[[np.ndarray], pl.DataFrame]
 
 
 @dataclass
-class ParagraphIndex:
-    """An HNSW index over stored paragraph embeddings, kept in a file beside the warehouse.
-
-    The index holds keys and vectors only: `resolve(keys)` says which stored paragraph (`paragraph_id`,
-    `article_id`) each key found is, so that nothing the size of the warehouse is held beside the index.
-    A key `resolve` does not know (a paragraph gone since the index was saved) is never returned.
-    """
+class IndexSegment:
+    """One HNSW graph over some of the stored paragraphs' vectors. `removed`: its keys that no longer
+    count (their paragraphs deleted, or edited and indexed again in a later segment), sorted: a segment
+    written once is never rewritten for a removal, only left out of the answers."""
 
     index: object
+    removed: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))
+
+    @property
+    def live(self) -> int:
+        return len(self.index) - int(self.removed.size)  # type: ignore[arg-type]
+
+
+@dataclass
+class ParagraphIndex:
+    """HNSW graphs (segments) over stored paragraph embeddings, kept in files beside the warehouse.
+
+    The segments hold keys and vectors only: `resolve(keys)` says which stored paragraph (`paragraph_id`,
+    `article_id`) each key found is, so that nothing the size of the warehouse is held beside them. A key
+    `resolve` does not know (a paragraph gone since the index was saved) is never returned.
+    """
+
+    segments: list[IndexSegment]
     resolve: Callable[[np.ndarray], pl.DataFrame]  # keys -> `index_key`, `paragraph_id`, `article_id`
 
     @property
     def size(self) -> int:
-        return len(self.index)  # type: ignore[arg-type]
+        return sum(segment.live for segment in self.segments)
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[list[list[tuple[str, str]]], list[np.ndarray]]:
+    def search(self, queries: np.ndarray, k: int) -> tuple[list[list[tuple[str, str]]], list[np.ndarray], list[bool]]:
         """For each query: up to k (paragraph_id, article_id) and their cosines, scored exactly
-        (rank_scores, not the index's own float32 kernel), in the order (cosine desc, paragraph_id).
+        (rank_scores, not the index's own float32 kernel), in the order (cosine desc, paragraph_id), and
+        whether that is all there is (no segment held more hits than were asked of it).
         Queries go a block at a time, so that the hits' vectors held at once stay bounded whatever the
         batch (a batch's thousands of queries times k hits, fetched and scored in float64 at once,
         took gigabytes); the keys found are resolved to paragraphs once, after the last block."""
         hit_keys: list[np.ndarray] = []
         hit_scores: list[np.ndarray] = []
-        step = max(1, SEARCH_BLOCK_HITS // max(k, 1))
+        complete: list[bool] = []
+        step = max(1, SEARCH_BLOCK_HITS // max(k * max(len(self.segments), 1), 1))
         for start in range(0, queries.shape[0], step):
-            block_keys, block_scores = self._search_block(queries[start:start + step], k)
+            block_keys, block_scores, block_complete = self._search_block(queries[start:start + step], k)
             hit_keys += block_keys
             hit_scores += block_scores
+            complete += block_complete
         unique = np.unique(np.concatenate(hit_keys)) if hit_keys else np.zeros(0, dtype=np.uint64)
         known = self.resolve(unique) if unique.size else pl.DataFrame()
         paragraphs = dict(zip(known["index_key"].to_list(), zip(known["paragraph_id"].to_list(),
                                                                 known["article_id"].to_list()))) if known.height else {}
         found: list[list[tuple[str, str]]] = []
         cosines: list[np.ndarray] = []
-        for keys, scores in zip(hit_keys, hit_scores):
+        for q, (keys, scores) in enumerate(zip(hit_keys, hit_scores)):
             kept = [i for i, key in enumerate(keys.tolist()) if key in paragraphs]
             hits = [paragraphs[int(keys[i])] for i in kept]
             order = sorted(range(len(hits)), key=lambda i: (-scores[kept[i]], hits[i][0]))
+            if len(order) > k:  # several segments answered: the best k of their hits
+                order, complete[q] = order[:k], False
             found.append([hits[i] for i in order])
             cosines.append(scores[[kept[i] for i in order]])
-        return found, cosines
+        return found, cosines, complete
 
-    def _search_block(self, queries: np.ndarray, k: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """Per query: the keys found and their exact cosines."""
-        if self.size == 0 or queries.shape[0] == 0:
-            return ([np.zeros(0, dtype=np.uint64) for _ in range(queries.shape[0])],
-                    [np.zeros(0) for _ in range(queries.shape[0])])
-        matches = self.index.search(queries, min(k, self.size), threads=INDEX_THREADS)  # type: ignore[attr-defined]
-        keys = np.atleast_2d(matches.keys)
-        # one query gives a Matches (its hits only), several a BatchMatches (padded rows and their counts)
-        counts = np.atleast_1d(matches.counts if hasattr(matches, "counts") else len(matches.keys))
-        valid = np.arange(keys.shape[1])[None, :] < counts[:, None]
-        query_rows, _ = np.nonzero(valid)
-        flat_keys = keys[valid].astype(np.uint64)
-        # The stored vectors, fetched in one call, against their queries: one exact cosine per hit.
-        vectors = np.asarray(self.index.get(flat_keys), dtype=np.float32).reshape(len(flat_keys), -1)  # type: ignore[attr-defined]
-        exact = rank_scores(queries[query_rows], vectors)
-        bounds = np.concatenate([[0], np.cumsum(counts)])
-        return ([flat_keys[bounds[row]:bounds[row + 1]] for row in range(keys.shape[0])],
-                [exact[bounds[row]:bounds[row + 1]] for row in range(keys.shape[0])])
+    def _search_block(self, queries: np.ndarray, k: int) -> tuple[list[np.ndarray], list[np.ndarray], list[bool]]:
+        """Per query: the live keys the segments found, their exact cosines, and whether every segment
+        gave fewer hits than asked (so that none holds more)."""
+        n_queries = queries.shape[0]
+        keys_of: list[list[np.ndarray]] = [[] for _ in range(n_queries)]
+        scores_of: list[list[np.ndarray]] = [[] for _ in range(n_queries)]
+        complete = np.ones(n_queries, dtype=bool)
+        for segment in self.segments:
+            if len(segment.index) == 0 or n_queries == 0:  # type: ignore[arg-type]
+                continue
+            asked = min(k, len(segment.index))  # type: ignore[arg-type]
+            matches = segment.index.search(queries, asked, threads=INDEX_THREADS)  # type: ignore[attr-defined]
+            keys = np.atleast_2d(matches.keys)
+            # one query gives a Matches (its hits only), several a BatchMatches (padded rows and their counts)
+            counts = np.atleast_1d(matches.counts if hasattr(matches, "counts") else len(matches.keys))
+            complete &= counts < k
+            valid = np.arange(keys.shape[1])[None, :] < counts[:, None]
+            flat_keys = keys.astype(np.uint64)
+            valid &= ~np.isin(flat_keys, segment.removed)
+            query_rows, _ = np.nonzero(valid)
+            flat_keys = flat_keys[valid]
+            # The stored vectors, fetched in one call, against their queries: one exact cosine per hit.
+            vectors = np.asarray(segment.index.get(flat_keys), dtype=np.float32).reshape(len(flat_keys), -1)  # type: ignore[attr-defined]
+            exact = rank_scores(queries[query_rows], vectors)
+            bounds = np.concatenate([[0], np.cumsum(valid.sum(axis=1))])
+            for row in range(n_queries):
+                keys_of[row].append(flat_keys[bounds[row]:bounds[row + 1]])
+                scores_of[row].append(exact[bounds[row]:bounds[row + 1]])
+        empty_keys, empty_scores = np.zeros(0, dtype=np.uint64), np.zeros(0)
+        return ([np.concatenate(parts) if parts else empty_keys for parts in keys_of],
+                [np.concatenate(parts) if parts else empty_scores for parts in scores_of],
+                complete.tolist())
 
 
 def sync_paragraph_index(
@@ -262,7 +295,7 @@ def sync_paragraph_index(
     if stale or missing_ids:
         path.parent.mkdir(parents=True, exist_ok=True)
         index.save(str(path))
-    return ParagraphIndex(index, frame_resolver(stored)), len(missing_ids), len(stale)
+    return ParagraphIndex([IndexSegment(index)], frame_resolver(stored)), len(missing_ids), len(stale)
 
 
 # --- neighbour lists and links, independent of arrival order -------------------------------------
@@ -385,14 +418,14 @@ def index_neighbour_lists(
     count = top_k + TIE_MARGIN + min(longest_article, 64)
     pending = list(range(len(query_ids)))
     while pending:
-        found, scores = index.search(query_vectors[pending], count)
+        found, scores, complete = index.search(query_vectors[pending], count)
         again = []
-        for q, hits, exact in zip(pending, found, scores):
+        for q, hits, exact, whole in zip(pending, found, scores, complete):
             others = [(-float(s), pid, aid) for (pid, aid), s in zip(hits, exact) if aid != query_articles[q]]
             kept = sorted(hit for hit in others if -hit[0] >= threshold)[:top_k]
             weakest = min((float(s) for s in exact), default=-np.inf)
             bar = -kept[-1][0] if len(kept) == top_k else threshold
-            if count < index.size and len(hits) == count and weakest >= bar - SCORE_MARGIN:
+            if not whole and weakest >= bar - SCORE_MARGIN:
                 again.append(q)  # what was not asked for may tie with the k-th (or still pass the threshold)
                 continue
             rows += [(query_ids[q], pid, query_articles[q], aid, -negated) for negated, pid, aid in kept]
@@ -454,5 +487,5 @@ def links_from_pairs(pairs: pl.DataFrame, texts_of: Callable[[list[str]], dict[s
 
 
 def paragraph_index_path(warehouse: Path) -> Path:
-    """The HNSW index file kept beside the warehouse."""
-    return warehouse.with_name(warehouse.name + ".hnsw")
+    """The folder of the HNSW index's segments kept beside the warehouse (storage/paragraph_index.py)."""
+    return warehouse.with_name(warehouse.name + ".paragraph-index")

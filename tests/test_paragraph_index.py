@@ -1,12 +1,13 @@
-"""The HNSW index file follows the stored paragraphs by the journalled changes (storage/paragraph_index.py):
-after adds, edits and deletes it holds exactly the stored paragraphs with their current vectors, a relink
-with changes never reads every stored paragraph, and a file out of step (a crash between its save and the
-commit, a deleted file) is built again."""
+"""The HNSW index follows the stored paragraphs by the journalled changes (storage/paragraph_index.py):
+after adds, edits and deletes its segments hold exactly the stored paragraphs with their current vectors,
+a relink with changes never reads every stored paragraph nor rewrites a full segment, and an index out of
+step (a crash between its save and the commit, a deleted folder, a file cut short) is built again."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -19,7 +20,7 @@ from flows.relink import relink
 from storage.backend import backend_for, backend_of
 from storage.frames import insert
 from storage.loads import delete_articles
-from storage.paragraph_index import DIGEST_KEY, journal_added, keyed_paragraphs, sidecar_path, stored_digest
+from storage.paragraph_index import DIGEST_KEY, MANIFEST, journal_added, keyed_paragraphs, stored_digest
 from storage.state import stored_meta
 from tasks.similarity import paragraph_key
 
@@ -68,12 +69,24 @@ def _delete(con: duckdb.DuckDBPyConnection, path: Path, article: str) -> None:
     con.execute("commit")
 
 
+def _manifest(path: Path) -> dict:
+    return json.loads((path / MANIFEST).read_text())
+
+
 def _index_content(path: Path) -> dict[int, np.ndarray]:
+    """What the segments hold and count: every key not listed as removed from its segment, with its vector
+    (a key counted twice fails)."""
     from usearch.index import Index
 
-    index = Index.restore(str(path))
-    keys = np.asarray(index.keys)
-    return {int(key): np.asarray(index.get(key), dtype=np.float32) for key in keys}
+    content: dict[int, np.ndarray] = {}
+    for entry in _manifest(path)["segments"]:
+        index = Index.restore(str(path / entry["file"]))
+        removed = set(np.load(path / entry["removed_file"]).tolist()) if entry["removed_file"] else set()
+        for key in np.asarray(index.keys).tolist():
+            if key not in removed:
+                assert key not in content, "a paragraph counted in two segments"
+                content[int(key)] = np.asarray(index.get(key), dtype=np.float32)
+    return content
 
 
 def _assert_in_step(con: duckdb.DuckDBPyConnection, path: Path) -> None:
@@ -84,7 +97,10 @@ def _assert_in_step(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         assert np.allclose(held[key], np.asarray(vector, dtype=np.float32), atol=1e-6)  # the current vector
     digest = stored_digest(con)
     assert int(stored_meta(con, DIGEST_KEY) or -1) == digest
-    assert int(json.loads(sidecar_path(path).read_text())["digest"]) == digest
+    assert int(_manifest(path)["digest"]) == digest
+    named = {MANIFEST} | {e["file"] for e in _manifest(path)["segments"]} | {
+        e["removed_file"] for e in _manifest(path)["segments"] if e["removed_file"]}
+    assert {p.name for p in path.iterdir()} == named  # nothing left of earlier generations
     assert con.execute("select count(*) from paragraph_index_journal").fetchone() == (0,)
 
 
@@ -92,7 +108,7 @@ def _assert_in_step(con: duckdb.DuckDBPyConnection, path: Path) -> None:
 def warehouse(tmp_path: Path):  # noqa: ANN201
     with backend_for(tmp_path / "w.duckdb").connect() as con:
         backend_of(con).apply_schema(con, PROJECT_ROOT / "sql", DIMENSION, "test")
-        yield con, tmp_path / "w.duckdb.hnsw"
+        yield con, tmp_path / "w.duckdb.paragraph-index"
 
 
 def test_the_python_key_is_duckdbs_md5_number(tmp_path: Path) -> None:
@@ -106,7 +122,7 @@ def test_the_index_follows_adds_edits_and_deletes_without_reading_every_paragrap
     con, path = warehouse
     builds: list[int] = []
     built = paragraph_index._built_index
-    monkeypatch.setattr(paragraph_index, "_built_index", lambda con, dim: builds.append(1) or built(con, dim))
+    monkeypatch.setattr(paragraph_index, "_built_index", lambda *args: builds.append(1) or built(*args))
     _load(con, path, [_paragraphs(f"a{n}", 6, n) for n in range(3)])  # 18: exact search, no file
     assert not path.exists() and builds == []
     _load(con, path, [_paragraphs("a3", 6, 3)])  # 24: past EXACT_MAX, the file is built once
@@ -133,17 +149,18 @@ def test_a_file_out_of_step_is_built_again(warehouse, monkeypatch: pytest.Monkey
     assert len(_index_content(path)) == 40
     builds: list[int] = []
     built = paragraph_index._built_index
-    monkeypatch.setattr(paragraph_index, "_built_index", lambda con, dim: builds.append(1) or built(con, dim))
+    monkeypatch.setattr(paragraph_index, "_built_index", lambda *args: builds.append(1) or built(*args))
     _load(con, path, [_paragraphs("a6", 8, 6)])
     assert builds == [1]
     _assert_in_step(con, path)
-    # The file deleted: built again at the next relink.
-    path.unlink()
+    # The folder deleted: built again at the next relink.
+    shutil.rmtree(path)
     _load(con, path, [_paragraphs("a7", 8, 7)])
     assert builds == [1, 1]
     _assert_in_step(con, path)
-    # A file usearch cannot read (truncated): built again, not a failed run.
-    path.write_bytes(path.read_bytes()[:100])
+    # A segment cut short (a view of it would fault when searched past its end): built again, not a failed run.
+    segment = path / _manifest(path)["segments"][0]["file"]
+    segment.write_bytes(segment.read_bytes()[:-100])
     _load(con, path, [_paragraphs("a8", 8, 8)])
     assert builds == [1, 1, 1]
     _assert_in_step(con, path)
@@ -166,14 +183,26 @@ def test_a_warehouse_from_before_the_journal_gets_keys_and_a_digest(warehouse) -
     assert con.execute("select count(*) from paragraph_neighbours where paragraph_id like 'a4-%'").fetchone()[0] > 0
 
 
-def test_the_digest_file_is_one_of_the_warehouses_files(tmp_path: Path) -> None:
-    """So that `make clean-warehouse`, a discarded first run and the --output guard take it with the index."""
-    from flows.lifecycle import warehouse_files
+def test_the_index_folder_is_one_of_the_warehouses_files(tmp_path: Path) -> None:
+    """So that `make clean-warehouse`, a discarded first run and the --output guard take it (and the single
+    file of earlier versions) with the warehouse."""
+    from flows.lifecycle import remove_file, warehouse_files
+    from storage.paragraph_index import legacy_index_files
     from tasks.similarity import paragraph_index_path
 
     warehouse = tmp_path / "w.duckdb"
     index = paragraph_index_path(warehouse)
-    assert {index, sidecar_path(index)} <= set(warehouse_files(warehouse, data_only=True))
+    assert {index, *legacy_index_files(index)} <= set(warehouse_files(warehouse, data_only=True))
+    assert legacy_index_files(index)[0].name == "w.duckdb.hnsw"
+    # removed when it is ours (a manifest of ours, or empty), kept otherwise
+    index.mkdir()
+    (index / MANIFEST).write_text(json.dumps({"format": "newsdag-paragraph-index"}))
+    remove_file(index)
+    assert not index.exists()
+    index.mkdir()
+    (index / "notes.txt").write_text("the user's")
+    remove_file(index)
+    assert (index / "notes.txt").exists()
 
 
 def test_a_relink_with_nothing_queued_or_journalled_does_not_open_the_file(warehouse, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -181,6 +210,101 @@ def test_a_relink_with_nothing_queued_or_journalled_does_not_open_the_file(wareh
     con, path = warehouse
     _load(con, path, [_paragraphs(f"a{n}", 8, n) for n in range(4)])
     monkeypatch.setattr(paragraph_index, "_restored", lambda path, dim: pytest.fail("read the index file"))
+    monkeypatch.setattr(paragraph_index, "_opened", lambda folder, manifest: pytest.fail("opened the index"))
     con.execute("begin transaction")
     assert relink(con, 0.0, 3, EXACT_MAX, path, DIMENSION) == 0
     con.execute("commit")
+
+
+def _segment_files(path: Path) -> list[str]:
+    return [entry["file"] for entry in _manifest(path)["segments"]]
+
+
+def test_full_segments_are_never_rewritten_and_removals_are_listed_beside_them(
+        warehouse, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past SEGMENT_VECTORS new vectors go into a new segment; a relink writes the last segment alone, and
+    a deleted paragraph is listed as removed beside its segment, whose file stays as it is."""
+    con, path = warehouse
+    monkeypatch.setattr(paragraph_index, "SEGMENT_VECTORS", 20)
+    _load(con, path, [_paragraphs(f"a{n}", 8, n) for n in range(3)])  # 24: built, two segments (20, 4)
+    first = _segment_files(path)
+    assert len(first) == 2
+    _assert_in_step(con, path)
+    _load(con, path, [_paragraphs("a3", 8, 3)])  # 32: the last segment takes them (12)
+    second = _segment_files(path)
+    assert second[0] == first[0] and second[1] != first[1] and len(second) == 2
+    _assert_in_step(con, path)
+    _delete(con, path, "a0")  # listed as removed, no file rewritten
+    third = _manifest(path)["segments"]
+    assert [entry["file"] for entry in third] == second
+    assert any(entry["removed_file"] for entry in third)
+    _assert_in_step(con, path)
+    _load(con, path, [_paragraphs("a4", 8, 4), _paragraphs("a5", 8, 5)])  # the last one filled, then a third
+    fourth = _segment_files(path)
+    assert fourth[0] == first[0] and len(fourth) == 3
+    _assert_in_step(con, path)
+    _load(con, path, [_paragraphs("a1", 8, 77)])  # edited: the old vectors removed, the new ones added
+    _assert_in_step(con, path)
+
+
+def test_a_segment_mostly_removed_is_rebuilt_from_what_is_left(warehouse, monkeypatch: pytest.MonkeyPatch) -> None:
+    from usearch.index import Index
+
+    con, path = warehouse
+    monkeypatch.setattr(paragraph_index, "SEGMENT_VECTORS", 16)
+    _load(con, path, [_paragraphs(f"a{n}", 8, n) for n in range(8)])  # 64: four full segments
+    before = _segment_files(path)
+    for n in range(5):  # 40 of 64 removed (24 left, past EXACT_MAX): some segment more than half
+        _delete(con, path, f"a{n}")
+    after = _manifest(path)["segments"]
+    assert not set(before) <= {entry["file"] for entry in after}
+    for entry in after:  # none is left more than half removed
+        removed = np.load(path / entry["removed_file"]).size if entry["removed_file"] else 0
+        assert removed * 2 <= len(Index.restore(str(path / entry["file"]), view=True))
+    _assert_in_step(con, path)
+
+
+def test_links_through_segments_equal_those_through_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same changes through an index of segments of 7 vectors and through one segment give the same
+    neighbour lists (on a warehouse this small the graphs find every neighbour)."""
+    lists = []
+    for name, segment_vectors in (("segmented", 7), ("one", 10**6)):
+        monkeypatch.setattr(paragraph_index, "SEGMENT_VECTORS", segment_vectors)
+        with backend_for(tmp_path / f"{name}.duckdb").connect() as con:
+            backend_of(con).apply_schema(con, PROJECT_ROOT / "sql", DIMENSION, "test")
+            folder = tmp_path / f"{name}.duckdb.paragraph-index"
+
+            def load(frames: list[pl.DataFrame]) -> None:
+                con.execute("begin transaction")
+                delete_articles(con, [frame["article_id"][0] for frame in frames])
+                for frame in frames:
+                    insert(con, "articles", _article_row(frame["article_id"][0], frame.height))
+                    insert(con, "paragraphs", keyed_paragraphs(frame))
+                    journal_added(con, frame)
+                    con.execute("insert into relink_queue select paragraph_id, true from paragraphs where article_id = ?",
+                                [frame["article_id"][0]])
+                relink(con, 0.0, 3, EXACT_MAX, folder, DIMENSION)
+                con.execute("commit")
+
+            load([_paragraphs(f"a{n}", 6, n) for n in range(4)])
+            load([_paragraphs("a4", 6, 4), _paragraphs("a1", 5, 41)])
+            con.execute("begin transaction")
+            delete_articles(con, ["a2"])
+            relink(con, 0.0, 3, EXACT_MAX, folder, DIMENSION)
+            con.execute("commit")
+            load([_paragraphs("a5", 6, 5)])
+            lists.append(con.execute("select paragraph_id, neighbour_id, cosine from paragraph_neighbours "
+                                     "order by all").fetchall())
+    assert len(_manifest(tmp_path / "segmented.duckdb.paragraph-index")["segments"]) >= 3
+    assert len(_manifest(tmp_path / "one.duckdb.paragraph-index")["segments"]) == 1
+    assert lists[0] == lists[1] and lists[0]
+
+
+def test_the_single_file_of_earlier_versions_is_replaced(warehouse) -> None:
+    con, path = warehouse
+    legacy = path.with_name("w.duckdb.hnsw")
+    legacy.write_bytes(b"an index file of an earlier newsdag")
+    legacy.with_name("w.duckdb.hnsw.json").write_text("{}")
+    _load(con, path, [_paragraphs(f"a{n}", 8, n) for n in range(4)])
+    _assert_in_step(con, path)
+    assert not legacy.exists() and not legacy.with_name("w.duckdb.hnsw.json").exists()

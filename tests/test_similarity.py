@@ -61,7 +61,7 @@ def test_index_file_follows_the_warehouse(tmp_path: Path) -> None:
     kept = paragraphs.filter(pl.col("article_id") != "a00000")
     index, added, removed = similarity.sync_paragraph_index(path, kept.select("paragraph_id", "article_id"), fetch, 32)
     assert (added, removed) == (0, 4)
-    found, _ = index.search(paragraph_frame(clustered_vectors(200))["embedding"].to_numpy()[:4].astype(np.float32), 10)
+    found, _, _ = index.search(paragraph_frame(clustered_vectors(200))["embedding"].to_numpy()[:4].astype(np.float32), 10)
     assert all(article != "a00000" for hits in found for _, article in hits)
 
 
