@@ -216,6 +216,7 @@ class _Paragraph:
         self._people: list[_Mention] | None = None
         # the parse's named subjects outside reported content (None: no parse; see `_paragraph_quotes`)
         self.named_subjects: list[_Mention] | None = None
+        self.speaking: frozenset[int] = frozenset()  # start offsets of the named subjects of verbs of saying
         self._subjects: dict[tuple[int, int], tuple[str | None, _Mention | None]] = {}
         self._first_verbs: dict[int, re.Match[str] | None] = {}
 
@@ -384,8 +385,8 @@ def _mention_after_verb(text: str, verb_end: int, limit: int, para: _Paragraph) 
 
 def _attribute_after(text: str, span: _Span, limit: int, para: _Paragraph) -> tuple[str | None, str, _Mention | None] | None:
     """`"…," Carney said` / `"…," said Lavrov` / `"…," he told reporters`: (surface, verb, mention)."""
-    if span.close_mark is None:
-        return None
+    if span.close_mark is None or text[span.close_mark - 1] == ".":
+        return None  # `"… lightly." Ireland hooker Byrne admitted …`: after a full stop, a new sentence
     # Only a quote set off by punctuation ("…," he said / "…?" she asked) is attributed by what follows;
     # a fragment inside the writer's sentence ("will "respect the results" in Crimea and said") is not.
     # Unpunctuated, only a name or pronoun right after it counts ("…border" Kerry said).
@@ -595,7 +596,7 @@ def _attribute(
         if para.named_subjects is not None and surface.lower() in PRONOUN_LABELS:
             # The parse knows the subjects: the nearest named one before the quote.
             before = [m for m in para.named_subjects if m.end <= span.open_mark]
-            resolved = _nearest_subject(PRONOUN_LABELS[surface.lower()], before, article)
+            resolved = _nearest_subject(PRONOUN_LABELS[surface.lower()], before, article, para.speaking)
             if resolved is not None:
                 return _Attribution("pronoun", resolved.entity_id, surface, verb)
         return _Attribution("pronoun", _pronoun_speaker(surface, para, span, article.paragraphs), surface, verb)
@@ -642,10 +643,16 @@ def _head_mention(para: _Paragraph, clause: _Clause) -> _Mention | None:
     return None
 
 
-def _nearest_subject(labels: set[str], before: list[_Mention], article: _ArticleSoFar) -> _Mention | None:
-    """The last named subject with one of `labels`: among `before` (this paragraph's, up to the pronoun),
-    else in the two paragraphs before."""
-    for candidates in (before, *reversed(article.subjects[-2:])):
+def _nearest_subject(labels: set[str], before: list[_Mention], article: _ArticleSoFar,
+                     speaking: frozenset[int] = frozenset()) -> _Mention | None:
+    """The last named subject with one of `labels` among `before` (this paragraph's, up to the pronoun),
+    for "he"/"she" also one who spoke whatever spaCy labelled them (a surname alone is often an ORG:
+    "Mutu has hit out at the club, saying … He told …"; `speaking`: start offsets of the subjects of
+    verbs of saying); else in the two paragraphs before."""
+    for mention in reversed(before):
+        if mention.label in labels or ("PERSON" in labels and mention.start in speaking):
+            return mention
+    for candidates in reversed(article.subjects[-2:]):
         for mention in reversed(candidates):
             if mention.label in labels:
                 return mention
@@ -675,12 +682,16 @@ def _clause_attribution(para: _Paragraph, clause: _Clause, position: int, articl
     how = "before" if clause.verb_start < position else "after"
     head = para.text[clause.head_start: clause.head_end].lower() if clause.head_start is not None else ""
     if head in PRONOUN_LABELS:
-        resolved = _nearest_subject(PRONOUN_LABELS[head], subjects_before, article)
+        resolved = _nearest_subject(PRONOUN_LABELS[head], subjects_before, article, para.speaking)
         if resolved is None and head in {"he", "she"}:
             person = _resolve_pronoun([(para, clause.verb_start), *((p, len(p.text)) for p in reversed(article.paragraphs[-2:]))])
             resolved = person
         return _Attribution("pronoun", resolved.entity_id if resolved else None, surface, clause.verb)
     mention = _head_mention(para, clause)
+    if mention is not None and mention.label == "NORP" and surface.split()[0].lower() == "the":
+        # "said the American": a person named by a nationality, the person the story is about
+        resolved = _nearest_subject({"PERSON"}, subjects_before, article, para.speaking)
+        return _Attribution(how, resolved.entity_id if resolved else None, surface, clause.verb)
     if mention is None and head in ORGANISATION_NOUNS and surface.split()[0].lower() in {"the", "its"}:
         # "the company said": the organisation the writer's sentences last had as subject
         resolved = _nearest_subject({"ORG"}, subjects_before, article)
@@ -708,6 +719,7 @@ def _paragraph_quotes(
          and para.outside(m.start) and not any(a <= m.start < b for a, b in contents)),
         key=lambda m: m.start)
     para.named_subjects = named_subjects if clauses else None
+    para.speaking = frozenset(m.start for m in (_head_mention(para, c) for c in clauses if c.verb is not None) if m is not None)
     # Speech clauses outside quote marks ("I would say …" inside a quote is the speaker's own words), each
     # reported speech (indirect or mixed) or the attribution of the quote it holds.
     reported: list[tuple[_Clause, str]] = []
@@ -739,6 +751,8 @@ def _paragraph_quotes(
                 continue  # quoted words of a mixed statement: its row holds them
             holder = next((c for c in attributing if c.content_start < end and start < c.content_end), None)
             said = _attribute(para, index, found, article)
+            if said.attribution == "none" and para.named_subjects is not None:
+                said = _introduced_by_colon(para, span) or said
             if holder is not None:
                 from_clause = _clause_attribution(para, holder, start, article, subjects_before)
                 if from_clause.speaker_entity_id is not None or said.speaker_entity_id is None:
@@ -765,8 +779,32 @@ def _paragraph_quotes(
         })
         if kind != "fragment":
             found.append((quote_id, said))
+    _run_on_takes_the_next_speaker(text, rows)
     article.read(para, found, named_subjects)
     return rows
+
+
+def _introduced_by_colon(para: _Paragraph, span: _Span) -> _Attribution | None:
+    """`Mr Dean is confident though: "I think …"`: a quote after a colon is said by the named subject of
+    the words before the colon (no verb of saying needed)."""
+    sentence_start = para.sentence_start(span.open_mark)
+    if not para.text[sentence_start: span.open_mark].rstrip().endswith(":"):
+        return None
+    named = [m for m in para.named_subjects or () if sentence_start <= m.start and m.end <= span.open_mark]
+    if not named:
+        return None
+    return _Attribution("before", named[-1].entity_id, named[-1].surface, None)
+
+
+def _run_on_takes_the_next_speaker(text: str, rows: list[dict[str, object]]) -> None:
+    """`"A. "B," explains Mr Dean`: a quote reopened with no attribution of its own and no words between
+    it and the next one is the same speaker's (the attribution comes after the last part)."""
+    for row, after in zip(rows[::-1][1:], rows[::-1]):
+        if (row["kind"] == "direct" and row["attribution"] == "none" and after["kind"] == "direct"
+                and after["speaker_surface"] is not None
+                and not text[int(row["end_char"]): int(after["start_char"])].strip(" \"“”,")):
+            row.update(attribution="after", speaker_entity_id=after["speaker_entity_id"],
+                       speaker_surface=after["speaker_surface"], verb=after["verb"])
 
 
 def extract_quotes(

@@ -132,9 +132,19 @@ def _phrase(subject: Token) -> tuple[int, int]:
     return start.idx, subject.idx + len(subject.text)
 
 
+def _named_head(subject: Token) -> Token:
+    """The word naming the subject: an apposition's name where the subject is a role ("her publicist,
+    Jack Ketsoyan"; "Ukraine's acting president" after a name stays with the name)."""
+    for child in subject.children:
+        if child.dep_ == "appos" and child.text[:1].isupper() and not subject.text[:1].isupper():
+            return child
+    return subject
+
+
 def _row(verb: str, verb_at: tuple[int, int], subject: Token | None, content: tuple[int, int] | None) -> dict[str, Any]:
     subject_span = _phrase(subject) if subject is not None else (None, None)
-    head = (subject.idx, subject.idx + len(subject.text)) if subject is not None else (None, None)
+    named = _named_head(subject) if subject is not None else None
+    head = (named.idx, named.idx + len(named.text)) if named is not None else (None, None)
     return {"verb": verb, "verb_start": verb_at[0], "verb_end": verb_at[1], "subject_start": subject_span[0],
             "subject_end": subject_span[1], "head_start": head[0], "head_end": head[1],
             "content_start": content[0] if content else None, "content_end": content[1] if content else None}
