@@ -5,7 +5,7 @@ create or replace temp view checked_paragraphs as
 select paragraph_id, article_id, text, embedding is null as no_embedding from paragraphs;
 create or replace temp view checked_mentions as select * from entity_mentions;
 create or replace temp view checked_quotes as
-select quote_id, article_id, paragraph_id, start_char, end_char, text, speaker_entity_id from quotes;
+select quote_id, article_id, paragraph_id, start_char, end_char, text, kind, speaker_entity_id from quotes;
 create or replace temp view checked_quote_links as select * from quote_links;
 create or replace temp view checked_links as select * from paragraph_similarity;
 create or replace temp view checked_neighbours as select * from paragraph_neighbours;

@@ -32,7 +32,7 @@ create or replace temp table checked_mentions as
 select * from entity_mentions where article_id in (select article_id from checked_article_ids);
 
 create or replace temp table checked_quotes as
-select quote_id, article_id, paragraph_id, start_char, end_char, text, speaker_entity_id from quotes
+select quote_id, article_id, paragraph_id, start_char, end_char, text, kind, speaker_entity_id from quotes
 where article_id in (select article_id from checked_article_ids);
 
 create or replace temp table checked_quote_links as

@@ -1,5 +1,7 @@
 -- Statements carried by several outlets: linked quotes grouped into statements (connected pairs),
--- with the speaker, the outlets and each outlet's wording side by side.
+-- with the speaker, the outlets and each outlet's wording side by side. A statement one outlet quotes
+-- and another reports ("Lavrov said Russia would respect …") is one statement; a reported wording is
+-- marked "(reported)". Fragments (kind 'fragment') are never linked.
 with recursive pairs(a, b) as (
     select quote_id_a, quote_id_b from quote_links
     union all
@@ -18,7 +20,7 @@ wordings as (
         s.statement_id,
         o.outlet,
         e.canonical_name as speaker,
-        q.text
+        case when q.kind in ('indirect', 'mixed') then q.text || ' (reported)' else q.text end as text
     from statement_of s
     join quotes q using (quote_id)
     join article_outlets o on o.article_id = q.article_id
