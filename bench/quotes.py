@@ -15,6 +15,7 @@ stored quotes with the metric of the issue (36):
 System spans are placed in the file's text through their paragraph (its text found in the file).
 
 Usage: python bench/quotes.py [--shared ../shared] [--repo DIR] [--out DIR] [--show-errors]
+       python bench/quotes.py --parser-cost     # ms per paragraph of NER and of the parse
 `--repo`: the checkout whose pipeline runs (default this one), e.g. a worktree of an older commit to
 measure the "before".
 """
@@ -169,13 +170,47 @@ def score(articles: list[dict], found: dict[str, list[dict]], show_errors: bool)
     return results
 
 
+def parser_cost(shared: Path, n_paragraphs: int = 1000) -> None:
+    """ms per paragraph of spaCy's passes on BBC paragraphs (every Nth file, blank-line paragraphs): NER
+    as before this change (the shared tok2vec, which only the parser reads, and ner), NER alone as now,
+    and the reported-speech parse (tok2vec + parser). Best of 3 (the machine is shared)."""
+    import time
+
+    sys.path.insert(0, str(ROOT))
+    from tasks.entities import NER_PIPES, load_nlp
+    from tasks.settings import Settings
+
+    files = sorted((shared / "corpora" / "bbc").rglob("*.txt"))
+    texts: list[str] = []
+    for path in files[:: max(1, len(files) // 300)]:
+        texts += [p.strip() for p in path.read_text().split("\n\n") if p.strip()]
+    texts = texts[:n_paragraphs]
+    nlp = load_nlp(Settings().spacy_model)
+    passes = {"NER before (tok2vec + ner)": ["tok2vec", *NER_PIPES], "NER now (ner)": list(NER_PIPES),
+              "parse (tok2vec + parser)": ["tok2vec", "parser"]}
+    print(f"{len(texts)} paragraphs, {sum(len(t.split()) for t in texts) / len(texts):.0f} words each on average")
+    for name, kept in passes.items():
+        best = float("inf")
+        for _ in range(3):
+            started = time.perf_counter()
+            with nlp.select_pipes(enable=kept):
+                for _doc in nlp.pipe(texts, batch_size=64):
+                    pass
+            best = min(best, time.perf_counter() - started)
+        print(f"{name:28} {best * 1000 / len(texts):.2f} ms/paragraph")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     parser.add_argument("--repo", type=Path, default=ROOT)
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--show-errors", action="store_true")
+    parser.add_argument("--parser-cost", action="store_true", help="time spaCy's passes instead of scoring")
     args = parser.parse_args()
+    if args.parser_cost:
+        parser_cost(args.shared.resolve())
+        return
     articles = json.loads(GOLD.read_text())
     out = args.out or Path(tempfile.mkdtemp(prefix="bench-quotes-"))
     warehouse = run_pipeline(args.repo.resolve(), args.shared.resolve(), out.resolve(), articles)
