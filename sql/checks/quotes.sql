@@ -14,8 +14,8 @@ select 'quote link without quote', l.quote_id_a from checked_quote_links l anti 
 union all
 select 'quote link within one article', l.quote_id_a from checked_quote_links l where l.article_id_a = l.article_id_b
 union all
-select 'unknown quotes.kind', q.quote_id || ': ' || coalesce(q.kind, 'null') from checked_quotes q
-where q.kind is null or q.kind not in ('direct', 'indirect', 'mixed', 'fragment')
+select 'unknown quotes.kind', q.quote_id || ': ' || q.kind from checked_quotes q
+where q.kind not in ('direct', 'indirect', 'mixed', 'fragment')
 union all
 -- fragments are no statements: never linked
 select 'quote link to a fragment', l.quote_id_a from checked_quote_links l
