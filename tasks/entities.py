@@ -15,6 +15,7 @@ import polars as pl
 from rapidfuzz import fuzz
 
 from tasks.frames import differing_rows
+from tasks.teams import team_names
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -225,7 +226,9 @@ def decide_families(
       unless it is mostly tagged as a place ("Washington") or such full names are rare beside it
       (`SURNAME_MIN_FULL_NAME_SHARE`);
     - a name whose demonym is used ("Crimean") or that follows "in"/"across" is a place, not an ORG;
-    - a name after "Mr", "Ms", "Dr", "Secretary" is a person.
+    - a name after "Mr", "Ms", "Dr", "Secretary" is a person;
+    - a place name that the corpus shows playing (after a score or "beat", never after "in") is a team, an
+      organisation (`tasks.teams.team_names`).
     Returns (family per folded name, raw label counts per folded name)."""
     votes: dict[str, Counter[str]] = defaultdict(Counter)
     raw_labels: dict[str, Counter[str]] = defaultdict(Counter)
@@ -268,6 +271,9 @@ def decide_families(
             family[key] = "PERSON"
         elif family[key] in {"ORG", "NORP", "PRODUCT", "FAC"} and key not in demonyms and _demonym_of(key, demonyms):
             family[key] = "PLACE"
+    for key in team_names(names, words_before, PLACE_PREPOSITIONS, lambda name: _demonym_of(name, demonyms)):
+        if family.get(key) == "PLACE":
+            family[key] = "ORG"
     return family, raw_labels
 
 

@@ -83,7 +83,9 @@ def exact_title_repeat(text: str, ctx: LineContext) -> bool:
 @TITLE_REPEAT.check(
     "head",
     removes=(Example("Harbour board orders dredging | Coastal Gazette", "head"),
-             Example("Harbour Board Orders Dredging of Main Channel", "head")),
+             Example("Harbour Board Orders Dredging of Main Channel", "head"),
+             Example("Harbour board orders dredging\n\nHarbour board orders dredging of main channel\n\nby Nora Quay\n\n"
+                     "{story}", "document", "Harbour board orders dredging of main channel")),
     keeps=(Example("Harbour board orders dredging, the chairman said.", "head"),
            Example("SAILING - HARBOUR BOARD ORDERS DREDGING .\n\nHarbour board orders dredging\n\nof the main channel on "
                    "Monday .\n\n{story}", "document", "Harbour board orders dredging\n")),
@@ -92,8 +94,8 @@ def restated_title(text: str, ctx: LineContext) -> bool:
     """Before the story, a headline-like line that restates the title (longer, shorter, or "Title | Site"), and
     is not the first half of a sentence that the next line continues in lower case."""
     following = next((line.stripped for line in ctx.lines[ctx.index + 1:] if not line.blank), "")
-    return bool(ctx.article.title) and restates_title(text, ctx.article.title) \
-        and not following[:1].islower()  # type: ignore[arg-type]
+    continued = following[:1].islower() and not BYLINE.match(following)  # "by Jeff Foust" continues nothing
+    return bool(ctx.article.title) and restates_title(text, ctx.article.title) and not continued  # type: ignore[arg-type]
 
 
 @SUBTITLE.check(
