@@ -833,7 +833,7 @@ def canonicalise_entities(mentions: pl.DataFrame, known: pl.DataFrame) -> tuple[
 
 # Part of what a warehouse's entities were resolved with: a newsdag whose rules above resolve a corpus
 # differently bumps it, and the next run resolves every stored mention again.
-RESOLUTION_VERSION = "6"
+RESOLUTION_VERSION = "7"
 # A mention as resolved: its span and spaCy's label, the entity it joined and that entity's label.
 RESOLVED_KEY = ["article_id", "paragraph_id", "start_char", "end_char", "surface", "label", "entity_id", "entity_label"]
 
