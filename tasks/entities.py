@@ -126,8 +126,8 @@ def extract_mentions(paragraphs: pl.DataFrame, model: str, batch_size: int = 64)
     # one, a long run's memory grows with the corpus's vocabulary. Nothing here outlives the zone.
     # NER alone: the shared tok2vec and the parser feed nothing it reads (the same mentions, ~40% faster).
     disabled = [name for name in nlp.pipe_names if name not in NER_PIPES]
-    with nlp.memory_zone(), nlp.select_pipes(disable=disabled):
-        for (article_id, paragraph_id), text, doc in zip(keys, texts, nlp.pipe(texts, batch_size=batch_size)):
+    with nlp.memory_zone():
+        for (article_id, paragraph_id), text, doc in zip(keys, texts, nlp.pipe(texts, batch_size=batch_size, disable=disabled)):
             for ent in doc.ents:
                 if ent.label_ not in KEPT_LABELS:
                     continue

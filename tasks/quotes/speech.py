@@ -204,7 +204,9 @@ def parse_clauses(paragraphs: pl.DataFrame, nlp: Any, batch_size: int = 64) -> p
     keys = parsed.select("article_id", "paragraph_id").rows()
     rows: list[dict[str, Any]] = []
     disabled = [name for name in nlp.pipe_names if name not in {"tok2vec", "parser"}]
-    with nlp.memory_zone(), nlp.select_pipes(disable=disabled):
-        for (article_id, paragraph_id), doc in zip(keys, nlp.pipe(parsed["text"].to_list(), batch_size=batch_size)):
+    # `disable` for this call only: the model is shared (NER's pass reads it too), so it is never changed.
+    with nlp.memory_zone():
+        docs = nlp.pipe(parsed["text"].to_list(), batch_size=batch_size, disable=disabled)
+        for (article_id, paragraph_id), doc in zip(keys, docs):
             rows.extend({"article_id": article_id, "paragraph_id": paragraph_id, **row} for row in clauses_of(doc))
     return pl.DataFrame(rows, schema=CLAUSE_SCHEMA)
