@@ -177,3 +177,13 @@ def test_an_upgraded_warehouse_finds_its_quotes_again_as_a_fresh_run(run_flow, s
         links = con.execute("select count(*) from quote_links").fetchone()[0]
     with duckdb.connect(str(fresh), read_only=True) as con:
         assert links == con.execute("select count(*) from quote_links").fetchone()[0]
+
+
+def test_a_statement_quoted_by_one_outlet_and_reported_by_another_is_linked(con) -> None:
+    """Lavrov's "We will respect the expression of the will of the Crimean people …" (Reuters, quoted) and
+    "Russia will respect the will of Crimeans in their referendum" (reported) are one statement."""
+    kinds = con.execute(
+        "select a.kind, b.kind from quote_links l join quotes a on a.quote_id = l.quote_id_a "
+        "join quotes b on b.quote_id = l.quote_id_b").fetchall()
+    assert any({"direct"} & {x, y} and {"indirect", "mixed"} & {x, y} for x, y in kinds)
+    assert not any("fragment" in (x, y) for x, y in kinds)
