@@ -1,5 +1,6 @@
 -- Who is quoted most, per outlet (outlet = the URL's publisher, else the wire agency, else the file).
--- A quotation split over sentences or paragraphs counts once; unnamed sources are grouped.
+-- A quotation split over sentences or paragraphs counts once, reported speech counts, fragments do not;
+-- unnamed sources are grouped.
 with quoted as (
     select
         o.outlet,
@@ -11,7 +12,8 @@ with quoted as (
     from quotes q
     join article_outlets o using (article_id)
     left join entities e on e.entity_id = q.speaker_entity_id
-    where q.continues_quote_id is null and not q.is_partial
+    where q.continues_quote_id is null and q.kind in ('direct', 'indirect', 'mixed')
+      and (q.kind <> 'direct' or not q.is_partial)
 ),
 ranked as (
     select outlet, speaker, count(*) as quotes,
