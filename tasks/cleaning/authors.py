@@ -41,12 +41,14 @@ GLUED_HOVERCARD = re.compile(
     r"(?P<name>(?P<first>[A-Z][\w'’-]+)(?:\s[A-Z][\w.'’-]*){1,3}?[a-z])\s?(?P<spill>(?P=first)[\w\s.'’-]{0,60}?[a-z][A-Z].{0,800}?\sMORE\b)"
 )
 
-BYLINE_RULE = Rule("byline", FAMILY, "'By <names>' before the story; the names (or the wire agency) are kept as "
-                   "metadata, and a 'By' line without a personal name or agency stays.")
+BYLINE_RULE = Rule("byline", FAMILY, "'By <names>' before the story, or wire copy's name alone above its dateline "
+                   "line; the names (or the wire agency) are kept as metadata, and a 'By' line without a personal name "
+                   "or agency stays.")
 CREDIT = Rule("credit", FAMILY, "'X contributed to this report' and 'Reporting by X; Editing by Y' lines; the names "
               "are kept as contributors.")
 CONTACT_RULE = Rule("contact", FAMILY, "How to reach the author or the publisher: a line with an e-mail address and a "
-                    "word of contact, or the site's address footer (phone, company number, P.O. box).")
+                    "word of contact, the site's address footer (phone, company number, P.O. box), or wire copy's "
+                    "'-- <desk> <phone>' sign-off.")
 # The publisher's address footer: labelled numbers (phone, fax, company or tax number, P.O. box) in a line of
 # segments ("Jaraguá do Sul - SC - CNPJ: 83.102.459/0001-23 - Rua … - Fone: (047) 2106-8000").
 ADDRESS_LABEL = re.compile(r"\b(?:tel|tele(?:fone|phone)|phone|fone|fax|cnpj|vat(?: no)?|p\.?\s?o\.? box|caixa postal|"

@@ -91,7 +91,8 @@ def _closes_article(later: list[Line], name: str) -> bool:
 
 
 RECURRING = Rule("recurring", FAMILY, "A short line (or one outside the story) found in 3+ distinct documents of the "
-                 "same folder: site furniture; near-copies of one story count once, so shared wire text stays.")
+                 "same folder: site furniture; near-copies of one story count once, so shared wire text stays, and "
+                 "neither a table's row of 3+ figures nor any line of wire copy (under a dateline line) counts.")
 ABOUT_BLOCK = Rule("about_block", FAMILY, "An issuer's self-description ('Ascom is a global …') that closes 2+ "
                    "distinct releases, and the sentences about the issuer after it.")
 

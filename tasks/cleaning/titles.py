@@ -13,8 +13,8 @@ from tasks.cleaning.wire import dateline_line
 
 FAMILY = "titles"
 
-TITLE = Rule("title", FAMILY, "The first line, when it stands alone and reads as a headline: the extractors put the "
-             "page title there; it is kept as the article's title.")
+TITLE = Rule("title", FAMILY, "The first line, when it stands alone and reads as a headline (or stands over wire "
+             "copy's dateline line): the extractors put the page title there; it is kept as the article's title.")
 TITLE_REPEAT = Rule("title_repeat", FAMILY, "The title printed again (exactly anywhere, or restated before the "
                     "story): a copy of metadata already kept.")
 SUBTITLE = Rule("subtitle", FAMILY, "The standfirst right under the title (not a sentence of the story: no closing "
