@@ -77,3 +77,13 @@ def test_an_article_sure_of_its_language_keeps_it_in_a_folder_of_another() -> No
              **{f"wire/{n}.txt": _wire(f"SOCCER - STORY {n} .", STORY) for n in range(3)}}
     cleaned = clean_texts(texts)
     assert cleaned["wire/fr.txt"].language == "fr" and cleaned["wire/fr.txt"].language_sure
+
+
+def test_a_headline_left_in_the_body_gives_no_dateline() -> None:
+    """The sport or desk word before a headline's dash ("SOCCER -", "PRESS DIGEST -") is no place; a story
+    opening with its dateline, even as the input's first line, still gives one."""
+    headline = clean_text(f"PRESS DIGEST - Harbour newspapers - March 14 .\n\nAMT : 1,200,000 DATE : 03/14/31\n\n{STORY}")
+    assert headline.dateline is None
+    opening = clean_text("PORTSEA (Reuters) - The harbour board voted on Monday to dredge the main channel before the "
+                         f"autumn storms arrive .\n\n{STORY}")
+    assert opening.dateline == "PORTSEA" and opening.wire_source == "Reuters"

@@ -43,6 +43,10 @@ def _first_match(checks: tuple[Check, ...], text: str, ctx: LineContext) -> Chec
     return next((check for check in checks if check(text, ctx)), None)
 
 
+# A first line shorter than this, left in the body, is a headline, whatever dash follows its first word.
+HEADLINE_MAX_WORDS = 12
+
+
 def _record_dateline(line: Line, article: CleanedArticle) -> None:
     """The first paragraph's dateline ("MIAMI (Reuters) —") as metadata; it stays in the text."""
     offset = len(line.text) - len(line.text.lstrip())
@@ -186,8 +190,10 @@ def clean_text(text: str, recurring: frozenset[str] = frozenset(), disabled: fro
             ctx.in_head = False
         for inline in inline_checks:
             line.cuts.extend((start, end, inline.rule.name, inline.name) for start, end in inline(line, ctx))
-        if ctx.previous_kept is None:
-            _record_dateline(line, article)  # the dateline stays in the text (it opens the story's first sentence)
+        # The dateline stays in the text (it opens the story's first sentence). A short first line of the input
+        # is a headline the title check left ("PRESS DIGEST - Indonesian newspapers - August 30 ."), not a dateline.
+        if ctx.previous_kept is None and not (line is content[0] and word_count(stripped) < HEADLINE_MAX_WORDS):
+            _record_dateline(line, article)
         if not kept_text(line):
             line.reason, line.check = (line.cuts[0][2], line.cuts[0][3]) if line.cuts else ("empty", None)
             line.cuts = []
