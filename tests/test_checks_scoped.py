@@ -267,3 +267,35 @@ def test_newsdag_check_scoped_and_all(tmp_path: Path) -> None:
     scoped, whole = check(), check("--all")
     assert scoped.returncode == 0 and "latest run" in scoped.stdout, scoped.stderr
     assert whole.returncode == 1 and "quote text does not match" in whole.stdout, whole.stderr
+
+
+def test_a_check_out_of_memory_is_run_again_on_one_thread(
+        warehouse: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DuckDB's advice for an aggregate or join past the memory cap: fewer threads. The check is run again
+    on one, the setting put back; a second failure names the check."""
+    import storage.derived as derived
+
+    real = derived.read_frame
+    seen: list[str] = []
+    orphans = (SQL_DIR / "checks" / "no_orphans.sql").read_text()
+
+    def once_out_of_memory(con, query, *args, **kwargs):  # noqa: ANN001, ANN202
+        threads = con.execute("select current_setting('threads')").fetchone()[0]
+        if "no_orphans" not in seen and query == orphans:
+            seen.append("no_orphans")
+            raise duckdb.OutOfMemoryException("Out of Memory Error: could not allocate block of size 256.0 KiB")
+        if query == orphans:
+            seen.append(f"retried on {threads}")
+        return real(con, query, *args, **kwargs)
+
+    warehouse.execute("set threads = 2")
+    monkeypatch.setattr(derived, "read_frame", once_out_of_memory)
+    assert run_checks(warehouse, SQL_DIR, RUN).height == 0
+    assert seen == ["no_orphans", "retried on 1"]
+    assert warehouse.execute("select current_setting('threads')").fetchone()[0] == 2
+
+    monkeypatch.setattr(derived, "read_frame", lambda con, query, *a, **k: (_ for _ in ()).throw(
+        duckdb.OutOfMemoryException("Out of Memory Error")) if query == orphans else real(con, query, *a, **k))
+    with pytest.raises(duckdb.OutOfMemoryException, match="data check no_orphans"):
+        run_checks(warehouse, SQL_DIR, RUN)
+    assert warehouse.execute("select current_setting('threads')").fetchone()[0] == 2
