@@ -273,26 +273,10 @@ def test_links_through_segments_equal_those_through_one(tmp_path: Path, monkeypa
         with backend_for(tmp_path / f"{name}.duckdb").connect() as con:
             backend_of(con).apply_schema(con, PROJECT_ROOT / "sql", DIMENSION, "test")
             folder = tmp_path / f"{name}.duckdb.paragraph-index"
-
-            def load(frames: list[pl.DataFrame]) -> None:
-                con.execute("begin transaction")
-                delete_articles(con, [frame["article_id"][0] for frame in frames])
-                for frame in frames:
-                    insert(con, "articles", _article_row(frame["article_id"][0], frame.height))
-                    insert(con, "paragraphs", keyed_paragraphs(frame))
-                    journal_added(con, frame)
-                    con.execute("insert into relink_queue select paragraph_id, true from paragraphs where article_id = ?",
-                                [frame["article_id"][0]])
-                relink(con, 0.0, 3, EXACT_MAX, folder, DIMENSION)
-                con.execute("commit")
-
-            load([_paragraphs(f"a{n}", 6, n) for n in range(4)])
-            load([_paragraphs("a4", 6, 4), _paragraphs("a1", 5, 41)])
-            con.execute("begin transaction")
-            delete_articles(con, ["a2"])
-            relink(con, 0.0, 3, EXACT_MAX, folder, DIMENSION)
-            con.execute("commit")
-            load([_paragraphs("a5", 6, 5)])
+            _load(con, folder, [_paragraphs(f"a{n}", 6, n) for n in range(4)])
+            _load(con, folder, [_paragraphs("a4", 6, 4), _paragraphs("a1", 5, 41)])
+            _delete(con, folder, "a2")
+            _load(con, folder, [_paragraphs("a5", 6, 5)])
             lists.append(con.execute("select paragraph_id, neighbour_id, cosine from paragraph_neighbours "
                                      "order by all").fetchall())
     assert len(_manifest(tmp_path / "segmented.duckdb.paragraph-index")["segments"]) >= 3
