@@ -150,6 +150,9 @@ def paragraph_key(paragraph_ids: list[str] | pl.Series) -> np.ndarray:
 # approximate search finds) changes from run to run on the same paragraphs; one thread keeps a run's links
 # reproducible (test_6_links_through_the_hnsw_index... failed 1 run in 5 with usearch's default, all cores).
 INDEX_THREADS = 1
+# Searching is another matter: each query walks the graph on its own, so the answers are the same on any
+# number of threads (tests/test_paragraph_index.py checks it), and a batch's searches use every core.
+SEARCH_THREADS = 0
 
 
 def new_ann_index(dimension: int):  # -> usearch.index.Index
@@ -246,7 +249,7 @@ class ParagraphIndex:
             if len(segment.index) == 0 or n_queries == 0:  # type: ignore[arg-type]
                 continue
             asked = min(k, len(segment.index))  # type: ignore[arg-type]
-            matches = segment.index.search(queries, asked, threads=INDEX_THREADS)  # type: ignore[attr-defined]
+            matches = segment.index.search(queries, asked, threads=SEARCH_THREADS)  # type: ignore[attr-defined]
             keys = np.atleast_2d(matches.keys)
             # one query gives a Matches (its hits only), several a BatchMatches (padded rows and their counts)
             counts = np.atleast_1d(matches.counts if hasattr(matches, "counts") else len(matches.keys))

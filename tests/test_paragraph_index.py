@@ -292,3 +292,18 @@ def test_the_single_file_of_earlier_versions_is_replaced(warehouse) -> None:
     _load(con, path, [_paragraphs(f"a{n}", 8, n) for n in range(4)])
     _assert_in_step(con, path)
     assert not legacy.exists() and not legacy.with_name("w.duckdb.hnsw.json").exists()
+
+
+def test_a_search_finds_the_same_on_any_number_of_threads() -> None:
+    """Building is single-threaded (the graph depends on the threads); searching uses every core, which is
+    only right if each query's answer does not depend on them."""
+    from tasks.similarity import new_ann_index
+
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((6000, 32)).astype(np.float32)
+    index = new_ann_index(32)
+    index.add(np.arange(6000, dtype=np.uint64), vectors, threads=1)
+    queries = vectors[:1500] + 0.3 * rng.standard_normal((1500, 32)).astype(np.float32)
+    one, every, two = (index.search(queries, 40, threads=threads) for threads in (1, 0, 2))
+    for other in (every, two):
+        assert np.array_equal(one.keys, other.keys) and np.array_equal(one.distances, other.distances)
