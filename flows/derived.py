@@ -194,13 +194,14 @@ def settle_entities(con: Any, settings: Settings, in_callers_transaction: bool =
 
 
 def _requote(
-    con: Any, settings: Settings, article_ids: list[str], mentions: pl.DataFrame, entity_rows: pl.DataFrame
+    con: Any, settings: Settings, article_ids: list[str], mentions: pl.DataFrame, entity_rows: pl.DataFrame,
+    encode_missing: bool = False,
 ) -> tuple[list[str], pl.DataFrame, pl.DataFrame]:
     """Quotes of these articles found again with their settled mentions and their stored speech clauses
     (no parsing); for the articles where any quote changed (a speaker, mostly): (their ids, their quotes
     with embeddings, their quote links to every other stored quote). A quote's words do not depend on
-    entities, so its vector is the stored one (or the embedding cache's; a statement in neither, e.g.
-    reported speech found for the first time by refresh_quotes, is encoded here)."""
+    entities, so its vector is the stored one (or the embedding cache's); `encode_missing`: a statement in
+    neither (reported speech found for the first time by refresh_quotes) is encoded here."""
     empty = ([], pl.DataFrame(), pl.DataFrame(schema=quotes.QUOTE_LINK_SCHEMA))
     if not article_ids:
         return empty
@@ -220,10 +221,12 @@ def _requote(
     if missing.height:  # a quote whose span moved, or found for the first time: its words' vector
         hashes = missing.with_columns(text_sha256=pl.col("text").map_elements(paragraphs.text_hash, return_dtype=pl.String))
         cached = cached_embeddings(con, hashes["text_sha256"].unique().to_list(), settings.embedding_model)
-        encode = embedding_worker.encode_in_worker if settings.embedding_in_worker else embed.encode_texts
-        known = embed.embed_texts(hashes.select("text_sha256", "text"), cached, settings.embedding_model,
-                                  settings.embedding_dim, settings.embedding_device, settings.embedding_batch_size, encode)
-        filled = hashes.drop("embedding").join(known, on="text_sha256", how="left").drop("text_sha256")
+        if encode_missing:
+            encode = embedding_worker.encode_in_worker if settings.embedding_in_worker else embed.encode_texts
+            cached = embed.embed_texts(hashes.select("text_sha256", "text"), cached, settings.embedding_model,
+                                       settings.embedding_dim, settings.embedding_device,
+                                       settings.embedding_batch_size, encode)
+        filled = hashes.drop("embedding").join(cached, on="text_sha256", how="left").drop("text_sha256")
         embedded = pl.concat([embedded.join(missing.select("quote_id"), on="quote_id", how="anti"),
                               filled.cast(embedded.schema)]).sort("quote_id")
     linkable = embedded.filter(pl.col("embedding").is_not_null())
@@ -260,7 +263,7 @@ def refresh_quotes(con: Any, settings: Settings) -> int:
         replace_speech_clauses(con, article_ids, clauses)
         mentions = resolved_mentions_of(con, article_ids)
         labels = mentions.select("entity_id", label=pl.coalesce("entity_label", "label")).unique("entity_id")
-        requoted, rows, links = _requote(con, settings, article_ids, mentions, labels)
+        requoted, rows, links = _requote(con, settings, article_ids, mentions, labels, encode_missing=True)
         if requoted:
             replace_requoted(con, requoted, rows, links)
         return len(requoted)
