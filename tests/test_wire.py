@@ -59,15 +59,18 @@ def test_a_long_standings_table_in_capitals_is_no_whole_page() -> None:
     assert [span.reason for span in article.removed] == ["title", "dateline"]
 
 
-def test_a_results_table_alone_takes_its_folders_language() -> None:
-    """Team names and figures fool a language detector; the folder's sure articles settle it."""
+def test_a_results_table_has_no_language_whatever_shares_its_batch() -> None:
+    """Team names and figures fool a language detector: with no prose to read, no language is told, and
+    the folder's other articles do not decide it (the same file must give the same article however the
+    files are batched or sharded)."""
     results = "\n\n".join(f"{home} {a} {away} {b} ( halftime {a}-{b} )" for home, a, away, b in (
         ("Hajduk", 2, "Proleter", 0), ("Zemun", 1, "Rad", 0), ("Borac", 1, "Mladost", 2), ("Cukaricki", 1, "Vojvodina", 0)))
     texts = {"wire/results.txt": _wire("SOCCER - YUGOSLAV RESULTS .", results),
              **{f"wire/{n}.txt": _wire(f"SOCCER - STORY {n} .", STORY) for n in range(3)}}
-    cleaned = clean_texts(texts)
-    assert not cleaned["wire/results.txt"].language_sure  # no prose to read
-    assert {article.language for article in cleaned.values()} == {"en"}
+    together = clean_texts(texts)
+    alone = clean_texts({"wire/results.txt": texts["wire/results.txt"]})
+    assert together["wire/results.txt"].language is None and alone["wire/results.txt"].language is None
+    assert {together[f"wire/{n}.txt"].language for n in range(3)} == {"en"}
 
 
 def test_an_article_sure_of_its_language_keeps_it_in_a_folder_of_another() -> None:
@@ -76,7 +79,7 @@ def test_an_article_sure_of_its_language_keeps_it_in_a_folder_of_another() -> No
     texts = {"wire/fr.txt": _wire("VOILE - LE PORT SERA DRAGUÉ .", french),
              **{f"wire/{n}.txt": _wire(f"SOCCER - STORY {n} .", STORY) for n in range(3)}}
     cleaned = clean_texts(texts)
-    assert cleaned["wire/fr.txt"].language == "fr" and cleaned["wire/fr.txt"].language_sure
+    assert cleaned["wire/fr.txt"].language == "fr"
 
 
 def test_a_headline_left_in_the_body_gives_no_dateline() -> None:

@@ -4,7 +4,7 @@ section headings, every removed span with its rule's name, and the metadata the 
 from __future__ import annotations
 
 import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from pathlib import PurePosixPath
 
 import polars as pl
@@ -223,40 +223,19 @@ def clean_text(text: str, recurring: frozenset[str] = frozenset(), disabled: fro
     return article
 
 
-# Below this probability the detector's answer is a guess: names and figures, or a line or two of prose.
-LANGUAGE_MIN_CONFIDENCE = 0.5
 LANGUAGE_MIN_PROSE_WORDS = 5
 
 
 def _detect_language(article: CleanedArticle) -> None:
     """The language of the article's prose: its text paragraphs with a run of lower-case words. Tables and
     lists of names and figures ("Hajduk 2 Proleter ( Z ) 0", "Donovan Bailey ( Canada ) , Frankie") read as
-    any language to a detector: an article with fewer than LANGUAGE_MIN_PROSE_WORDS words of prose is read
-    whole, and that answer, like an unsure one, is left for the batch to settle (`_settle_languages`)."""
+    any language to a detector: an article with fewer than LANGUAGE_MIN_PROSE_WORDS words of prose has no
+    language it can be told (None). The article alone decides: what shares its batch or folder must not
+    (the same file gives the same article however the files are batched or sharded)."""
     prose = "\n\n".join(text for text, kind in zip(article.paragraphs, article.paragraph_kinds)
                          if kind == "text" and PROSE_RUN.search(text))
-    enough = word_count(prose) >= LANGUAGE_MIN_PROSE_WORDS
-    ranked = rank_languages(prose if enough else article.body)
+    ranked = rank_languages(prose) if word_count(prose) >= LANGUAGE_MIN_PROSE_WORDS else []
     article.language = ranked[0][0] if ranked else None
-    if not enough:
-        article.language_sure = False
-    elif ranked and ranked[0][1] < LANGUAGE_MIN_CONFIDENCE:
-        article.language_sure = False
-        article.language_candidates = tuple(language for language, _ in ranked)
-
-
-def _settle_languages(articles: list[CleanedArticle]) -> None:
-    """An article the detector was unsure of takes the language most of its folder's sure articles share: one
-    without prose (a results table in a folder of English wire copy is English) always, one with a little
-    prose when that language is among its own likeliest (a short French note among English stories stays French
-    if the detector was sure of it, and is no candidate otherwise)."""
-    sure = Counter(article.language for article in articles if article.language and article.language_sure)
-    if not sure:
-        return
-    common = max(sure.items(), key=lambda item: (item[1], item[0]))[0]  # ties broken by name: deterministic
-    for article in articles:
-        if not article.language_sure and (not article.language_candidates or common in article.language_candidates):
-            article.language = common
 
 
 def _build_paragraphs(lines: list[Line], article: CleanedArticle) -> None:
@@ -401,7 +380,6 @@ def clean_texts(texts: dict[str, str], disabled: frozenset[str] = frozenset()) -
         recurring = recurring_lines(texts[name] for name in names)
         for name in names:
             cleaned[name] = clean_text(texts[name], recurring, disabled)
-        _settle_languages([cleaned[name] for name in names])
     return {name: cleaned[name] for name in texts}
 
 

@@ -40,11 +40,7 @@ class CleanedArticle:
     wire_source: str | None = None
     section_headings: list[str] = field(default_factory=list)
     updated: date | None = None  # the last-updated date, when a remnant gives one
-    language: str | None = None  # ISO 639-1 code of the body (py3langid), None when too short to tell
-    # False when the detector was unsure or had no prose to read (tables of names and figures): the batch
-    # settles it (tasks/cleaning/engine.py), among `language_candidates` when the article had prose.
-    language_sure: bool = True
-    language_candidates: tuple[str, ...] = ()
+    language: str | None = None  # ISO 639-1 code of the prose (py3langid), None when there is too little to tell
 
     @property
     def body(self) -> str:
