@@ -216,7 +216,10 @@ def _requote(
         return empty
     found = found.filter(pl.col("article_id").is_in(requoted))
     vectors = stored.filter(pl.col("kind") != "fragment").select("quote_id", "text", "embedding")
-    embedded = found.join(vectors, on=["quote_id", "text"], how="left")
+    # A fragment has no vector, even where the same words were stored as a quote (by an older newsdag, or
+    # before a speech clause made them part of a statement): never embedded, never linked.
+    embedded = found.join(vectors, on=["quote_id", "text"], how="left").with_columns(
+        embedding=pl.when(pl.col("kind") != "fragment").then(pl.col("embedding")))
     missing = embedded.filter(pl.col("embedding").is_null() & (pl.col("kind") != "fragment"))
     if missing.height:  # a quote whose span moved, or found for the first time: its words' vector
         hashes = missing.with_columns(text_sha256=pl.col("text").map_elements(paragraphs.text_hash, return_dtype=pl.String))

@@ -248,11 +248,12 @@ def article_ids_in_blocks(con: duckdb.DuckDBPyConnection, block: int) -> Iterato
 
 
 def stored_quote_blocks(con: duckdb.DuckDBPyConnection, excluding_articles: list[str]) -> Iterator[pl.DataFrame]:
-    """Stored quotes with their embeddings, a block at a time, except those of articles about to be replaced."""
+    """Stored statements with their embeddings (fragments are never linked), a block at a time, except those
+    of articles about to be replaced."""
     return blocks_excluding_articles(
         con,
         "select quote_id, article_id, text, speaker_entity_id, embedding from quotes "
-        "anti join excluded_articles using (article_id) where embedding is not null",
+        "anti join excluded_articles using (article_id) where embedding is not null and kind <> 'fragment'",
         excluding_articles,
     )
 
