@@ -27,7 +27,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -52,11 +51,9 @@ def run_pipeline(repo: Path, shared: Path, out: Path, articles: list[dict]) -> P
     for article in articles:
         shutil.copy(shared / "corpora" / article["path"], raw / flat_name(article["path"]))
     env = {**os.environ, "PYTHONPATH": str(repo), "PREFECT_LOGGING_LEVEL": "WARNING"}
-    if "NEWSDAG_PREFECT_PORT" not in env:  # a server of its own: another checkout's may hold the default port
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            env["NEWSDAG_PREFECT_PORT"] = str(probe.getsockname()[1])
-    result = subprocess.run([sys.executable, "-m", "flows", "run", "--raw-dir", str(raw), "--warehouse", str(warehouse)],
+    # --ephemeral: a temporary Prefect server of the run's own, stopped when it ends (a server started per
+    # benchmark run on a port of its own was left running after each)
+    result = subprocess.run([sys.executable, "-m", "flows", "run", "--ephemeral", "--raw-dir", str(raw), "--warehouse", str(warehouse)],
                             cwd=repo, env=env, capture_output=True, text=True)
     if result.returncode != 0:
         raise SystemExit(f"run failed:\n{result.stderr[-3000:]}")

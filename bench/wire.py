@@ -107,7 +107,7 @@ def run_pipeline(corpus: Path, work: Path) -> Path:
     for path in sorted((corpus / "articles").glob("*.txt")):
         shutil.copy(path, raw / path.name)
     warehouse = work / "warehouse.duckdb"
-    subprocess.run([sys.executable, "-m", "flows", "run", "--raw-dir", str(raw), "--warehouse", str(warehouse)],
+    subprocess.run([sys.executable, "-m", "flows", "run", "--ephemeral", "--raw-dir", str(raw), "--warehouse", str(warehouse)],
                    cwd=ROOT, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL)
     return warehouse
 
