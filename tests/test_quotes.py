@@ -23,15 +23,9 @@ PEOPLE = {
 }
 
 
-def run(*paragraphs: str) -> list[dict]:
-    """Statements (fragments left out) of one article made of these paragraphs; mentions are every
-    occurrence of a PEOPLE name."""
-    return [q for q in run_all(*paragraphs) if q["kind"] != "fragment"]
-
-
-def run_all(*paragraphs: str) -> list[dict]:
-    """Every quote row, fragments included, of one article made of these paragraphs (no parse: direct
-    quotes only)."""
+def article_frames(paragraphs: tuple[str, ...], people: dict[str, tuple[str, str]]) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """One article ("a") of these paragraphs: its paragraphs, its mentions (every occurrence of a name of
+    `people`: name -> (entity_id, label), longest names first) and those entities."""
     paras = pl.DataFrame({
         "article_id": ["a"] * len(paragraphs),
         "paragraph_id": [f"a-{i:04d}" for i in range(len(paragraphs))],
@@ -41,18 +35,31 @@ def run_all(*paragraphs: str) -> list[dict]:
     rows = []
     for i, text in enumerate(paragraphs):
         taken: set[int] = set()
-        for name in sorted(PEOPLE, key=len, reverse=True):  # longest first: "John Kerry" before "Kerry"
+        for name in sorted(people, key=len, reverse=True):  # longest first: "John Kerry" before "Kerry"
             for match in re.finditer(rf"(?<!\w){re.escape(name)}(?!\w)", text):
                 if taken & set(range(match.start(), match.end())):
                     continue
                 taken |= set(range(match.start(), match.end()))
-                entity_id, label = PEOPLE[name]
+                entity_id, label = people[name]
                 rows.append({"article_id": "a", "paragraph_id": f"a-{i:04d}", "start_char": match.start(),
                              "end_char": match.end(), "surface": name, "label": label, "entity_id": entity_id})
     mentions = pl.DataFrame(rows, schema={"article_id": pl.String, "paragraph_id": pl.String, "start_char": pl.Int32,
                                           "end_char": pl.Int32, "surface": pl.String, "label": pl.String,
                                           "entity_id": pl.String})
-    entities = pl.DataFrame({"entity_id": [v[0] for v in PEOPLE.values()], "label": [v[1] for v in PEOPLE.values()]}).unique()
+    entities = pl.DataFrame({"entity_id": [v[0] for v in people.values()], "label": [v[1] for v in people.values()]}).unique()
+    return paras, mentions, entities
+
+
+def run(*paragraphs: str) -> list[dict]:
+    """Statements (fragments left out) of one article made of these paragraphs; mentions are every
+    occurrence of a PEOPLE name."""
+    return [q for q in run_all(*paragraphs) if q["kind"] != "fragment"]
+
+
+def run_all(*paragraphs: str) -> list[dict]:
+    """Every quote row, fragments included, of one article made of these paragraphs (no parse: direct
+    quotes only)."""
+    paras, mentions, entities = article_frames(paragraphs, PEOPLE)
     quotes = extract_quotes(paras, mentions, entities)
     assert quotes.schema == pl.Schema(QUOTE_SCHEMA)
     for row in quotes.iter_rows(named=True):  # offsets point at the quoted words

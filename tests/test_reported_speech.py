@@ -3,17 +3,16 @@ examples and the look-alikes it must leave alone; and an upgraded warehouse's qu
 
 from __future__ import annotations
 
-import re
 import shutil
 from pathlib import Path
 
 import duckdb
-import polars as pl
 import pytest
 
 from tasks.entities import load_nlp
 from tasks.quotes import QUOTES_KEY, QUOTES_VERSION, extract_quotes, parse_clauses
 from tasks.settings import Settings
+from tests.test_quotes import article_frames
 
 # name -> (entity_id, label): every occurrence is a mention (longest names first)
 PEOPLE = {"John Kerry": ("kerry", "PERSON"), "Kerry": ("kerry", "PERSON"), "Sergei Lavrov": ("lavrov", "PERSON"),
@@ -30,25 +29,7 @@ def nlp():
 
 def quotes_of(nlp, *paragraphs: str, statements_only: bool = True) -> list[dict]:
     """The quotes of one article made of these paragraphs, parsed for real; mentions from PEOPLE."""
-    paras = pl.DataFrame({"article_id": ["a"] * len(paragraphs),
-                          "paragraph_id": [f"a-{i:04d}" for i in range(len(paragraphs))],
-                          "position": list(range(len(paragraphs))), "text": list(paragraphs)})
-    rows = []
-    for i, text in enumerate(paragraphs):
-        taken: set[int] = set()
-        for name in sorted(PEOPLE, key=len, reverse=True):
-            for match in re.finditer(rf"(?<!\w){re.escape(name)}(?!\w)", text):
-                if taken & set(range(match.start(), match.end())):
-                    continue
-                taken |= set(range(match.start(), match.end()))
-                entity_id, label = PEOPLE[name]
-                rows.append({"article_id": "a", "paragraph_id": f"a-{i:04d}", "start_char": match.start(),
-                             "end_char": match.end(), "surface": name, "label": label, "entity_id": entity_id})
-    mentions = pl.DataFrame(rows, schema={"article_id": pl.String, "paragraph_id": pl.String, "start_char": pl.Int32,
-                                          "end_char": pl.Int32, "surface": pl.String, "label": pl.String,
-                                          "entity_id": pl.String})
-    entities = pl.DataFrame({"entity_id": [v[0] for v in PEOPLE.values()],
-                             "label": [v[1] for v in PEOPLE.values()]}).unique()
+    paras, mentions, entities = article_frames(paragraphs, PEOPLE)
     found = extract_quotes(paras, mentions, entities, parse_clauses(paras, nlp))
     for row in found.iter_rows(named=True):  # offsets point at the statement's words
         assert paragraphs[int(row["paragraph_id"][-4:])][row["start_char"]:row["end_char"]] == row["text"]
