@@ -223,19 +223,27 @@ def clean_text(text: str, recurring: frozenset[str] = frozenset(), disabled: fro
     return article
 
 
+# An article with fewer words of prose than this is read whole, and what the detector says of it counts
+# only from this probability on: tables of names and figures read as any language, but a short text in a
+# language that capitalises its nouns (German) has few runs of lower-case words and is still told.
 LANGUAGE_MIN_PROSE_WORDS = 5
+LANGUAGE_MIN_CONFIDENCE = 0.5
 
 
 def _detect_language(article: CleanedArticle) -> None:
     """The language of the article's prose: its text paragraphs with a run of lower-case words. Tables and
     lists of names and figures ("Hajduk 2 Proleter ( Z ) 0", "Donovan Bailey ( Canada ) , Frankie") read as
-    any language to a detector: an article with fewer than LANGUAGE_MIN_PROSE_WORDS words of prose has no
-    language it can be told (None). The article alone decides: what shares its batch or folder must not
+    any language to a detector: an article with too little prose is read whole, and has no language (None)
+    unless the detector is sure of it. The article alone decides: what shares its batch or folder must not
     (the same file gives the same article however the files are batched or sharded)."""
     prose = "\n\n".join(text for text, kind in zip(article.paragraphs, article.paragraph_kinds)
                          if kind == "text" and PROSE_RUN.search(text))
-    ranked = rank_languages(prose) if word_count(prose) >= LANGUAGE_MIN_PROSE_WORDS else []
-    article.language = ranked[0][0] if ranked else None
+    if word_count(prose) >= LANGUAGE_MIN_PROSE_WORDS:
+        ranked = rank_languages(prose)
+        article.language = ranked[0][0] if ranked else None
+    else:
+        ranked = rank_languages(article.body)
+        article.language = ranked[0][0] if ranked and ranked[0][1] >= LANGUAGE_MIN_CONFIDENCE else None
 
 
 def _build_paragraphs(lines: list[Line], article: CleanedArticle) -> None:
